@@ -1,0 +1,1 @@
+"""The ``kinview`` command line: one module per command group, each with ``register()``."""

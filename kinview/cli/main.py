@@ -1,0 +1,63 @@
+"""Entry point of the ``kinview`` command (also ``python -m kinview``).
+
+Each command group lives in its own module with a ``register(subparsers)`` function that adds
+its sub-commands and sets ``func`` (called with the parsed arguments, returning an exit code).
+Bad input raises :class:`~kinview.errors.KinviewError`: printed as one line, exit status 2.
+Ctrl-C stops long work after its last commit: exit status 130, nothing corrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import List, Optional
+
+from kinview import __version__
+from kinview.errors import KinviewError
+
+#: Modules that contribute sub-commands, in ``--help`` order.
+COMMAND_MODULES = (
+    "kinview.cli.gui_cmd",
+    "kinview.cli.demo_cmd",
+    "kinview.cli.survey_cmd",
+    "kinview.cli.pa_cmd",
+    "kinview.cli.labels_cmd",
+    "kinview.cli.model_cmd",
+    "kinview.cli.clusters_cmd",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, like every other kinview error
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kinview", description="Classify MaNGA stellar and gas velocity fields, "
+                     "with SDSS images, kinematic position angles and models in the loop. "
+                     "With no command, opens the GUI on the default survey.")
+    parser.add_argument("--version", action="version", version=f"kinview {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0].startswith("--") and argv[0] not in ("--help", "--version"):
+        argv = ["gui"] + argv
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KinviewError as exc:
+        print(f"kinview: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kinview: interrupted; everything committed so far is kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

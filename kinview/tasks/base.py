@@ -1,0 +1,114 @@
+"""What a task is: inputs, target, label source, architectures, metrics.
+
+A task turns a workspace directory (a MaNGA survey, or a cluster-map dataset for
+``darkmatter``) into a :class:`Dataset`, builds Keras models by architecture name, augments
+batches on the fly, scores predictions and turns them into rows of the ``predictions`` table.
+Nothing here imports Keras or TensorFlow at module level: builders import ``keras`` inside.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from kinview.progress import NULL_STATE, TaskState
+
+Inputs = Union[np.ndarray, Dict[str, np.ndarray]]
+
+
+@dataclass
+class Dataset:
+    """Samples ready for a network.
+
+    Attributes
+    ----------
+    X : ndarray or dict of ndarray
+        Network input(s), first axis = sample.  A dict for multi-input models (e.g.
+        ``{"maps": ..., "attributes": ...}``).
+    y : ndarray
+        Targets (class index, or float for regression); NaN/-1 where unknown (prediction only).
+    ids : list of (str, str)
+        ``(plateifu_or_object_id, field)`` per sample; ``field`` is ``stellar``, ``gas`` or
+        ``galaxy``.  Used to write predictions.
+    groups : ndarray
+        Split unit per sample (the galaxy / cluster id): a group never straddles splits.
+    label_hash : str
+        Hash of the labels the targets came from (recorded with the model).
+    info : dict
+        Anything else worth recording in the model card (label source, class counts...).
+    """
+
+    X: Inputs
+    y: np.ndarray
+    ids: List[Tuple[str, str]]
+    groups: np.ndarray
+    label_hash: str = ""
+    info: Dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index) -> "Dataset":
+        index = np.asarray(index)
+        take = (lambda a: a[index])
+        X = {k: take(v) for k, v in self.X.items()} if isinstance(self.X, dict) else take(self.X)
+        return Dataset(X, take(self.y), [self.ids[i] for i in index], take(self.groups),
+                       self.label_hash, dict(self.info))
+
+
+class Task:
+    """Base class of a registered task.  Subclass it in one module and ``@register`` it.
+
+    Class attributes
+    ----------------
+    name : str              CLI name, e.g. ``"vfield-quality"``
+    title : str             one line for menus
+    kind : str              ``"binary"``, ``"multiclass"`` or ``"regression"``
+    workspace : str         ``"survey"`` (MaNGA survey dir) or ``"clusters"`` (cluster dataset)
+    inputs : str            what goes in, with shapes and scaling
+    target : str            what comes out, with units
+    label_source : str      where targets come from
+    architectures : tuple   names accepted by :meth:`build_model`
+    default_arch : str
+    metrics : tuple         keys :meth:`evaluate` reports
+    default_epochs : int
+    """
+
+    name: str = ""
+    title: str = ""
+    kind: str = "binary"
+    workspace: str = "survey"
+    inputs: str = ""
+    target: str = ""
+    label_source: str = ""
+    architectures: Tuple[str, ...] = ()
+    default_arch: str = "default"
+    metrics: Tuple[str, ...] = ()
+    default_epochs: int = 20
+
+    def build_dataset(self, workspace_dir, options: Optional[Mapping[str, Any]] = None,
+                      state: TaskState = NULL_STATE, labelled_only: bool = True) -> Dataset:
+        """Read samples (and targets) from a workspace directory."""
+        raise NotImplementedError
+
+    def build_model(self, arch: str, dataset: Dataset, options: Optional[Mapping[str, Any]] = None):
+        """Return a compiled ``keras.Model`` for architecture ``arch`` (imports keras inside)."""
+        raise NotImplementedError
+
+    def augment(self, X: Inputs, rng: np.random.Generator) -> Inputs:
+        """Augment one training batch on the fly (default: none)."""
+        return X
+
+    def evaluate(self, y_true: np.ndarray, y_pred: np.ndarray, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
+        """Held-out metrics as a JSON-serialisable dict."""
+        raise NotImplementedError
+
+    def to_predictions(self, y_pred: np.ndarray, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
+        """Rows ``(id, field, value, confidence, extra)`` for the ``predictions`` table."""
+        raise NotImplementedError
+
+    def describe(self) -> Dict[str, Any]:
+        return {k: getattr(self, k) for k in ("name", "title", "kind", "workspace", "inputs", "target",
+                                              "label_source", "architectures", "default_arch",
+                                              "metrics", "default_epochs")}

@@ -1,0 +1,50 @@
+"""Registry of tasks (glue's config registries, Zoobot's schemas).
+
+Every module in :mod:`kinview.tasks` other than ``base`` and ``registry`` is a task module;
+they are imported on first lookup, so registering a new task needs no edit here.
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Dict, List, Type
+
+from kinview.errors import KinviewError
+
+_TASKS: Dict[str, "object"] = {}
+_discovered = False
+
+
+def register(cls: Type) -> Type:
+    """Class decorator: register a :class:`~kinview.tasks.base.Task` subclass by its ``name``."""
+    if not getattr(cls, "name", ""):
+        raise ValueError(f"{cls.__name__} has no task name")
+    _TASKS[cls.name] = cls()
+    return cls
+
+
+def _discover() -> None:
+    global _discovered
+    if _discovered:
+        return
+    import kinview.tasks as package
+
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name not in ("base", "registry") and not info.name.startswith("_"):
+            importlib.import_module(f"kinview.tasks.{info.name}")
+    _discovered = True
+
+
+def names() -> List[str]:
+    """Registered task names, sorted."""
+    _discover()
+    return sorted(_TASKS)
+
+
+def get(name: str):
+    """The task instance called ``name``; a one-line :class:`KinviewError` if unknown."""
+    _discover()
+    try:
+        return _TASKS[name]
+    except KeyError:
+        raise KinviewError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_TASKS)) or 'none'}") from None
