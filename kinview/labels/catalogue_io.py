@@ -1,0 +1,573 @@
+"""Import and export label catalogues (SPEC §4).
+
+Format
+------
+Columns first, in this order, as in the MPL-7 catalogue of Duckworth et al.
+(``mpl7-pa-classifications-v0_1-drpall.csv``)::
+
+    plateifu, stellar_pa, halpha_pa, pa_offset, stel_qual, stel_feature, halpha_qual,
+    halpha_feature, halpha_notes
+
+then kinview's own: ``notes`` (free text), ``experts`` (who labelled the galaxy, ``;``-joined),
+``n_labels`` (current labels behind the row), ``agreement`` (mean share of experts agreeing
+with the majority over the galaxy's flags rated by ≥ 2 experts; NaN when none), ``disputed``
+(flag columns on which experts disagree, ``;``-joined), ``stellar_pa_err``, ``halpha_pa_err``
+(1σ, degrees, from the PA fit), ``stellar_pa_src``, ``halpha_pa_src`` (where the PA comes from:
+``expert``, ``consensus``, ``pafit``, ``fast`` or empty), and for each active model
+``pred_<task>_<field>`` with ``pred_<task>_<field>_conf``.
+
+PAs are degrees East of North to the receding side; ``pa_offset`` is the smallest angle
+between them, [0, 180].  Missing PAs are empty (NaN), missing flags are −99.  The format is
+chosen from the file suffix: ``.csv``, ``.fits`` (``.fit``, ``.fits.gz``), ``.ecsv``,
+``.vot`` (``.votable``, ``.xml``) or ``.parquet``.
+
+PA of a field
+    The expert's ``pa_override`` label if any (consensus: the circular mean of the experts'
+    overrides), else kinview's fit from ``pa_fits``, preferring method ``pafit`` (the
+    reference algorithm, which the user ran deliberately) over ``fast``.
+
+Import
+    Every row becomes label events of the importing expert with ``source='import:<file
+    name>'``: PAs as ``pa_override``, flags as quality/feature/gas_note, ``notes`` (kinview's
+    own exports) as a galaxy note.  Empty PAs and −99 flags mean "not given" and store nothing
+    (the expert's existing labels stay); ``pa_offset`` is derived, never stored (rows where it
+    disagrees with the PAs are counted in the report).  Values equal to the expert's current
+    label are skipped, so importing a file twice changes nothing.  Plate-ifus that are not in
+    the survey's galaxies table are *not* imported: they are listed in the report (count and
+    the first few) and the command line prints them.  Flag codes outside the documented
+    vocabulary (the MPL-7 file has two ``stel_qual = 3``) are imported as they are, so the
+    catalogue round-trips, and reported.  A malformed file (missing column, bad number,
+    duplicate plate-ifu) raises :class:`~kinview.errors.LabelFormatError` with a one-line
+    reason; the import is one transaction, so the database is untouched.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field as dc_field
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from kinview.conventions import MISSING, VOCABULARIES, delta_pa, parse_plateifu
+from kinview.errors import LabelFormatError
+from kinview.progress import NULL_STATE, TaskState
+
+#: The nine columns of the MPL-7 catalogue, in order.
+CATALOGUE_COLUMNS = ["plateifu", "stellar_pa", "halpha_pa", "pa_offset", "stel_qual", "stel_feature",
+                     "halpha_qual", "halpha_feature", "halpha_notes"]
+#: kinview's own columns that follow them (model prediction columns come after these).
+KINVIEW_COLUMNS = ["notes", "experts", "n_labels", "agreement", "disputed", "stellar_pa_err",
+                   "halpha_pa_err", "stellar_pa_src", "halpha_pa_src"]
+#: Flag column -> (field, kind) of the label it holds.
+FLAG_COLUMNS = {
+    "stel_qual": ("stellar", "quality"),
+    "stel_feature": ("stellar", "feature"),
+    "halpha_qual": ("gas", "quality"),
+    "halpha_feature": ("gas", "feature"),
+    "halpha_notes": ("gas", "gas_note"),
+}
+PA_COLUMNS = {"stellar_pa": "stellar", "halpha_pa": "gas"}
+#: Preference order of PA fit methods when no expert PA is given.
+PA_METHODS = ("pafit", "fast")
+
+SUFFIX_FORMATS = {".csv": "csv", ".fits": "fits", ".fit": "fits", ".fits.gz": "fits",
+                  ".ecsv": "ecsv", ".vot": "votable", ".votable": "votable", ".xml": "votable",
+                  ".parquet": "parquet"}
+_ASTROPY_FORMATS = {"fits": "fits", "ecsv": "ascii.ecsv", "votable": "votable"}
+
+
+def table_format(path: Union[str, Path]) -> str:
+    """The table format implied by the file suffix (csv, fits, ecsv, votable, parquet)."""
+    name = Path(path).name.lower()
+    for suffix in sorted(SUFFIX_FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return SUFFIX_FORMATS[suffix]
+    raise LabelFormatError(f"{path}: unknown catalogue format; use one of "
+                           f"{', '.join(sorted(set(SUFFIX_FORMATS)))}")
+
+
+# ---------------------------------------------------------------------------------------------
+# reading and writing tables
+# ---------------------------------------------------------------------------------------------
+def write_table(df: pd.DataFrame, path: Union[str, Path]) -> Path:
+    """Write ``df`` in the format given by the suffix of ``path``, replacing it atomically."""
+    path = Path(path)
+    fmt = table_format(path)
+    if not path.parent.is_dir():
+        raise LabelFormatError(f"{path}: no such directory {path.parent}")
+    tmp = path.with_name(f".tmp{os.getpid()}-{path.name}")  # same suffix: .fits.gz stays gzipped
+    try:
+        if fmt == "csv":
+            df.to_csv(tmp, index=False)
+        elif fmt == "parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            _to_astropy(df, fmt).write(tmp, format=_ASTROPY_FORMATS[fmt], overwrite=True)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+def _to_astropy(df: pd.DataFrame, fmt: str):
+    """An astropy Table of ``df``; FITS text columns hold UTF-8 bytes (FITS strings are bytes)."""
+    from astropy.table import Table
+
+    table = Table()
+    for name in df.columns:
+        col = df[name]
+        if pd.api.types.is_bool_dtype(col):
+            table[name] = col.to_numpy(dtype=bool)
+        elif pd.api.types.is_integer_dtype(col):
+            table[name] = col.to_numpy(dtype=np.int64)
+        elif pd.api.types.is_float_dtype(col):
+            table[name] = col.to_numpy(dtype=np.float64)
+        else:
+            text = ["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v) for v in col]
+            if fmt == "fits":
+                raw = [t.encode("utf-8") for t in text]
+                table[name] = np.array(raw, dtype=f"S{max([1] + [len(b) for b in raw])}")
+            else:
+                table[name] = np.array(text, dtype=f"U{max([1] + [len(t) for t in text])}")
+    return table
+
+
+def read_table(path: Union[str, Path]) -> pd.DataFrame:
+    """Read a table written by :func:`write_table` (or any CSV/FITS/ECSV/VOTable/Parquet).
+
+    CSV is read with every column as text (empty cells stay ``""``) so that numbers keep their
+    spelling; the other formats keep their column types, with missing strings as ``""``.
+
+    Raises
+    ------
+    LabelFormatError
+        When the file is missing or cannot be parsed.
+    """
+    path = Path(path)
+    fmt = table_format(path)
+    if not path.is_file():
+        raise LabelFormatError(f"{path}: no such file")
+    try:
+        if fmt == "csv":
+            return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        if fmt == "parquet":
+            df = pd.read_parquet(path)
+        else:
+            from astropy.table import Table
+
+            table = Table.read(path, format=_ASTROPY_FORMATS[fmt])
+            df = _from_astropy(table)
+    except LabelFormatError:
+        raise
+    except Exception as exc:  # pandas/astropy/pyarrow raise many kinds of parse errors
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise LabelFormatError(f"{path}: not a readable {fmt} table ({reason})") from None
+    for name in df.columns:
+        if df[name].dtype == object or pd.api.types.is_string_dtype(df[name]):
+            df[name] = df[name].map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v))
+                                    else (v.decode() if isinstance(v, bytes) else str(v)))
+    return df
+
+
+def _from_astropy(table) -> pd.DataFrame:
+    data = {}
+    for name in table.colnames:
+        col = table[name]
+        masked = getattr(col, "mask", None)
+        kind = col.dtype.kind
+        if kind in "US":
+            values = np.asarray(col.filled("") if masked is not None else col)
+            if kind == "S":  # FITS text: UTF-8 bytes
+                values = [v.decode("utf-8", errors="replace") for v in values.tolist()]
+            else:
+                values = values.astype(str).tolist()
+            data[name] = pd.Series(values, dtype=object)
+        elif kind == "f":
+            data[name] = np.asarray(col.filled(np.nan) if masked is not None else col, dtype=float)
+        elif kind in "iu":
+            if masked is not None and np.any(masked):
+                data[name] = np.asarray(col.filled(MISSING), dtype=np.int64)
+            else:
+                data[name] = np.asarray(col, dtype=np.int64)
+        elif kind == "b":
+            data[name] = np.asarray(col, dtype=bool)
+        else:
+            data[name] = list(col)
+    return pd.DataFrame(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# import
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ImportReport:
+    """What :func:`import_catalogue` did.
+
+    Attributes
+    ----------
+    path, expert, source : the file, the importing expert, the ``source`` of the events
+    kind : 'mpl7' (leading index column) or 'kinview'
+    rows : data rows in the file
+    imported_rows : rows of known galaxies (their labels are stored)
+    events : label events written
+    unchanged : values skipped because they equal the expert's current label
+    unknown : plate-ifus not in the survey (not imported)
+    out_of_vocabulary : ``(line, column, value)`` of codes outside the documented vocabulary
+    offset_mismatch : rows whose ``pa_offset`` differs from the one their PAs give
+    """
+
+    path: Path
+    expert: str
+    source: str
+    kind: str = "kinview"
+    rows: int = 0
+    imported_rows: int = 0
+    events: int = 0
+    unchanged: int = 0
+    unknown: List[str] = dc_field(default_factory=list)
+    out_of_vocabulary: List[Tuple[int, str, int]] = dc_field(default_factory=list)
+    offset_mismatch: int = 0
+
+    def summary(self) -> str:
+        """Human-readable lines for the command line."""
+        lines = [f"{self.path}: {self.rows} rows ({self.kind} format); imported {self.imported_rows} "
+                 f"galaxies as expert {self.expert!r}: {self.events} label events written, "
+                 f"{self.unchanged} values already current"]
+        if self.unknown:
+            first = ", ".join(self.unknown[:5])
+            lines.append(f"warning: {len(self.unknown)} plate-ifus are not in the survey and were "
+                         f"not imported (first: {first})")
+        if self.out_of_vocabulary:
+            first = ", ".join(f"line {ln} {col}={v}" for ln, col, v in self.out_of_vocabulary[:5])
+            lines.append(f"warning: {len(self.out_of_vocabulary)} codes outside the documented "
+                         f"vocabulary were imported as given ({first})")
+        if self.offset_mismatch:
+            lines.append(f"warning: {self.offset_mismatch} rows have a pa_offset that does not match "
+                         "their PAs (pa_offset is recomputed on export)")
+        return "\n".join(lines)
+
+
+def _as_text(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, (float, np.floating)) and np.isnan(v):
+        return ""
+    if isinstance(v, bytes):
+        v = v.decode()
+    return str(v).strip()
+
+
+def _parse_pa(path, line, col, v) -> float:
+    text = _as_text(v)
+    if text == "" or text.lower() == "nan":
+        return float("nan")
+    try:
+        pa = float(text)
+    except ValueError:
+        raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not a number") from None
+    if not np.isfinite(pa) or not 0.0 <= pa <= 360.0:
+        raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not a PA in [0, 360] degrees")
+    return pa
+
+
+def _parse_flag(path, line, col, v) -> Optional[int]:
+    text = _as_text(v)
+    if text == "" or text.lower() == "nan":
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not an integer flag") from None
+    if not np.isfinite(number) or number != int(number):
+        raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not an integer flag")
+    code = int(number)
+    if code == MISSING:
+        return None
+    if code < 0:
+        raise LabelFormatError(f"{path}: line {line}: {col} {code} is negative (missing is {MISSING})")
+    return code
+
+
+def read_catalogue(path: Union[str, Path]) -> Tuple[pd.DataFrame, str]:
+    """Read and check a label catalogue; return ``(rows, kind)``.
+
+    ``rows`` has one row per galaxy with ``plateifu``, ``line`` (line number in the file for
+    CSV, row number otherwise), the two PAs (float, NaN = missing), ``pa_offset``, the five
+    flags (Int64 with <NA> = missing) and ``notes`` (str).  ``kind`` is ``'mpl7'`` when the file
+    has the MPL-7 leading unnamed index column, else ``'kinview'``.
+
+    Raises
+    ------
+    LabelFormatError
+        Missing columns, unparsable numbers, bad plate-ifus or duplicate plate-ifus.
+    """
+    path = Path(path)
+    df = read_table(path)
+    columns = [str(c) for c in df.columns]
+    kind = "mpl7" if columns and (columns[0] == "" or columns[0].startswith("Unnamed")) else "kinview"
+    missing = [c for c in CATALOGUE_COLUMNS if c not in columns]
+    if missing:
+        raise LabelFormatError(f"{path}: not a label catalogue: missing column(s) {', '.join(missing)}")
+    first_line = 2 if table_format(path) == "csv" else 1
+    out = {"plateifu": [], "line": [], "stellar_pa": [], "halpha_pa": [], "pa_offset": [], "notes": []}
+    flags = {c: [] for c in FLAG_COLUMNS}
+    seen = {}
+    has_notes = "notes" in columns
+    wanted = CATALOGUE_COLUMNS + (["notes"] if has_notes else [])
+    records = {c: df[c].tolist() for c in wanted}
+    for i in range(len(df)):
+        line = first_line + i
+        pifu = _as_text(records["plateifu"][i])
+        try:
+            parse_plateifu(pifu)
+        except ValueError:
+            raise LabelFormatError(f"{path}: line {line}: {pifu!r} is not a plate-ifu") from None
+        if pifu in seen:
+            raise LabelFormatError(f"{path}: line {line}: plate-ifu {pifu} repeats line {seen[pifu]}")
+        seen[pifu] = line
+        out["plateifu"].append(pifu)
+        out["line"].append(line)
+        for col in ("stellar_pa", "halpha_pa", "pa_offset"):
+            out[col].append(_parse_pa(path, line, col, records[col][i]))
+        for col in FLAG_COLUMNS:
+            flags[col].append(_parse_flag(path, line, col, records[col][i]))
+        out["notes"].append(_as_text(records["notes"][i]) if has_notes else "")
+    rows = pd.DataFrame(out)
+    for col in FLAG_COLUMNS:
+        rows[col] = pd.array(flags[col], dtype="Int64")
+    return rows, kind
+
+
+def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None,
+                     state: TaskState = NULL_STATE) -> ImportReport:
+    """Import a label catalogue (MPL-7 format or a kinview export) into ``store``.
+
+    Parameters
+    ----------
+    store : kinview.labels.LabelStore
+    path : path-like
+        ``.csv`` (MPL-7 or kinview), or a kinview export in any supported format.
+    expert : str, optional
+        The importing expert (default: the store's expert).
+    state : TaskState
+        Progress (rows checked); the import itself is one transaction.
+
+    Returns
+    -------
+    ImportReport
+
+    Raises
+    ------
+    LabelFormatError
+        Malformed file, or none of its plate-ifus are in the survey; nothing is written.
+    """
+    path = Path(path)
+    rows, kind = read_catalogue(path)
+    who = store._expert(expert)
+    source = f"import:{path.name}"
+    report = ImportReport(path=path, expert=who, source=source, kind=kind, rows=len(rows))
+    known = store.known(rows["plateifu"])
+    report.unknown = [p for p in rows["plateifu"] if p not in known]
+    if len(rows) and not known:
+        raise LabelFormatError(f"{path}: none of its {len(rows)} plate-ifus are galaxies of the survey "
+                               f"(first: {', '.join(report.unknown[:3])}); run kinview ingest first?")
+    state.set_total(len(rows))
+    current = store.current(who)
+    have = {(r.plateifu, r.field, r.kind): (r.text if r.kind == "note" else r.value)
+            for r in current.itertuples(index=False)}
+    events = []
+    for r in rows.itertuples(index=False):
+        state.check_cancelled()
+        if r.plateifu not in known:
+            state.advance()
+            continue
+        report.imported_rows += 1
+        wanted = []
+        for col, fld in PA_COLUMNS.items():
+            pa = getattr(r, col)
+            if np.isfinite(pa):
+                wanted.append((fld, "pa_override", pa))
+        if np.isfinite(r.stellar_pa) and np.isfinite(r.halpha_pa) and np.isfinite(r.pa_offset):
+            if abs(float(delta_pa(r.stellar_pa, r.halpha_pa)) - r.pa_offset) > 0.01:
+                report.offset_mismatch += 1
+        for col, (fld, knd) in FLAG_COLUMNS.items():
+            code = getattr(r, col)
+            if code is pd.NA or code is None:
+                continue
+            code = int(code)
+            if code not in VOCABULARIES[knd]:
+                report.out_of_vocabulary.append((r.line, col, code))
+            wanted.append((fld, knd, code))
+        if r.notes:
+            wanted.append(("galaxy", "note", r.notes))
+        for fld, knd, value in wanted:
+            old = have.get((r.plateifu, fld, knd))
+            if old is not None and (old == value if knd == "note" else float(old) == float(value)):
+                report.unchanged += 1
+                continue
+            events.append({"plateifu": r.plateifu, "field": fld, "kind": knd, "value": value,
+                           "expert": who, "source": source})
+        state.advance()
+    if events:
+        store.add_many(events, source=source, strict=False)
+    report.events = len(events)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------
+# export
+# ---------------------------------------------------------------------------------------------
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_").lower() or "model"
+
+
+def _pa_fits(conn) -> pd.DataFrame:
+    rows = conn.execute("SELECT plateifu, field, method, pa, pa_err FROM pa_fits").fetchall()
+    df = pd.DataFrame([tuple(r) for r in rows], columns=["plateifu", "field", "method", "pa", "pa_err"])
+    if len(df) == 0:
+        return df
+    rank = {m: i for i, m in enumerate(PA_METHODS)}
+    df["rank"] = df["method"].map(lambda m: rank.get(m, len(rank)))
+    df = df[df["pa"].notna()].sort_values(["plateifu", "field", "rank"], kind="stable")
+    return df.drop_duplicates(["plateifu", "field"], keep="first")
+
+
+def _predictions(conn) -> pd.DataFrame:
+    """Wide table of the active models' predictions, indexed by plateifu."""
+    models = conn.execute("SELECT id, task FROM models WHERE active != 0 ORDER BY task, id").fetchall()
+    wide = pd.DataFrame()
+    for model_id, task in ((r[0], r[1]) for r in models):
+        rows = conn.execute("SELECT plateifu, field, value, confidence FROM predictions WHERE model_id = ?",
+                            (model_id,)).fetchall()
+        if not rows:
+            continue
+        pred = pd.DataFrame([tuple(r) for r in rows], columns=["plateifu", "field", "value", "confidence"])
+        for fld, part in pred.groupby("field", sort=True):
+            name = f"pred_{_slug(task)}_{fld}"
+            if name in wide.columns:  # two active models for one task: keep the first (lowest id)
+                continue
+            part = part.set_index("plateifu")
+            add = pd.DataFrame({name: part["value"].astype(float),
+                                f"{name}_conf": part["confidence"].astype(float)})
+            wide = add if wide.empty else wide.join(add, how="outer")
+    return wide
+
+
+def export_table(store, expert: Optional[str] = None, consensus: bool = False,
+                 labelled_only: bool = False) -> pd.DataFrame:
+    """Build the export catalogue of one expert (default) or of the consensus.
+
+    Parameters
+    ----------
+    store : kinview.labels.LabelStore
+    expert : str, optional
+        Whose labels (default: the store's expert); ignored with ``consensus=True``.
+    consensus : bool
+        Majority of all experts (ties give −99 and are listed in ``disputed``).
+    labelled_only : bool
+        Only galaxies with at least one current label (default: every galaxy of the survey,
+        in catalogue order, with −99 flags where unlabelled).
+
+    Returns
+    -------
+    DataFrame
+        The columns described in the module docstring, in that order.
+    """
+    from kinview.labels.consensus import consensus_table
+
+    conn = store.conn
+    everyone = store.current()
+    cons_all = consensus_table(everyone)
+    if consensus:
+        mine = cons_all
+    else:
+        who = store._expert(expert)
+        cur = everyone[everyone["expert"] == who]
+        mine = cur[["plateifu", "field", "kind", "value", "text"]]
+    galaxies = store.plateifus()
+    labelled = sorted(set(everyone["plateifu"]) - set(galaxies))
+    order = galaxies + labelled
+    if labelled_only:
+        has = set((everyone if consensus else mine)["plateifu"])
+        order = [p for p in order if p in has]
+    out = pd.DataFrame({"plateifu": pd.Series(order, dtype=object)})
+    idx = pd.Index(order)
+
+    def value_of(fld, knd):
+        sel = mine[(mine["field"] == fld) & (mine["kind"] == knd)].drop_duplicates("plateifu", keep="last")
+        return sel.set_index("plateifu")["value"].reindex(idx)
+
+    fits = _pa_fits(conn)
+    for col, fld in PA_COLUMNS.items():
+        pa = value_of(fld, "pa_override")
+        src = pd.Series(np.where(pa.notna(), "consensus" if consensus else "expert", ""), index=idx,
+                        dtype=object)
+        if len(fits):
+            f = fits[fits["field"] == fld].set_index("plateifu").reindex(idx)
+            use_fit = pa.isna() & f["pa"].notna()
+            pa = pa.where(~use_fit, f["pa"])
+            src = src.where(~use_fit, f["method"])
+            err = f["pa_err"].astype(float)
+        else:
+            err = pd.Series(np.nan, index=idx)
+        out[col] = pa.to_numpy(dtype=float)
+        out[f"{col}_err"] = err.to_numpy(dtype=float)
+        out[f"{col}_src"] = src.to_numpy()
+    both = out["stellar_pa"].notna() & out["halpha_pa"].notna()
+    out["pa_offset"] = np.where(both, delta_pa(out["stellar_pa"].fillna(0), out["halpha_pa"].fillna(0)),
+                                np.nan)
+    for col, (fld, knd) in FLAG_COLUMNS.items():
+        v = value_of(fld, knd)
+        out[col] = v.fillna(MISSING).to_numpy().astype(np.int64)
+
+    # notes: the galaxy note, then field notes prefixed with their field
+    notes = mine[mine["kind"] == "note"]
+    note_text = {}
+    for fld in ("galaxy", "stellar", "gas"):
+        sel = notes[notes["field"] == fld]
+        for pifu, body in zip(sel["plateifu"].tolist(), sel["text"].tolist()):
+            if body:
+                text = body if fld == "galaxy" else f"{fld}: {body}"
+                note_text[pifu] = f"{note_text[pifu]} | {text}" if pifu in note_text else text
+    out["notes"] = [note_text.get(p, "") for p in order]
+
+    source = everyone if consensus else mine
+    experts_of, n_of = {}, {}
+    for pifu, name in zip(source["plateifu"].tolist(),
+                          (everyone["expert"].tolist() if consensus else [who] * len(mine))):
+        experts_of.setdefault(pifu, set()).add(name)
+        n_of[pifu] = n_of.get(pifu, 0) + 1
+    out["experts"] = [";".join(sorted(experts_of.get(p, ()))) for p in order]
+    out["n_labels"] = np.array([n_of.get(p, 0) for p in order], dtype=np.int64)
+    flag_of = {v: k for k, v in FLAG_COLUMNS.items()}
+    cat = cons_all[cons_all["kind"].isin([k for _, k in FLAG_COLUMNS.values()])
+                   & (cons_all["n_experts"] >= 2)]
+    cat = cat[np.array([(f, k) in flag_of for f, k in zip(cat["field"].tolist(), cat["kind"].tolist())],
+                       dtype=bool)]
+    agree = cat.groupby("plateifu")["share"].mean()
+    dis = cat[cat["share"] < 1.0]
+    disputed = {}
+    for p, f, k in zip(dis["plateifu"].tolist(), dis["field"].tolist(), dis["kind"].tolist()):
+        disputed.setdefault(p, []).append(flag_of[(f, k)])
+    out["agreement"] = agree.reindex(idx).to_numpy(dtype=float)
+    out["disputed"] = [";".join(sorted(disputed.get(p, []), key=CATALOGUE_COLUMNS.index)) for p in order]
+
+    columns = CATALOGUE_COLUMNS + KINVIEW_COLUMNS
+    out = out[columns]
+    preds = _predictions(conn)
+    if not preds.empty:
+        out = out.join(preds.reindex(idx).reset_index(drop=True))
+    return out.reset_index(drop=True)
+
+
+def export_catalogue(store, path: Union[str, Path], expert: Optional[str] = None,
+                     consensus: bool = False, labelled_only: bool = False) -> pd.DataFrame:
+    """Write :func:`export_table` to ``path`` (format from the suffix); return the table."""
+    table_format(path)  # refuse an unknown suffix before doing any work
+    df = export_table(store, expert=expert, consensus=consensus, labelled_only=labelled_only)
+    write_table(df, path)
+    return df
