@@ -1,0 +1,229 @@
+"""The galaxy list: a table model over the view state's filtered, sorted order.
+
+Filtering and sorting are done by :func:`kinview.viewstate.ordered_rows` on the whole table in
+numpy/pandas (one pass, a few milliseconds for 10,000 galaxies) and the model shows the
+resulting ``ViewState.order``; so the list, "next"/"previous" and the benchmarks all agree on
+one order.  Clicking a header sorts by that column (again to reverse).
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+import numpy as np
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from kinview.viewstate import COLUMNS, FILTERS
+
+_QUAL_COLOURS = {0: QtGui.QColor("#f3c4c4"), 1: QtGui.QColor("#f6e7b0"), 2: QtGui.QColor("#c8ecc8")}
+
+
+class GalaxyTableModel(QtCore.QAbstractTableModel):
+    """Rows = plate-ifus of ``order``; columns = :data:`kinview.viewstate.COLUMNS`."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.table = None
+        self.order: List[str] = []
+        self.columns = list(COLUMNS)
+        self._pos = {}
+        self._tpos = {}
+        self._arrays = {}
+
+    def set_data(self, table, order: List[str]) -> None:
+        """Show ``order`` (plate-ifus) of ``table``; the shown columns are cached as arrays."""
+        self.beginResetModel()
+        self.table = table
+        self.order = list(order)
+        self._pos = {p: i for i, p in enumerate(self.order)}
+        self._tpos = {p: i for i, p in enumerate(table.index)}
+        self._arrays = {c: table[c].to_numpy(copy=True) for c in self.columns
+                        if c != "plateifu" and c in table.columns}
+        self.endResetModel()
+
+    def row_of(self, plateifu: str) -> int:
+        return self._pos.get(plateifu, -1)
+
+    def refresh_row(self, plateifu: str) -> None:
+        """Re-read one galaxy's values from the table (after a label or a new PA fit)."""
+        i = self._tpos.get(plateifu)
+        if i is None or self.table is None:
+            return
+        for c, arr in self._arrays.items():
+            arr[i] = self.table.iat[i, self.table.columns.get_loc(c)]
+        r = self.row_of(plateifu)
+        if r >= 0:
+            self.dataChanged.emit(self.index(r, 0), self.index(r, len(self.columns) - 1))
+
+    def _value(self, plateifu: str, col: str):
+        arr = self._arrays.get(col)
+        if arr is None:
+            return None
+        return arr[self._tpos[plateifu]]
+
+    # Qt model API ----------------------------------------------------------------------------
+    def rowCount(self, parent=QtCore.QModelIndex()):  # noqa: N802
+        return 0 if parent.isValid() else len(self.order)
+
+    def columnCount(self, parent=QtCore.QModelIndex()):  # noqa: N802
+        return 0 if parent.isValid() else len(self.columns)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.DisplayRole):  # noqa: N802
+        if role == QtCore.Qt.DisplayRole:
+            if orientation == QtCore.Qt.Horizontal:
+                return COLUMNS[self.columns[section]]
+            return str(section + 1)
+        return None
+
+    def data(self, index, role=QtCore.Qt.DisplayRole):
+        if not index.isValid() or self.table is None:
+            return None
+        pifu = self.order[index.row()]
+        col = self.columns[index.column()]
+        if role == QtCore.Qt.DisplayRole:
+            if col == "plateifu":
+                return pifu
+            return _fmt(col, self._value(pifu, col))
+        if role == QtCore.Qt.BackgroundRole and col in ("stel_qual", "gas_qual"):
+            value = self._value(pifu, col)
+            if value is not None and np.isfinite(value):
+                return _QUAL_COLOURS.get(int(value))
+        if role == QtCore.Qt.ForegroundRole and col == "dpa":
+            value = self._value(pifu, col)
+            if value is not None and np.isfinite(value) and value >= 30:
+                return QtGui.QColor("#b00000")
+        if role == QtCore.Qt.TextAlignmentRole and col != "plateifu":
+            return int(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
+        return None
+
+
+def _fmt(col: str, value) -> str:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "" if value is None else str(value)
+    if not np.isfinite(v):
+        return ""
+    if col == "z":
+        return f"{v:.4f}"
+    if col in ("stellar_pa", "gas_pa", "dpa"):
+        return f"{v:.0f}"
+    if col in ("pred_stellar", "pred_gas", "conf_stellar", "conf_gas"):
+        return f"{v:.2f}"
+    if col in ("ifusize", "stel_qual", "gas_qual", "n_experts"):
+        return "" if v < 0 else f"{int(v)}"
+    return f"{v:g}"
+
+
+class GalaxyList(QtWidgets.QWidget):
+    """Filter bar + table of galaxies.
+
+    Signals
+    -------
+    activated(str plateifu)          the user picked a row
+    filter_changed(str name, object k)
+    sort_requested(str column)
+    """
+
+    activated = QtCore.pyqtSignal(str)
+    filter_changed = QtCore.pyqtSignal(str, object)
+    sort_requested = QtCore.pyqtSignal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.setSpacing(3)
+        bar = QtWidgets.QHBoxLayout()
+        self.filter = QtWidgets.QComboBox()
+        for key, text in FILTERS.items():
+            self.filter.addItem(text, key)
+        self.filter.setFocusPolicy(QtCore.Qt.ClickFocus)
+        self.k = QtWidgets.QSpinBox()
+        self.k.setRange(0, 2)
+        self.k.setPrefix("k = ")
+        self.k.setEnabled(False)
+        self.k.setFocusPolicy(QtCore.Qt.ClickFocus)
+        bar.addWidget(self.filter, 1)
+        bar.addWidget(self.k)
+        lay.addLayout(bar)
+        self.search = QtWidgets.QLineEdit()
+        self.search.setPlaceholderText("go to plate-ifu…")
+        self.search.setFocusPolicy(QtCore.Qt.ClickFocus)
+        self.search.returnPressed.connect(self._search)
+        lay.addWidget(self.search)
+        self.count = QtWidgets.QLabel("")
+        self.count.setStyleSheet("color:#333333;")
+        lay.addWidget(self.count)
+        self.model = GalaxyTableModel(self)
+        self.view = QtWidgets.QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
+        self.view.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
+        self.view.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
+        self.view.setFocusPolicy(QtCore.Qt.ClickFocus)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(20)
+        self.view.horizontalHeader().setSectionsClickable(True)
+        self.view.horizontalHeader().sectionClicked.connect(
+            lambda i: self.sort_requested.emit(self.model.columns[i]))
+        self.view.horizontalHeader().setDefaultSectionSize(50)
+        self.view.setColumnWidth(0, 100)
+        self.view.setColumnWidth(1, 56)
+        self.view.setColumnWidth(2, 40)
+        for c in range(3, len(self.model.columns)):
+            self.view.setColumnWidth(c, 46)
+        self.view.setAlternatingRowColors(True)
+        self.view.setStyleSheet("QTableView { color:#111111; font-size:9pt; }")
+        self.view.clicked.connect(self._clicked)
+        # moving through the list with the keyboard (when it has focus) follows too
+        self.view.selectionModel().currentRowChanged.connect(
+            lambda cur, _prev: self._clicked(cur))
+        lay.addWidget(self.view, 1)
+        self.filter.currentIndexChanged.connect(self._filter_changed)
+        self.k.valueChanged.connect(self._filter_changed)
+
+    def set_filter(self, name: str, k: Optional[int]) -> None:
+        """Show ``name``/``k`` in the controls without emitting."""
+        self.filter.blockSignals(True)
+        self.k.blockSignals(True)
+        i = self.filter.findData(name)
+        if i >= 0:
+            self.filter.setCurrentIndex(i)
+        if k is not None:
+            self.k.setValue(int(k))
+        self.k.setEnabled(name == "quality")
+        self.filter.blockSignals(False)
+        self.k.blockSignals(False)
+
+    def _filter_changed(self, *_):
+        name = self.filter.currentData()
+        self.k.setEnabled(name == "quality")
+        self.filter_changed.emit(name, self.k.value() if name == "quality" else None)
+
+    def set_data(self, table, order: List[str]) -> None:
+        self.model.set_data(table, order)
+        self.count.setText(f"{len(order)} of {len(table)} galaxies")
+
+    def select(self, plateifu: Optional[str]) -> None:
+        if plateifu is None:
+            return
+        r = self.model.row_of(plateifu)
+        if r < 0:
+            return
+        idx = self.model.index(r, 0)
+        sel = self.view.selectionModel()
+        sel.blockSignals(True)
+        sel.setCurrentIndex(idx, QtCore.QItemSelectionModel.ClearAndSelect
+                            | QtCore.QItemSelectionModel.Rows)
+        sel.blockSignals(False)
+        self.view.scrollTo(idx, QtWidgets.QAbstractItemView.EnsureVisible)
+
+    def _clicked(self, index) -> None:
+        if index.isValid():
+            self.activated.emit(self.model.order[index.row()])
+
+    def _search(self) -> None:
+        text = self.search.text().strip()
+        if text:
+            self.activated.emit(text)
+        self.search.clearFocus()

@@ -1,0 +1,225 @@
+"""The label panel and the keyboard scheme.
+
+Keyboard scheme (one key per label, left hand on the labels, right hand on navigation; an
+expert can keep a pace of 1,000 galaxies an hour):
+
+=========  =====================================================================
+Q W E      stellar quality 0 (do not use) / 1 (messy) / 2 (clean)
+A S D      gas quality 0 / 1 / 2
+1 2 3 4    stellar feature: none / KDC / warp / merger-neighbour
+5 6 7 8    gas feature: none / KDC / warp / merger-neighbour
+Z X C V    gas note: none / depletion / no clear rotation / rotation but biased
+T          type a free-text note (Enter saves, Esc cancels)
+R          clear this galaxy's hand-set PAs (drag a PA handle to set one)
+N, Space   next unlabelled galaxy
+→ / ←      next / previous galaxy (also PgDn / PgUp)
+Ctrl+Z     undo the last label (the galaxy it belonged to is shown)
+[ / ]      narrower / wider velocity colour clip (percentile of |v − v_sys|)
+F1, ?      this help
+=========  =====================================================================
+
+Set features and notes first (optional); the galaxy advances to the next unlabelled one as
+soon as both qualities are set (stellar only when there is no gas map) — switch this off in
+the View menu.  Every label is committed to disk (fsynced) before the next galaxy is shown.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from PyQt5 import QtCore, QtWidgets
+
+from kinview.conventions import QUALITY
+
+#: (key, field, kind, value): the label keys.
+LABEL_KEYS: List[Tuple[str, str, str, int]] = (
+    [(k, "stellar", "quality", v) for k, v in zip("QWE", range(3))]
+    + [(k, "gas", "quality", v) for k, v in zip("ASD", range(3))]
+    + [(k, "stellar", "feature", v) for k, v in zip("1234", range(4))]
+    + [(k, "gas", "feature", v) for k, v in zip("5678", range(4))]
+    + [(k, "gas", "gas_note", v) for k, v in zip("ZXCV", range(4))]
+)
+
+#: Navigation and other keys: (key sequence, action name, description).
+OTHER_KEYS: List[Tuple[str, str, str]] = [
+    ("N", "next_unlabelled", "next unlabelled galaxy"),
+    ("Space", "next_unlabelled", "next unlabelled galaxy"),
+    ("Right", "next", "next galaxy"),
+    ("PgDown", "next", "next galaxy"),
+    ("Left", "previous", "previous galaxy"),
+    ("PgUp", "previous", "previous galaxy"),
+    ("Ctrl+Z", "undo", "undo the last label"),
+    ("T", "note", "type a note (Enter saves)"),
+    ("R", "clear_pa", "clear hand-set PAs of this galaxy"),
+    ("[", "clip_down", "narrower colour clip"),
+    ("]", "clip_up", "wider colour clip"),
+    ("F1", "help", "keyboard help"),
+    ("?", "help", "keyboard help"),
+]
+
+_VOCAB = {"quality": QUALITY, "feature": {0: "none", 1: "KDC", 2: "warp", 3: "merger/neighb."},
+          "gas_note": {0: "none", 1: "depletion", 2: "no clear rot.", 3: "rot. but biased"}}
+
+ROWS = [("stellar", "quality", "Stellar quality"), ("gas", "quality", "Gas quality"),
+        ("stellar", "feature", "Stellar feature"), ("gas", "feature", "Gas feature"),
+        ("gas", "gas_note", "Gas note")]
+
+BUTTON_STYLE = """
+QPushButton { color:#111111; background:#f4f4f4; border:1px solid #9a9a9a; border-radius:3px;
+              padding:3px 4px; text-align:left; }
+QPushButton:checked { background:#1f6fd1; color:#ffffff; border:1px solid #0b4a99;
+                      font-weight:bold; }
+QPushButton:hover { border:1px solid #1f6fd1; }
+"""
+
+
+def key_for(field: str, kind: str, value: int) -> str:
+    for key, f, k, v in LABEL_KEYS:
+        if (f, k, v) == (field, kind, value):
+            return key
+    return ""
+
+
+class LabelPanel(QtWidgets.QWidget):
+    """Shows the current galaxy's labels with their keys; buttons label by mouse too.
+
+    Signals
+    -------
+    label_requested(str field, str kind, object value)
+    note_committed(str text)
+    """
+
+    label_requested = QtCore.pyqtSignal(str, str, object)
+    note_committed = QtCore.pyqtSignal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setStyleSheet(BUTTON_STYLE)
+        outer = QtWidgets.QHBoxLayout(self)
+        outer.setContentsMargins(6, 4, 6, 4)
+        outer.setSpacing(8)
+        info = QtWidgets.QVBoxLayout()
+        info.setSpacing(3)
+        self.title = QtWidgets.QLabel("—")
+        self.title.setTextFormat(QtCore.Qt.RichText)
+        self.title.setStyleSheet("color:#111111; font-size:13pt; font-weight:bold;")
+        info.addWidget(self.title)
+        self.state_label = QtWidgets.QLabel("")
+        self.state_label.setStyleSheet("color:#333333;")
+        self.state_label.setWordWrap(True)
+        info.addWidget(self.state_label)
+        self.pa_label = QtWidgets.QLabel("")
+        self.pa_label.setWordWrap(True)
+        self.pa_label.setStyleSheet("color:#333333;")
+        info.addWidget(self.pa_label)
+        self.model_label = QtWidgets.QLabel("")
+        self.model_label.setWordWrap(True)
+        self.model_label.setStyleSheet("color:#333333;")
+        info.addWidget(self.model_label)
+        keys = QtWidgets.QLabel(
+            "<b>N</b>/<b>Space</b> next unlabelled · <b>→ ←</b> next/prev<br>"
+            "<b>Ctrl+Z</b> undo · <b>R</b> clear hand PA<br><b>[ ]</b> colour clip · "
+            "<b>F1</b> all keys")
+        keys.setStyleSheet("color:#333333;")
+        keys.setWordWrap(True)
+        info.addWidget(keys)
+        info.addStretch(1)
+        info_w = QtWidgets.QWidget()
+        info_w.setLayout(info)
+        info_w.setMinimumWidth(170)
+        info_w.setMaximumWidth(300)
+        outer.addWidget(info_w)
+        group_style = ("QGroupBox { color:#111111; font-weight:bold; border:1px solid #c4c4c4;"
+                       " border-radius:4px; margin-top:14px; padding-top:4px; }"
+                       "QGroupBox::title { subcontrol-origin: margin; subcontrol-position: top left;"
+                       " left:6px; padding:0 3px; }")
+        self.buttons: Dict[Tuple[str, str, int], QtWidgets.QPushButton] = {}
+        for fld, kind, text in ROWS:
+            box = QtWidgets.QGroupBox(text)
+            box.setStyleSheet(group_style)
+            col = QtWidgets.QVBoxLayout(box)
+            col.setContentsMargins(5, 6, 5, 5)
+            col.setSpacing(3)
+            vocab = _VOCAB[kind]
+            for value, name in vocab.items():
+                key = key_for(fld, kind, value)
+                b = QtWidgets.QPushButton(f"{key}   {value} {name}")
+                b.setCheckable(True)
+                b.setFocusPolicy(QtCore.Qt.NoFocus)
+                b.setToolTip(f"Key {key}: {text.lower()} = {value} ({name})")
+                b.clicked.connect(lambda _=False, f=fld, k=kind, v=value: self.label_requested.emit(f, k, v))
+                col.addWidget(b)
+                self.buttons[(fld, kind, value)] = b
+            col.addStretch(1)
+            outer.addWidget(box)
+        note_box = QtWidgets.QGroupBox("Note (T)")
+        note_box.setStyleSheet(group_style)
+        nl = QtWidgets.QVBoxLayout(note_box)
+        nl.setContentsMargins(5, 6, 5, 5)
+        self.note = QtWidgets.QLineEdit()
+        self.note.setPlaceholderText("free text about this galaxy")
+        self.note.setStyleSheet("color:#111111; background:#ffffff;")
+        self.note.returnPressed.connect(self._commit_note)
+        nl.addWidget(self.note)
+        note_help = QtWidgets.QLabel("Enter saves, Esc cancels; an empty note clears it.")
+        note_help.setWordWrap(True)
+        note_help.setStyleSheet("color:#555555; font-weight:normal;")
+        nl.addWidget(note_help)
+        nl.addStretch(1)
+        note_box.setMinimumWidth(140)
+        outer.addWidget(note_box, 1)
+        self._note_saved = ""
+
+    def keyPressEvent(self, ev):  # noqa: N802 - Qt name
+        if ev.key() == QtCore.Qt.Key_Escape and self.note.hasFocus():
+            self.note.setText(self._note_saved)
+            self.note.clearFocus()
+            return
+        super().keyPressEvent(ev)
+
+    def _commit_note(self) -> None:
+        text = self.note.text().strip()
+        self.note.clearFocus()
+        if text != self._note_saved:
+            self.note_committed.emit(text)
+
+    def edit_note(self) -> None:
+        self.note.setFocus(QtCore.Qt.ShortcutFocusReason)
+        self.note.selectAll()
+
+    def set_galaxy(self, plateifu: Optional[str], labels: Dict[tuple, object], has_gas: bool = True,
+                   row: Optional[dict] = None, expert: str = "") -> None:
+        """Show ``labels`` ({(field, kind): value}) of ``plateifu``."""
+        row = row or {}
+        self.title.setText(plateifu or "—")
+        for (fld, kind, value), b in self.buttons.items():
+            cur = labels.get((fld, kind))
+            b.setChecked(cur is not None and int(round(float(cur))) == value)
+            if fld == "gas" and kind != "note":
+                b.setEnabled(True)
+        sq = labels.get(("stellar", "quality"))
+        gq = labels.get(("gas", "quality"))
+        done = sq is not None and (gq is not None or not has_gas)
+        state = "<b style='color:#0a7a0a'>labelled</b>" if done else (
+            "<b style='color:#b36b00'>partly labelled</b>" if (sq is not None or gq is not None)
+            else "<b style='color:#555555'>not labelled</b>")
+        self.state_label.setText(f"{state} by {expert}" + ("" if has_gas else " · no gas map"))
+        self.state_label.setTextFormat(QtCore.Qt.RichText)
+        note = labels.get(("galaxy", "note"))
+        self._note_saved = "" if note is None else str(note)
+        if not self.note.hasFocus():
+            self.note.setText(self._note_saved)
+        texts = []
+        for fld in ("stellar", "gas"):
+            ov = labels.get((fld, "pa_override"))
+            if ov is not None:
+                texts.append(f"{fld} PA set by hand: {float(ov):.1f}°")
+        self.pa_label.setText(" · ".join(texts) + (" (R clears)" if texts else ""))
+        mtexts = []
+        for fld in ("stellar", "gas"):
+            p = row.get(f"pred_{fld}")
+            c = row.get(f"conf_{fld}")
+            if p is not None and np.isfinite(p):
+                ctext = f", confidence {c:.2f}" if c is not None and np.isfinite(c) else ""
+                mtexts.append(f"{fld}: {p:.2f}{ctext}")
+        self.model_label.setText(("Model: " + " · ".join(mtexts)) if mtexts else "")

@@ -1,0 +1,651 @@
+"""The classification workspace: galaxy list, galaxy view, label panel, status bar.
+
+Layout: the galaxy view is the first tab of the central tab area; the galaxy list is a dock on
+the left and the label panel a dock on the right.  Other panels (training, confidence browser,
+cluster view) are added with one call, :meth:`MainWindow.add_panel`.
+
+Threading: the galaxy table is read, and galaxies are loaded (FITS, JPEG, PA fits), in worker
+threads (:mod:`kinview.gui.worker`, :mod:`kinview.gui.prefetch`).  The only disk work on the
+GUI thread is the label commit itself (:meth:`kinview.labels.store.LabelStore.add` returns
+after commit + fsync), which is the durability contract: a label is on disk before the next
+galaxy is shown.
+"""
+from __future__ import annotations
+
+import getpass
+import time
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from kinview import viewstate as vs
+from kinview.gui import settings as qsettings
+from kinview.gui import worker
+from kinview.gui.galaxy_list import GalaxyList
+from kinview.gui.galaxy_view import GalaxyView
+from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, LabelPanel
+from kinview.gui.prefetch import Prefetcher
+from kinview.settings import Settings
+
+CLIP_STEPS = (80.0, 90.0, 95.0, 98.0, 99.0, 99.5, 100.0)
+
+APP_STYLE = """
+QMainWindow, QWidget { background:#f7f7f7; color:#111111; }
+QDockWidget::title { background:#e4e4e4; padding:3px; font-weight:bold; }
+QStatusBar { background:#e9e9e9; color:#111111; }
+QTabWidget::pane { border:1px solid #c8c8c8; }
+QTabBar::tab { background:#e4e4e4; color:#111111; padding:4px 12px; }
+QTabBar::tab:selected { background:#ffffff; font-weight:bold; }
+QToolBar { background:#eeeeee; border:none; spacing:6px; }
+QTableView { background:#ffffff; alternate-background-color:#f0f4fa; }
+QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit { background:#ffffff; color:#111111; }
+QProgressBar { border:1px solid #9a9a9a; border-radius:3px; background:#ffffff; color:#111111;
+               text-align:center; min-width:180px; }
+QProgressBar::chunk { background:#7fb8e6; }
+"""
+
+
+def _load_table_job(survey_dir: str, expert: str, state=None):
+    """Worker: open (ingesting if needed) the survey and read the galaxy table."""
+    from kinview.data.survey import Survey
+
+    survey = Survey.open(survey_dir, ingest=True)
+    conn = survey.connect()
+    try:
+        table, mine = vs.load_table(conn, expert)
+    finally:
+        conn.close()
+        survey.close()
+    return table, mine
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The main window.
+
+    Parameters
+    ----------
+    survey_dir : path-like
+        An existing survey directory (ingested on first open, in a worker).
+    expert : str, optional
+        Name stored with every label (default: the settings, then the login name).
+    settings : kinview.settings.Settings, optional
+        Loaded from the user settings folder when not given.
+
+    Signals
+    -------
+    table_loaded()        the galaxy table is in memory
+    galaxy_drawn(str)     a galaxy's panels were drawn (plate-ifu)
+    labelled(str, str, str, object)   a label was committed (plateifu, field, kind, value)
+    """
+
+    table_loaded = QtCore.pyqtSignal()
+    galaxy_drawn = QtCore.pyqtSignal(str)
+    labelled = QtCore.pyqtSignal(str, str, str, object)
+
+    def __init__(self, survey_dir, expert: Optional[str] = None,
+                 settings: Optional[Settings] = None, parent=None):
+        super().__init__(parent)
+        self.settings = settings if settings is not None else Settings.load()
+        self.survey_dir = Path(survey_dir).expanduser().resolve()
+        if expert is None:
+            try:
+                from kinview.labels.experts import default_expert
+
+                expert = default_expert(self.settings.expert)
+            except Exception:  # noqa: BLE001
+                expert = self.settings.expert or getpass.getuser() or "expert"
+        self.state = vs.ViewState(survey_dir=str(self.survey_dir), expert=expert)
+        self.state.clip_percentile = float(self.settings.clip_percentile or 98.0)
+        self.state.toggles.update({k: bool(v) for k, v in self.settings.toggles.items()
+                                   if k in self.state.toggles})
+        saved_filter = self.settings.filters.get(Settings.survey_key(self.survey_dir))
+        if isinstance(saved_filter, list) and saved_filter and saved_filter[0] in vs.FILTERS:
+            self.state.filter_name = saved_filter[0]
+            self.state.filter_k = saved_filter[1] if len(saved_filter) > 1 else None
+        self.table = None
+        self.mine: Dict[str, dict] = {}
+        self.store = None
+        self.model_id = None
+        self.prefetcher: Optional[Prefetcher] = None
+        self.undo_stack = []
+        self.session_done = []          # times galaxies became labelled this session
+        self.session_start = time.time()
+        self.no_gas = set()
+        self.n_labelled = 0
+        self.panels: Dict[str, QtWidgets.QWidget] = {}
+        self.load_error: Optional[str] = None
+
+        # read the table in a worker while the widgets are built
+        self._table_job = worker.submit(_load_table_job, str(self.survey_dir), self.state.expert,
+                                        pass_state=False)
+        self.setWindowTitle(f"kinview — {self.survey_dir.name}")
+        self.setStyleSheet(APP_STYLE)
+        self.view = GalaxyView()
+        self.view.set_toggles(self.state.toggles)
+        self.view.percentile = self.state.clip_percentile
+        self.tabs = QtWidgets.QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.view, "Galaxy")
+        self.setCentralWidget(self.tabs)
+        self.galaxy_list = GalaxyList()
+        self.label_panel = LabelPanel()
+        self.list_dock = self.add_panel("Galaxies", self.galaxy_list, "left")
+        self.label_dock = self.add_panel("Label", self.label_panel, "bottom")
+        self.setCorner(QtCore.Qt.BottomLeftCorner, QtCore.Qt.LeftDockWidgetArea)
+        self._build_status()
+        self._build_actions()
+        self._build_toolbar()
+        self.setDockOptions(QtWidgets.QMainWindow.AnimatedDocks | QtWidgets.QMainWindow.AllowTabbedDocks)
+
+        self.state.subscribe(self._on_state)
+        self.galaxy_list.activated.connect(self.goto)
+        self.galaxy_list.filter_changed.connect(self.set_filter)
+        self.galaxy_list.sort_requested.connect(self._sort)
+        self.label_panel.label_requested.connect(lambda f, k, v: self.label(f, k, v))
+        self.label_panel.note_committed.connect(self._note)
+        self.view.pa_overridden.connect(self._pa_override)
+        self.view.drawn.connect(self.galaxy_drawn.emit)
+        self.galaxy_list.set_filter(self.state.filter_name, self.state.filter_k)
+
+        from kinview.gui.model_panels import install as install_model_panels
+
+        self.model_panels = install_model_panels(self)
+        self._layout_restored = qsettings.restore_window(self, self.settings)
+        self._shown_once = False
+        self.statusBar().showMessage(f"opening {self.survey_dir} …")
+        w = self._table_job
+        w.finished.connect(self._table_ready)
+        w.failed.connect(self._table_failed)
+
+    # ------------------------------------------------------------------------------------------
+    # building
+    # ------------------------------------------------------------------------------------------
+    def add_panel(self, name: str, widget: QtWidgets.QWidget, area: str = "right"):
+        """Add a panel: ``area`` is ``'tab'`` (central tab), ``'left'``, ``'right'`` or ``'bottom'``
+        (a dock).  Returns the dock widget (or the widget itself for a tab)."""
+        self.panels[name] = widget
+        if area == "tab":
+            self.tabs.addTab(widget, name)
+            return widget
+        areas = {"left": QtCore.Qt.LeftDockWidgetArea, "right": QtCore.Qt.RightDockWidgetArea,
+                 "bottom": QtCore.Qt.BottomDockWidgetArea, "top": QtCore.Qt.TopDockWidgetArea}
+        if area not in areas:
+            raise ValueError(f"area must be tab, left, right, bottom or top, not {area!r}")
+        dock = QtWidgets.QDockWidget(name, self)
+        dock.setObjectName(f"dock-{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(QtWidgets.QDockWidget.DockWidgetMovable
+                         | QtWidgets.QDockWidget.DockWidgetFloatable
+                         | QtWidgets.QDockWidget.DockWidgetClosable)
+        self.addDockWidget(areas[area], dock)
+        if hasattr(self, "view_menu"):
+            self.view_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _build_status(self) -> None:
+        sb = self.statusBar()
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setFormat("%v / %m labelled")
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.rate = QtWidgets.QLabel("")
+        self.expert_label = QtWidgets.QLabel(f"expert: <b>{self.state.expert}</b>")
+        for w in (self.rate, self.expert_label):
+            w.setStyleSheet("color:#111111; padding:0 6px;")
+        sb.addPermanentWidget(self.rate)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.expert_label)
+
+    def _action(self, text, keys, slot, menu, checkable=False, checked=False):
+        act = QtWidgets.QAction(text, self)
+        if keys:
+            if isinstance(keys, (list, tuple)):
+                act.setShortcuts([QtGui.QKeySequence(k) for k in keys])
+            else:
+                act.setShortcut(QtGui.QKeySequence(keys))
+        act.setShortcutContext(QtCore.Qt.WindowShortcut)
+        if checkable:
+            act.setCheckable(True)
+            act.setChecked(checked)
+            act.toggled.connect(slot)
+        else:
+            act.triggered.connect(lambda _=False: slot())
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        mb.setStyleSheet("QMenuBar { background:#eeeeee; color:#111111; }")
+        fm = mb.addMenu("&File")
+        self._action("Save screenshot…", "Ctrl+Shift+S", self._save_screenshot, fm)
+        self._action("Quit", "Ctrl+Q", self.close, fm)
+        lm = mb.addMenu("&Label")
+        from kinview.gui.label_panel import _VOCAB
+
+        self.label_actions = {}
+        for key, fld, kind, value in LABEL_KEYS:
+            name = _VOCAB[kind][value]
+            act = self._action(f"{fld} {kind.replace('_', ' ')} = {value} ({name})", key,
+                               lambda f=fld, k=kind, v=value: self.label(f, k, v), lm)
+            self.label_actions[(fld, kind, value)] = act
+        lm.addSeparator()
+        self._action("Type a note", "T", self.label_panel.edit_note, lm)
+        self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm)
+        self._action("Undo last label", "Ctrl+Z", self.undo, lm)
+        gm = mb.addMenu("&Go")
+        keys: Dict[str, list] = {}
+        for seq, name, _ in OTHER_KEYS:
+            keys.setdefault(name, []).append(seq)
+        self._action("Next unlabelled", keys["next_unlabelled"], self.next_unlabelled, gm)
+        self._action("Next", keys["next"], self.next, gm)
+        self._action("Previous", keys["previous"], self.previous, gm)
+        self._action("First", "Home", lambda: self.state.go(0), gm)
+        self.view_menu = mb.addMenu("&View")
+        t = self.state.toggles
+        self.toggle_actions = {
+            "sigma": self._action("Dispersion maps", "Ctrl+D", lambda on: self.set_toggle("sigma", on),
+                                  self.view_menu, True, t["sigma"]),
+            "flux": self._action("Flux map", "Ctrl+F", lambda on: self.set_toggle("flux", on),
+                                 self.view_menu, True, t["flux"]),
+            "cleaned": self._action("Mark spaxels removed by cleaning", "Ctrl+K",
+                                    lambda on: self.set_toggle("cleaned", on), self.view_menu, True,
+                                    t["cleaned"]),
+            "wedge": self._action("PA error wedge", "Ctrl+E", lambda on: self.set_toggle("wedge", on),
+                                  self.view_menu, True, t["wedge"]),
+            "auto_advance": self._action("Advance when both qualities are set", None,
+                                         lambda on: self.set_toggle("auto_advance", on),
+                                         self.view_menu, True, t["auto_advance"]),
+        }
+        self._action("Narrower colour clip", "[", lambda: self.step_clip(-1), self.view_menu)
+        self._action("Wider colour clip", "]", lambda: self.step_clip(+1), self.view_menu)
+        self.view_menu.addSeparator()
+        for dock in self.findChildren(QtWidgets.QDockWidget):
+            self.view_menu.addAction(dock.toggleViewAction())
+        hm = mb.addMenu("&Help")
+        self._action("Keyboard help", ["F1", "?"], self.show_help, hm)
+
+    def _build_toolbar(self) -> None:
+        tb = self.addToolBar("View")
+        tb.setObjectName("toolbar-view")
+        tb.setMovable(False)
+        lab = QtWidgets.QLabel(" colour clip ")
+        tb.addWidget(lab)
+        self.clip_box = QtWidgets.QDoubleSpinBox()
+        self.clip_box.setRange(50.0, 100.0)
+        self.clip_box.setSingleStep(0.5)
+        self.clip_box.setDecimals(1)
+        self.clip_box.setSuffix(" %")
+        self.clip_box.setValue(self.state.clip_percentile)
+        self.clip_box.setFocusPolicy(QtCore.Qt.ClickFocus)
+        self.clip_box.setToolTip("Percentile of |v − v_sys| at the ends of the colour scale ([ and ] keys)")
+        self.clip_box.valueChanged.connect(lambda v: self.state.set("clip_percentile", float(v)))
+        tb.addWidget(self.clip_box)
+        tb.addSeparator()
+        for key, text in (("sigma", "σ maps"), ("flux", "flux"), ("cleaned", "cleaned-away"),
+                          ("wedge", "PA wedge"), ("auto_advance", "auto-advance")):
+            act = self.toggle_actions[key]
+            act.setIconText(text)
+            tb.addAction(act)
+        tb.addSeparator()
+        help_act = QtWidgets.QAction("Keys (F1)", self)
+        help_act.triggered.connect(self.show_help)
+        tb.addAction(help_act)
+
+    # ------------------------------------------------------------------------------------------
+    # loading
+    # ------------------------------------------------------------------------------------------
+    def _table_failed(self, exc, tb) -> None:
+        self.load_error = str(exc)
+        self.statusBar().showMessage(f"cannot open survey: {exc}")
+        self.view.header.setText(f"<span style='color:#b00000'>Cannot open {self.survey_dir}: {exc}</span>")
+
+    def _table_ready(self, result) -> None:
+        if self.table is not None:
+            return
+        table, mine = result
+        self.table = table
+        self.mine = mine
+        mid = table["model_id"].iloc[0] if len(table) else np.nan
+        self.model_id = int(mid) if np.isfinite(mid) else None
+        from kinview.labels.store import LabelStore
+
+        self.store = LabelStore(self.survey_dir, expert=self.state.expert)
+        self.prefetcher = Prefetcher(self.survey_dir, self.row, db_path=self.store_db_path(),
+                                     clean=self.state.toggles.get("cleaned", False))
+        self.prefetcher.loaded.connect(self._galaxy_loaded)
+        self.prefetcher.fitted.connect(self._pa_fitted)
+        self._count_labelled()
+        order = vs.ordered_rows(table, self.state.filter_name, self.state.filter_k,
+                                self.state.sort_key, self.state.descending)
+        if not order:
+            order = list(table.index)
+            self.state.filter_name = "all"
+            self.galaxy_list.set_filter("all", None)
+        keep = self.settings.position(self.survey_dir)
+        self.galaxy_list.set_data(table, order)
+        self.state.set_order(order, keep=keep if keep in table.index else None)
+        self.statusBar().showMessage(f"{len(table)} galaxies in {self.survey_dir}", 5000)
+        self.table_loaded.emit()
+
+    def store_db_path(self) -> Path:
+        return self.survey_dir / "kinview.sqlite"
+
+    def row(self, plateifu: str) -> dict:
+        """The table row of ``plateifu`` as a dict (safe to hand to a worker)."""
+        if self.table is None or plateifu not in self.table.index:
+            return {}
+        r = self.table.loc[plateifu].to_dict()
+        r.pop("quals", None)
+        return r
+
+    # ------------------------------------------------------------------------------------------
+    # view state
+    # ------------------------------------------------------------------------------------------
+    def _on_state(self, name, value) -> None:
+        if name == "index":
+            self._show_current()
+        elif name == "clip_percentile":
+            self.view.set_percentile(value)
+            if abs(self.clip_box.value() - value) > 1e-9:
+                self.clip_box.blockSignals(True)
+                self.clip_box.setValue(value)
+                self.clip_box.blockSignals(False)
+        elif name.startswith("toggles."):
+            key = name.split(".", 1)[1]
+            act = self.toggle_actions.get(key)
+            if act is not None and act.isChecked() != value:
+                act.blockSignals(True)
+                act.setChecked(value)
+                act.blockSignals(False)
+            self.view.set_toggles(self.state.toggles)
+            if key == "cleaned" and self.prefetcher is not None:
+                self.prefetcher.set_clean(value)      # the cleaning runs in the loader
+                self.view.drawn_plateifu = None
+                self._show_current()
+
+    def set_toggle(self, key: str, on: bool) -> None:
+        self.state.set(f"toggles.{key}", bool(on))
+
+    def step_clip(self, direction: int) -> None:
+        cur = self.state.clip_percentile
+        if direction > 0:
+            nxt = next((s for s in CLIP_STEPS if s > cur + 1e-9), CLIP_STEPS[-1])
+        else:
+            nxt = next((s for s in reversed(CLIP_STEPS) if s < cur - 1e-9), CLIP_STEPS[0])
+        self.state.set("clip_percentile", nxt)
+        self.statusBar().showMessage(f"colour clip at the {nxt:g}th percentile of |v − v_sys|", 3000)
+
+    def _show_current(self) -> None:
+        pifu = self.state.current
+        if pifu is None or self.table is None:
+            return
+        self.galaxy_list.select(pifu)
+        row = self.row(pifu)
+        row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
+        labels = self.mine.get(pifu, {})
+        data = self.prefetcher.get(pifu)
+        has_gas = pifu not in self.no_gas
+        self.label_panel.set_galaxy(pifu, labels, has_gas, row, self.state.expert)
+        if data is not None:
+            self.view.show_galaxy(data, row, labels)
+            self.prefetcher.around(self.state.order, self.state.index)
+        else:
+            # the galaxies around are queued once this one has arrived (it loads alone)
+            self.view.show_loading(pifu, row)
+            self.prefetcher.request(pifu, priority=100)
+
+    def _galaxy_loaded(self, plateifu: str, data) -> None:
+        if data.fields.get("gas") is None and data.fields.get("stellar") is not None:
+            if plateifu not in self.no_gas:
+                self.no_gas.add(plateifu)
+                self._count_labelled()
+        if plateifu == self.state.current and self.view.drawn_plateifu != plateifu:
+            row = self.row(plateifu)
+            row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
+            self.label_panel.set_galaxy(plateifu, self.mine.get(plateifu, {}),
+                                        plateifu not in self.no_gas, row, self.state.expert)
+            self.view.show_galaxy(data, row, self.mine.get(plateifu, {}))
+        if plateifu == self.state.current:
+            self.prefetcher.around(self.state.order, self.state.index)
+
+    def _pa_fitted(self, plateifu, kind, pa, err, vsyst) -> None:
+        if self.table is None or plateifu not in self.table.index:
+            return
+        self.table.at[plateifu, f"{kind}_pa_fit"] = pa
+        self.table.at[plateifu, f"{kind}_pa_err"] = err
+        self.table.at[plateifu, f"pa_method_{kind}"] = "fast"
+        vs.refresh_derived(self.table, self.mine, [plateifu])
+        self.galaxy_list.model.refresh_row(plateifu)
+
+    # ------------------------------------------------------------------------------------------
+    # navigation
+    # ------------------------------------------------------------------------------------------
+    def goto(self, plateifu: str) -> bool:
+        if self.state.goto(plateifu):
+            return True
+        if self.table is not None and plateifu in self.table.index:
+            # not in the filtered list: show everything, then go there
+            self.set_filter("all", None)
+            return self.state.goto(plateifu)
+        self.statusBar().showMessage(f"{plateifu}: not in this survey", 4000)
+        return False
+
+    def next(self) -> None:
+        self.state.next()
+
+    def previous(self) -> None:
+        self.state.previous()
+
+    def is_labelled(self, plateifu: str) -> bool:
+        return vs.is_labelled(self.mine.get(plateifu, {}), plateifu not in self.no_gas)
+
+    def next_unlabelled(self) -> None:
+        if self.state.next_where(lambda p: not self.is_labelled(p)) is None:
+            self.statusBar().showMessage("every listed galaxy is labelled", 4000)
+
+    def set_filter(self, name: str, k=None) -> None:
+        if self.table is None:
+            return
+        self.state.filter_name = name
+        self.state.filter_k = k
+        order = vs.ordered_rows(self.table, name, k, self.state.sort_key, self.state.descending)
+        self.galaxy_list.set_filter(name, k)
+        self.galaxy_list.set_data(self.table, order)
+        self.state.set_order(order)
+        if not order:
+            self.view.header.setText("<span style='color:#555'>No galaxy passes this filter.</span>")
+
+    def _sort(self, column: str) -> None:
+        if self.state.sort_key == column:
+            self.state.descending = not self.state.descending
+        else:
+            self.state.sort_key = column
+            self.state.descending = False
+        self.set_filter(self.state.filter_name, self.state.filter_k)
+
+    # ------------------------------------------------------------------------------------------
+    # labelling
+    # ------------------------------------------------------------------------------------------
+    def label(self, field: str, kind: str, value, advance: bool = True) -> Optional[int]:
+        """Commit one label of the current galaxy (fsynced before returning), update the list,
+        and advance to the next unlabelled galaxy when both qualities are now set."""
+        pifu = self.state.current
+        if pifu is None or self.store is None:
+            return None
+        labels = self.mine.setdefault(pifu, {})
+        before = self.is_labelled(pifu)
+        prev = labels.get((field, kind))
+        row = self.table.loc[pifu] if self.table is not None else None
+        mv = mc = None
+        if row is not None and field in ("stellar", "gas"):
+            mv = row.get(f"pred_{field}")
+            mc = row.get(f"conf_{field}")
+            mv = None if mv is None or not np.isfinite(mv) else float(mv)
+            mc = None if mc is None or not np.isfinite(mc) else float(mc)
+        try:
+            event = self.store.add(pifu, field, kind, value, source="gui",
+                                   model_id=self.model_id if mv is not None else None,
+                                   model_value=mv, model_confidence=mc)
+        except Exception as exc:  # noqa: BLE001 - a bad label must not crash the GUI
+            self.statusBar().showMessage(f"label not saved: {exc}", 8000)
+            return None
+        self.undo_stack.append((pifu, field, kind, prev, event))
+        if value is None or (isinstance(value, str) and not value):
+            labels.pop((field, kind), None)
+        else:
+            labels[(field, kind)] = value
+        after = self.is_labelled(pifu)
+        if after and not before:
+            self.session_done.append(time.time())
+        self._after_label_change(pifu)
+        self.labelled.emit(pifu, field, kind, value)
+        self.statusBar().showMessage(f"saved {pifu} {field} {kind.replace('_', ' ')} = {value}", 3000)
+        if (advance and kind == "quality" and after and self.state.toggles.get("auto_advance", True)):
+            self.next_unlabelled()
+        return event
+
+    def _after_label_change(self, pifu: str) -> None:
+        vs.refresh_derived(self.table, self.mine, [pifu])
+        self.galaxy_list.model.refresh_row(pifu)
+        self._count_labelled()
+        if pifu == self.state.current:
+            row = self.row(pifu)
+            row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
+            self.label_panel.set_galaxy(pifu, self.mine.get(pifu, {}), pifu not in self.no_gas,
+                                        row, self.state.expert)
+
+    def _note(self, text: str) -> None:
+        self.label("galaxy", "note", text or None, advance=False)
+
+    def _pa_override(self, plateifu: str, kind: str, pa: float) -> None:
+        if plateifu != self.state.current:
+            return
+        self.label(kind, "pa_override", float(pa), advance=False)
+        self._redraw_current()
+
+    def clear_pa_overrides(self) -> None:
+        pifu = self.state.current
+        if pifu is None:
+            return
+        labels = self.mine.get(pifu, {})
+        cleared = False
+        for kind in ("stellar", "gas"):
+            if (kind, "pa_override") in labels:
+                self.label(kind, "pa_override", None, advance=False)
+                cleared = True
+        if cleared:
+            self._redraw_current()
+
+    def _redraw_current(self) -> None:
+        pifu = self.state.current
+        data = self.prefetcher.get(pifu) if (pifu and self.prefetcher) else None
+        if data is not None:
+            row = self.row(pifu)
+            row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
+            self.view.show_galaxy(data, row, self.mine.get(pifu, {}))
+
+    def undo(self) -> Optional[dict]:
+        """Undo this expert's last label (an undo event in the store); show its galaxy."""
+        if self.store is None:
+            return None
+        try:
+            res = self.store.undo_last(self.state.expert)
+        except Exception as exc:  # noqa: BLE001
+            self.statusBar().showMessage(f"undo failed: {exc}", 8000)
+            return None
+        if res is None:
+            self.statusBar().showMessage("nothing to undo", 3000)
+            return None
+        if self.undo_stack and self.undo_stack[-1][4] == res.get("undoes"):
+            self.undo_stack.pop()
+        pifu, fld, kind, value = res["plateifu"], res["field"], res["kind"], res["value"]
+        labels = self.mine.setdefault(pifu, {})
+        was = self.is_labelled(pifu)
+        if value is None:
+            labels.pop((fld, kind), None)
+        else:
+            labels[(fld, kind)] = value
+        if was and not self.is_labelled(pifu) and self.session_done:
+            self.session_done.pop()
+        if pifu != self.state.current:
+            self.goto(pifu)
+        self._after_label_change(pifu)
+        if kind == "pa_override":
+            self._redraw_current()
+        self.statusBar().showMessage(
+            f"undid {pifu} {fld} {kind.replace('_', ' ')} (now {'unset' if value is None else value})", 5000)
+        return res
+
+    def _count_labelled(self) -> None:
+        if self.table is None:
+            return
+        n = sum(1 for p, lab in self.mine.items()
+                if p in self.table.index and vs.is_labelled(lab, p not in self.no_gas))
+        self.n_labelled = n
+        self.progress.setRange(0, max(len(self.table), 1))
+        self.progress.setValue(n)
+        done = len(self.session_done)
+        if done >= 2:
+            hours = max(self.session_done[-1] - self.session_done[0], 1.0) / 3600.0
+            rate = (done - 1) / hours
+            self.rate.setText(f"{done} this session · {rate:,.0f} / hour")
+        elif done == 1:
+            self.rate.setText("1 this session")
+        else:
+            self.rate.setText("")
+
+    # ------------------------------------------------------------------------------------------
+    # help, screenshot, settings
+    # ------------------------------------------------------------------------------------------
+    def show_help(self) -> None:
+        from kinview.gui.help_dialog import HelpDialog
+
+        HelpDialog(self).exec_()
+
+    def _save_screenshot(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save screenshot", "kinview.png",
+                                                        "PNG (*.png)")
+        if path:
+            self.grab().save(path, "PNG")
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.expert = self.state.expert
+        s.last_survey = str(self.survey_dir)
+        s.set_position(self.survey_dir, self.state.current)
+        s.filters[Settings.survey_key(self.survey_dir)] = [self.state.filter_name, self.state.filter_k]
+        s.clip_percentile = float(self.state.clip_percentile)
+        s.toggles = dict(self.state.toggles)
+        qsettings.store_window(self, s)
+        try:
+            s.save()
+        except OSError as exc:
+            self.statusBar().showMessage(f"settings not saved: {exc}", 5000)
+
+    def default_dock_sizes(self) -> None:
+        """Galaxy list ≈ 23 % of the width, label panel ≈ 200 px high."""
+        self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
+        self.resizeDocks([self.label_dock], [200], QtCore.Qt.Vertical)
+
+    def showEvent(self, ev):  # noqa: N802 - Qt name
+        super().showEvent(ev)
+        if not self._shown_once:
+            self._shown_once = True
+            if not self._layout_restored:
+                self.default_dock_sizes()
+
+    def closeEvent(self, ev):  # noqa: N802 - Qt name
+        self.save_settings()
+        pa_worker = getattr(self, "pa_worker", None)
+        if pa_worker is not None:
+            pa_worker.cancel()
+        worker.pool("prefetch").clear()       # queued loads are not needed any more
+        if self.store is not None:
+            try:
+                self.store.close()
+            except Exception:  # noqa: BLE001
+                pass
+        super().closeEvent(ev)

@@ -1,0 +1,400 @@
+"""One map panel: a MAPS quantity on the sky, North up / East left, arcsec axes.
+
+Velocity maps use a symmetric diverging colour scale (ColorBrewer RdBu reversed: red =
+receding, positive v − v_sys) centred on the systemic velocity, with limits at a percentile
+of |v − v_sys| the user can change.  Masked spaxels inside the IFU footprint are drawn in a
+flat dark grey, distinct from every colour of the scale; spaxels outside the footprint are
+left blank.  Hovering reports x, y, v, its error and the DAPPIXMASK bits.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5 import QtCore, QtGui
+
+from kinview.gui.overlays import Crosshair, FootprintItem, PALine
+
+#: ColorBrewer RdBu (11 classes), reversed: blue (approaching) → white → red (receding).
+RDBU_R = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
+          "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+#: A sequential map for dispersion and flux (ColorBrewer YlGnBu-like, light → dark).
+SEQUENTIAL = ["#ffffd9", "#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8",
+              "#253494", "#081d58"]
+MASKED_RGBA = (95, 95, 95, 255)
+REMOVED_COLOR = "#000000"
+PLOT_BACKGROUND = "#ffffff"
+
+
+def colormap(colors) -> pg.ColorMap:
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(colors)), [pg.mkColor(c) for c in colors])
+
+
+_CMAPS = {}
+
+
+def get_cmap(name: str) -> pg.ColorMap:
+    if name not in _CMAPS:
+        _CMAPS[name] = colormap(RDBU_R if name == "diverging" else SEQUENTIAL)
+    return _CMAPS[name]
+
+
+class CachedAxisItem(pg.AxisItem):
+    """An axis that keeps the pictures of the last few ranges it drew.
+
+    Galaxies share a handful of view ranges (one per IFU size) and of rounded colour limits,
+    so going to the next galaxy usually finds its axes already drawn: this saves most of the
+    per-galaxy cost of laying out tick labels.
+    """
+
+    CACHE_SIZE = 24
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pictures = {}
+
+    def _key(self):
+        r = self.range
+        return (round(float(r[0]), 4), round(float(r[1]), 4), round(self.width(), 1),
+                round(self.height(), 1), self.labelText, bool(self.style.get("showValues", True)))
+
+    def paint(self, p, opt, widget):
+        key = self._key()
+        if self.picture is None:
+            cached = self._pictures.get(key)
+            if cached is not None:
+                self.picture = cached
+        super().paint(p, opt, widget)
+        if key not in self._pictures:
+            if len(self._pictures) >= self.CACHE_SIZE:
+                self._pictures.pop(next(iter(self._pictures)))
+            self._pictures[key] = self.picture
+
+    def setStyle(self, **kwargs):  # noqa: N802 - pyqtgraph name
+        self._pictures = {}
+        return super().setStyle(**kwargs)
+
+
+def _colour_bar(**kwargs) -> pg.ColorBarItem:
+    """A ColorBarItem whose axes are :class:`CachedAxisItem` (it builds its own axes, so the
+    class is swapped in while it is constructed)."""
+    import importlib
+
+    plot_module = importlib.import_module("pyqtgraph.graphicsItems.PlotItem.PlotItem")
+
+    original = plot_module.AxisItem
+    plot_module.AxisItem = CachedAxisItem
+    try:
+        return pg.ColorBarItem(**kwargs)
+    finally:
+        plot_module.AxisItem = original
+
+
+def _elastic_label(label) -> None:
+    """Let a pyqtgraph LabelItem (a plot title) be narrower than its text: a long title must
+    not push the plot and its colour bar out of the panel (the text is clipped instead)."""
+    import types
+
+    original = type(label).updateMin
+
+    def update_min(self):
+        original(self)
+        h = self._sizeHint[QtCore.Qt.SizeHint.MinimumSize][1]
+        self.setMinimumWidth(10)
+        self._sizeHint[QtCore.Qt.SizeHint.MinimumSize] = (10, h)
+        self._sizeHint[QtCore.Qt.SizeHint.PreferredSize] = (10, h)
+        self.updateGeometry()
+
+    label.updateMin = types.MethodType(update_min, label)
+    label.updateMin()
+
+
+def _cached_axes():
+    return {name: CachedAxisItem(name) for name in ("left", "bottom")}
+
+
+def colourise(data: np.ndarray, lo: float, hi: float, lut: np.ndarray,
+              masked: Optional[np.ndarray] = None) -> np.ndarray:
+    """RGBA uint8 image of ``data`` through ``lut`` (256×4) between ``lo`` and ``hi``.
+
+    NaN is transparent; ``masked`` spaxels are drawn in :data:`MASKED_RGBA`.  Done here in
+    numpy (tens of microseconds for a MAPS grid) so the image item needs no rescaling.
+    """
+    finite = np.isfinite(data)
+    t = np.where(finite, (data - lo) / (hi - lo), 0.0)
+    idx = np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
+    rgba = lut[idx]
+    rgba[~finite] = 0
+    if masked is not None:
+        rgba[masked & ~finite] = MASKED_RGBA
+    return rgba
+
+
+def transform(x0: float, dx: float, y0: float, dy: float) -> QtGui.QTransform:
+    """Item transform placing pixel (col, row) of a row-major image at (x0+dx·col, y0+dy·row)."""
+    return QtGui.QTransform(dx, 0.0, 0.0, dy, x0 - dx / 2.0, y0 - dy / 2.0)
+
+
+class SkyPlot(pg.GraphicsLayoutWidget):
+    """A plot of sky offsets North up, East left, with equal arcsec scales (plot item in
+    cell (0, 0) of a graphics layout; a colour bar may sit in cell (0, 1))."""
+
+    hovered = QtCore.pyqtSignal(object, object)  # x, y arcsec (None when leaving)
+
+    def __init__(self, title: str = "", parent=None):
+        super().__init__(parent=parent)
+        self.setBackground(PLOT_BACKGROUND)
+        self.ci.layout.setContentsMargins(2, 2, 2, 2)
+        self.plot_item = self.addPlot(row=0, col=0, axisItems=_cached_axes())
+        pi = self.plot_item
+        _elastic_label(pi.titleLabel)
+        pi.hideAxis("top")
+        pi.hideAxis("right")
+        vb = pi.getViewBox()
+        vb.invertX(True)
+        vb.setAspectLocked(True)
+        vb.setMenuEnabled(False)
+        pi.hideButtons()
+        font = QtGui.QFont()
+        font.setPointSize(9)
+        for name in ("bottom", "left"):
+            ax = pi.getAxis(name)
+            ax.setPen(pg.mkPen("#222222"))
+            ax.setTextPen(pg.mkPen("#222222"))
+            ax.setStyle(tickFont=font, maxTickLevel=1)
+        pi.setLabel("bottom", "Δx  (″, East ←)", color="#222222", size="9pt")
+        pi.setLabel("left", "Δy  (″, North ↑)", color="#222222", size="9pt")
+        for name in ("bottom", "left", "top", "right"):
+            # no SI prefixes on arcsec: also saves re-laying out the labels on every range change
+            pi.getAxis(name).enableAutoSIPrefix(False)
+        self._range = None
+        self.set_title(title)
+        self.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.crosshair = Crosshair(pi)
+
+    def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - same name as pg.PlotWidget
+        return self.plot_item
+
+    def show_range(self, half: float) -> None:
+        """Show ±``half`` arcsec around the centre (no work when it is already shown)."""
+        half = round(float(half), 2)
+        if self._range == half:
+            return
+        self._range = half
+        self.plot_item.getViewBox().setRange(xRange=(-half, half), yRange=(-half, half), padding=0)
+
+    def set_title(self, text: str) -> None:
+        pi = self.getPlotItem()
+        pi.setTitle(text, color="#111111", size="10.5pt")
+        fv = getattr(self, "fv", None)
+        full = getattr(fv, "pa_reason", "") if fv is not None else ""
+        pi.titleLabel.item.setToolTip(full or pi.titleLabel.text)
+
+    def _mouse_moved(self, pos):
+        vb = self.getPlotItem().getViewBox()
+        if vb.sceneBoundingRect().contains(pos):
+            p = vb.mapSceneToView(pos)
+            self.hovered.emit(float(p.x()), float(p.y()))
+        else:
+            self.hovered.emit(None, None)
+
+    def leaveEvent(self, ev):  # noqa: N802 - Qt name
+        self.hovered.emit(None, None)
+        super().leaveEvent(ev)
+
+
+class MapPanel(SkyPlot):
+    """A velocity (diverging), dispersion or flux (sequential) map with overlays.
+
+    Parameters
+    ----------
+    title : str
+        Base title, e.g. "Stellar velocity".
+    quantity : {'velocity', 'sigma', 'flux'}
+    """
+
+    pa_overridden = QtCore.pyqtSignal(float)
+
+    def __init__(self, title: str, quantity: str = "velocity", parent=None):
+        super().__init__(title, parent)
+        self.base_title = title
+        self.quantity = quantity
+        pi = self.getPlotItem()
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setZValue(0)
+        pi.addItem(self.image)
+        self.removed = pg.ScatterPlotItem(size=5, symbol="x", pen=pg.mkPen(REMOVED_COLOR, width=1.2),
+                                          brush=None)
+        self.removed.setZValue(10)
+        self.removed.setVisible(False)
+        pi.addItem(self.removed)
+        self.footprint = FootprintItem()
+        pi.addItem(self.footprint)
+        cmap = get_cmap("diverging" if quantity == "velocity" else "sequential")
+        self.bar = _colour_bar(values=(-100, 100), colorMap=cmap, interactive=False, width=14)
+        self.lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8)
+        for name in ("bottom", "left", "top", "right"):
+            self.bar.getAxis(name).enableAutoSIPrefix(False)
+        self.bar.axis.setWidth(48)
+        self.bar.hideAxis("left")          # frame-only axes: one picture less to paint each
+        self.bar.getAxis("top").setStyle(showValues=False)
+        bottom = self.bar.getAxis("bottom")
+        bottom.setLabel("km/s" if quantity != "flux" else "log F", color="#222222", size="9pt")
+        self.bar.getAxis("top").setHeight(24)   # the bar starts level with the plot area
+        self.addItem(self.bar, row=0, col=1)
+        self.ci.layout.setColumnFixedWidth(1, 84)
+        self.ci.layout.setColumnStretchFactor(0, 1)
+        for ax in (self.bar.axis,):
+            ax.setPen(pg.mkPen("#222222"))
+            ax.setTextPen(pg.mkPen("#222222"))
+        self.pa_line: Optional[PALine] = None
+        if quantity == "velocity":
+            self.pa_line = PALine(pi, movable=True)
+            self.pa_line.overridden.connect(self.pa_overridden.emit)
+        self.message = pg.TextItem("", color="#222222", anchor=(0.5, 0.5))
+        self.message.setZValue(60)
+        pi.addItem(self.message)
+        self.fv = None
+        self.percentile = 98.0
+
+    # drawing -------------------------------------------------------------------------------
+    def show_missing(self, text: str) -> None:
+        """Clear the map and say what is missing."""
+        self.fv = None
+        self.image.clear()
+        self.removed.setVisible(False)
+        self.footprint.set_polygon(None)
+        if self.pa_line is not None:
+            self.pa_line.set_pa(float("nan"))
+        self.set_title(f"{self.base_title} · <span style='color:#b00000'>{text}</span>")
+        self.message.setText(text)
+        self.message.setPos(0, 0)
+        self.message.setVisible(True)
+        self.show_range(10.0)
+
+    def set_field(self, fv, footprint=None, percentile: float = 98.0, show_removed: bool = False,
+                  show_wedge: bool = True, view_range: Optional[float] = None,
+                  pa_override: Optional[float] = None) -> None:
+        """Draw one :class:`~kinview.gui.prefetch.FieldView` (and its PA line)."""
+        self.fv = fv
+        self.percentile = percentile
+        self.message.setVisible(False)
+        if self.quantity == "velocity":
+            data = fv.vel
+        elif self.quantity == "sigma":
+            data = fv.sigma
+        else:
+            data = fv.flux
+        if data is None or not np.isfinite(data).any():
+            self.show_missing("no valid spaxels" if self.quantity == "velocity"
+                              else f"no {self.quantity} values")
+            self.footprint.set_polygon(footprint)
+            rgba = np.zeros(fv.masked.shape + (4,), np.ubyte)
+            rgba[fv.masked] = MASKED_RGBA
+            self.image.setImage(rgba, autoLevels=False)
+            self.image.setTransform(transform(fv.x0, fv.dx, fv.y0, fv.dy))
+            self.message.setPos(0, 0)
+            self.show_range(view_range or 15.0)
+            return
+        self.set_levels()
+        self.image.setTransform(transform(fv.x0, fv.dx, fv.y0, fv.dy))
+        if show_removed and fv.removed.any():
+            rows, cols = np.nonzero(fv.removed)
+            self.removed.setData(fv.x0 + fv.dx * cols, fv.y0 + fv.dy * rows)
+            self.removed.setVisible(True)
+        else:
+            self.removed.setVisible(False)
+        self.footprint.set_polygon(footprint)
+        radius = None
+        if footprint is not None:
+            radius = float(np.max(np.hypot(footprint[:, 0], footprint[:, 1]))) * 0.95
+        if radius is None:
+            radius = float(np.max(np.abs(fv.vel.shape))) * 0.25
+        if self.pa_line is not None:
+            if pa_override is not None and np.isfinite(pa_override):
+                self.pa_line.set_pa(pa_override, float("nan"), radius)
+            else:
+                self.pa_line.set_pa(fv.pa, fv.pa_err, radius)
+            self.pa_line.set_wedge_visible(show_wedge)
+        self.show_range(view_range or (radius / 0.95 * 1.12 if radius else 15.0))
+        self.set_title(self._title(fv, pa_override))
+
+    def set_levels(self, percentile: Optional[float] = None) -> None:
+        """Re-apply the colour limits (symmetric for velocities) at ``percentile``."""
+        if percentile is not None:
+            self.percentile = percentile
+        fv = self.fv
+        if fv is None:
+            return
+        data = {"velocity": fv.vel, "sigma": fv.sigma, "flux": fv.flux}[self.quantity]
+        if data is None:
+            return
+        if self.quantity == "velocity":
+            lim = fv.vmax(self.percentile)
+            lo, hi = -lim, lim
+        else:
+            vals = data[np.isfinite(data)]
+            if vals.size == 0:
+                lo, hi = 0.0, 1.0
+            else:
+                lo = float(np.percentile(vals, 100 - self.percentile))
+                hi = float(np.percentile(vals, self.percentile))
+                if hi <= lo:
+                    hi = lo + 1.0
+        self.image.setImage(colourise(data, lo, hi, self.lut, fv.masked), autoLevels=False)
+        self.bar.setLevels((lo, hi))
+
+    def _title(self, fv, pa_override=None) -> str:
+        if self.quantity != "velocity":
+            return self.base_title
+        if pa_override is not None and np.isfinite(pa_override):
+            return f"{self.base_title} · PA {pa_override:.1f}° <i>(by hand)</i>"
+        if np.isfinite(fv.pa):
+            err = f" ± {fv.pa_err:.1f}" if np.isfinite(fv.pa_err) else ""
+            src = f" <span style='color:#555555'>({fv.pa_source})</span>" if fv.pa_source else ""
+            return f"{self.base_title} · <b>PA {fv.pa:.1f}{err}°</b>{src}"
+        reason = (fv.pa_reason or "no PA fit").split("(")[0].strip().rstrip(":")
+        if not reason.lower().startswith("no pa"):
+            reason = f"no PA: {reason}"
+        if len(reason) > 34:
+            reason = reason[:33] + "…"
+        return f"{self.base_title} · <span style='color:#b00000'>{reason}</span>"
+
+    # hover ---------------------------------------------------------------------------------
+    def describe(self, x: float, y: float) -> Optional[str]:
+        """Read-out of the spaxel at (x East, y North) arcsec: x, y, value, error, mask bits."""
+        fv = self.fv
+        if fv is None:
+            return None
+        idx = fv.index_of(x, y)
+        if idx is None:
+            return None
+        row, col = idx
+        sx = fv.x0 + fv.dx * col
+        sy = fv.y0 + fv.dy * row
+        parts = [f"{fv.kind}", f"x={sx:+.1f}″ y={sy:+.1f}″"]
+        if self.quantity == "velocity":
+            v = fv.vel[row, col]
+            e = fv.err[row, col]
+            parts.append(f"v−v_sys={v:+.1f} km/s" if np.isfinite(v) else "v=— (masked)")
+            parts.append(f"err={e:.1f}" if np.isfinite(e) else "err=—")
+        else:
+            data = fv.sigma if self.quantity == "sigma" else fv.flux
+            val = data[row, col] if data is not None else np.nan
+            parts.append(f"{self.quantity}={val:.2f}" if np.isfinite(val) else f"{self.quantity}=—")
+        if fv.maskbits is not None:
+            bits = int(fv.maskbits[row, col])
+            if bits:
+                try:
+                    from kinview.data.dapbits import decode
+
+                    names = ",".join(decode(bits))
+                except Exception:  # noqa: BLE001
+                    names = ""
+                parts.append(f"mask={bits} {names}")
+            else:
+                parts.append("mask=0")
+        if fv.removed[row, col]:
+            parts.append("removed by cleaning")
+        return "  ".join(parts)

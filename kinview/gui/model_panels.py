@@ -1,0 +1,307 @@
+"""Model-facing panels of the classification window, added with one call: :func:`install`.
+
+``install(window)`` adds to a :class:`kinview.gui.main_window.MainWindow`:
+
+- a **Training** dock (right): what the active models predict for the galaxy on screen (and,
+  while a model trains, what the current epoch's model predicts for it), above a
+  :class:`~kinview.gui.training_panel.TrainingPanel` on the window's survey;
+- a **Model** tab: the :class:`~kinview.gui.confidence_browser.ConfidenceBrowser`
+  (usability histogram with click-to-filter, spin and photo-z plots, the "label next" and
+  "likely label errors" queues);
+- a **Models** menu: show the training panel, jump to the next most uncertain galaxy
+  (Ctrl+U), open a cluster dataset (:func:`kinview.gui.cluster_view.open_cluster_view`).
+
+When a training run finishes, the trainer has written predictions for every galaxy (its own
+thread and connection); the panels then re-read the prediction columns of the galaxy table in a
+worker and refresh the galaxy list (confidence columns, "low confidence" / "disagree with
+model" filters), the label panel's model line and the confidence browser — no restart.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, List, Optional
+
+import numpy as np
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+from kinview.gui import worker
+from kinview.gui.confidence_browser import ConfidenceBrowser
+from kinview.gui.training_panel import TrainingPanel, describe_prediction
+
+PREDICTION_COLUMNS = ("pred_stellar", "conf_stellar", "pred_gas", "conf_gas")
+
+
+def _prediction_table_job(survey_dir: str, expert: str):
+    """Worker: the galaxy table as :func:`kinview.viewstate.load_table` builds it (own connection)."""
+    from kinview import viewstate as vs
+    from kinview.db.connection import connect
+
+    conn = connect(survey_dir)
+    try:
+        table, _mine = vs.load_table(conn, expert)
+    finally:
+        conn.close()
+    return table
+
+
+def show_plateifus(window, plateifus: Iterable[str], description: str) -> List[str]:
+    """List only ``plateifus`` in the window's galaxy list (in its current sort order).
+
+    Choosing a filter in the list afterwards goes back to the normal filters.  Returns the
+    listed plate-ifus.
+    """
+    from kinview import viewstate as vs
+
+    if window.table is None:
+        return []
+    wanted = set(plateifus)
+    base = vs.ordered_rows(window.table, "all", None, window.state.sort_key, window.state.descending)
+    order = [p for p in base if p in wanted]
+    window.galaxy_list.set_data(window.table, order)
+    window.galaxy_list.count.setText(f"{len(order)} of {len(window.table)} galaxies · {description}")
+    window.state.set_order(order)
+    if not order:
+        window.view.header.setText("<span style='color:#555'>No galaxy in this selection.</span>")
+    window.statusBar().showMessage(f"listing {len(order)} galaxies: {description}", 5000)
+    return order
+
+
+class PredictionLabel(QtWidgets.QLabel):
+    """What the active models (and a model in training) predict for the galaxy on screen."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(QtCore.Qt.RichText)
+        self.setStyleSheet("QLabel { background:#ffffff; border:1px solid #c8c8c8; padding:4px; color:#111111; }")
+        self.setText("Model predictions appear here once a model is trained.")
+        self.plateifu: Optional[str] = None
+        self.live: Optional[str] = None
+
+    def update_for(self, plateifu: Optional[str], row: dict, model_id, others: dict) -> None:
+        if plateifu != self.plateifu:
+            self.live = None
+        self.plateifu = plateifu
+        lines = []
+        if plateifu is None:
+            self.setText("")
+            return
+        parts = []
+        for fld in ("stellar", "gas"):
+            p, c = row.get(f"pred_{fld}"), row.get(f"conf_{fld}")
+            if p is not None and np.isfinite(p):
+                parts.append(describe_prediction("vfield-quality", fld, float(p),
+                                                 None if c is None else float(c)))
+        if parts:
+            lines.append(f"vfield-quality #{model_id}: " + " · ".join(parts))
+        for task in ("spin", "photoz"):
+            for f, v, c, e in others.get(task, []):
+                lines.append(f"{task}: " + describe_prediction(task, f, v, c, e))
+        if self.live:
+            lines.append(f"<span style='color:#1f4e96'>{self.live}</span>")
+        head = f"<b>{plateifu}</b>"
+        self.setText(head + ("<br>" + "<br>".join(lines) if lines else
+                             "<br><span style='color:#555'>no model prediction</span>"))
+
+
+class ModelPanels(QtCore.QObject):
+    """The installed panels and their wiring (``window.model_panels``).
+
+    Attributes
+    ----------
+    training : TrainingPanel
+    browser : ConfidenceBrowser
+    prediction : PredictionLabel
+
+    Signals
+    -------
+    table_reloaded()   the galaxy table's prediction columns were re-read after training
+    """
+
+    table_reloaded = QtCore.pyqtSignal()
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.cluster_windows = []
+        survey = Path(window.survey_dir)
+        expert = window.state.expert
+        self.training = TrainingPanel(survey, expert=expert, workspace_kind="survey")
+        self.prediction = PredictionLabel()
+        dock_body = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(dock_body)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.prediction)
+        lay.addWidget(self.training, 1)
+        self.dock_body = dock_body
+        self.dock = window.add_panel("Training", dock_body, "right")
+        if isinstance(self.dock, QtWidgets.QDockWidget):
+            window.resizeDocks([self.dock], [360], QtCore.Qt.Horizontal)
+            # Classification comes first: the training dock opens from the Models menu (or is
+            # shown again when the saved window layout had it open).
+            self.dock.hide()
+        self.browser = ConfidenceBrowser(survey, expert=expert)
+        window.add_panel("Model", self.browser, "tab")
+        self._refresh_timer = QtCore.QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(800)
+        self._refresh_timer.timeout.connect(self.browser.refresh)
+        self._build_menu()
+
+        self._unsubscribe = window.state.subscribe(self._on_state)
+        window.table_loaded.connect(self._table_loaded)
+        window.labelled.connect(lambda *a: self._refresh_timer.start())
+        self.training.finished.connect(self._training_finished)
+        self.training.live_prediction.connect(self._live)
+        self.training.started.connect(lambda name: window.statusBar().showMessage(
+            f"training {name} in the background — keep labelling", 5000))
+        self.browser.goto_requested.connect(self.goto)
+        self.browser.bin_selected.connect(self._bin_selected)
+        self.browser.refreshed.connect(self._update_label)
+        window.installEventFilter(self)
+        if window.table is not None:
+            self._table_loaded()
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt name
+        """Closing the window cancels a running training (nothing half-written)."""
+        if obj is self.window and event.type() == QtCore.QEvent.Close and self.training.is_running():
+            self.training.cancel()
+        return False
+
+    def _build_menu(self) -> None:
+        w = self.window
+        menu = w.menuBar().addMenu("&Models")
+        self.menu = menu
+        act = self.dock.toggleViewAction() if hasattr(self.dock, "toggleViewAction") else None
+        if act is not None:
+            act.setText("Training panel")
+            menu.addAction(act)
+        a = QtWidgets.QAction("Show the model browser", w)
+        a.triggered.connect(lambda: w.tabs.setCurrentWidget(self.browser))
+        menu.addAction(a)
+        a = QtWidgets.QAction("Label next most uncertain", w)
+        a.setShortcut(QtGui.QKeySequence("Ctrl+U"))
+        a.setShortcutContext(QtCore.Qt.WindowShortcut)
+        a.triggered.connect(lambda: self.browser.goto_next_uncertain())
+        menu.addAction(a)
+        w.addAction(a)
+        a = QtWidgets.QAction("Refresh predictions", w)
+        a.triggered.connect(self.reload_predictions)
+        menu.addAction(a)
+        menu.addSeparator()
+        a = QtWidgets.QAction("Open cluster dataset…", w)
+        a.triggered.connect(self._open_clusters_dialog)
+        menu.addAction(a)
+
+    # ------------------------------------------------------------------------------------------
+    def goto(self, plateifu: str) -> None:
+        w = self.window
+        if w.goto(plateifu):
+            w.tabs.setCurrentWidget(w.view)
+
+    def _on_state(self, name, value) -> None:
+        if name == "index":
+            cur = self.window.state.current
+            self.training.set_live_target(cur)
+            self.browser.current = cur
+            self._update_label()
+
+    def _table_loaded(self) -> None:
+        cur = self.window.state.current
+        self.training.set_live_target(cur)
+        self.browser.current = cur
+        self.browser.refresh()
+        self._update_label()
+
+    def _update_label(self) -> None:
+        w = self.window
+        cur = w.state.current
+        row = w.row(cur) if cur is not None else {}
+        others = (self.browser.data.get("by_galaxy") or {}).get(cur, {}) if cur else {}
+        self.prediction.update_for(cur, row, w.model_id, others)
+
+    def _live(self, payload: dict) -> None:
+        if payload.get("id") != self.window.state.current:
+            return
+        rows = payload.get("rows") or []
+        task = payload.get("task", "")
+        if rows:
+            self.prediction.live = (f"training {task}, epoch {payload.get('epoch')}: "
+                                    + " · ".join(describe_prediction(task, f, v, c, e)
+                                                 for _, f, v, c, e in rows))
+            self._update_label()
+
+    def _bin_selected(self, lo: float, hi: float, plateifus: list) -> None:
+        close = "]" if hi >= 1.0 else ")"
+        what = f"P(usable) in [{lo:.1f}, {hi:.1f}{close}"
+        if not plateifus:   # an empty bar: keep the list as it is
+            self.window.statusBar().showMessage(f"no field has {what}", 5000)
+            return
+        show_plateifus(self.window, plateifus, what)
+
+    def _training_finished(self, record) -> None:
+        self.window.statusBar().showMessage(
+            f"model #{record.id} ({record.task}) trained; predictions updated", 6000)
+        self.reload_predictions()
+
+    def reload_predictions(self) -> None:
+        """Re-read the prediction columns of the galaxy table (worker) and refresh the views."""
+        w = self.window
+        if w.table is None:
+            return
+        job = worker.submit(_prediction_table_job, str(w.survey_dir), w.state.expert, pass_state=False)
+        job.finished.connect(self._apply_predictions)
+        job.failed.connect(lambda exc, tb: w.statusBar().showMessage(f"cannot re-read predictions: {exc}", 8000))
+
+    def _apply_predictions(self, fresh) -> None:
+        w = self.window
+        if w.table is None:
+            return
+        for col in PREDICTION_COLUMNS:
+            if col in fresh.columns:
+                w.table[col] = fresh[col].reindex(w.table.index).to_numpy(float)
+        w.model_id = fresh.attrs.get("model_id")
+        w.table.attrs["model_id"] = w.model_id
+        # re-run the list's filter (confidence columns and model filters change)
+        w.set_filter(w.state.filter_name, w.state.filter_k)
+        cur = w.state.current
+        if cur is not None:
+            row = w.row(cur)
+            row["_position"] = f"{w.state.index + 1} / {len(w.state.order)}"
+            w.label_panel.set_galaxy(cur, w.mine.get(cur, {}), cur not in w.no_gas, row, w.state.expert)
+        self.prediction.live = None
+        self.browser.refresh()
+        self._update_label()
+        self.table_reloaded.emit()
+
+    def _open_clusters_dialog(self) -> None:
+        d = QtWidgets.QFileDialog.getExistingDirectory(self.window, "Open a cluster dataset directory")
+        if d:
+            self.open_clusters(d)
+
+    def open_clusters(self, directory):
+        """Open a cluster dataset in its own window (kept alive by the panels)."""
+        from kinview.errors import KinviewError
+        from kinview.gui.cluster_view import open_cluster_view
+
+        try:
+            win = open_cluster_view(directory, expert=self.window.state.expert)
+        except KinviewError as exc:
+            self.window.statusBar().showMessage(str(exc), 8000)
+            return None
+        self.cluster_windows.append(win)
+        return win
+
+
+def install(window) -> ModelPanels:
+    """Add the training dock, the model browser tab and the Models menu to ``window``.
+
+    Returns the :class:`ModelPanels` (also stored as ``window.model_panels``).  The main window
+    installs them itself; calling this again returns the panels already installed.
+    """
+    existing = getattr(window, "model_panels", None)
+    if isinstance(existing, ModelPanels):
+        return existing
+    panels = ModelPanels(window)
+    window.model_panels = panels
+    return panels

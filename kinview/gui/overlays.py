@@ -1,0 +1,211 @@
+"""Overlays drawn on the sky panels: PA line, error wedge, zero-velocity axis, IFU footprint.
+
+All coordinates are sky offsets in arcsec, x East-positive, y North-positive; the panels show
+them North up, East left (their x axis is inverted).  A PA (degrees E of N to the receding
+side) points along the unit vector ``(sin PA, cos PA)`` in (x, y): PA = 0 points up (North),
+PA = 90 to the left (East).
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt5 import QtCore, QtGui, QtWidgets
+
+
+def pa_vector(pa_deg: float) -> np.ndarray:
+    """Unit vector (x East, y North) pointing along ``pa_deg`` (degrees E of N)."""
+    t = math.radians(pa_deg)
+    return np.array([math.sin(t), math.cos(t)])
+
+
+def pa_of_point(x: float, y: float) -> float:
+    """PA (degrees E of N, [0, 360)) of the direction from the centre to (x East, y North)."""
+    return math.degrees(math.atan2(x, y)) % 360.0
+
+
+def _polygon(points) -> QtGui.QPolygonF:
+    return QtGui.QPolygonF([QtCore.QPointF(float(a), float(b)) for a, b in points])
+
+
+class FootprintItem(QtWidgets.QGraphicsPolygonItem):
+    """The IFU footprint outline (hexagon or hull of covered spaxels)."""
+
+    def __init__(self, color="#7a00a8", width=1.6):
+        super().__init__()
+        pen = pg.mkPen(color, width=width)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setBrush(QtGui.QBrush(QtCore.Qt.NoBrush))
+        self.setZValue(20)
+
+    def set_polygon(self, poly: Optional[np.ndarray]) -> None:
+        if poly is None or len(poly) < 3:
+            self.setVisible(False)
+            return
+        self.setPolygon(_polygon(poly))
+        self.setVisible(True)
+
+
+class PALine(QtCore.QObject):
+    """A kinematic PA line through the centre, its receding-side arrow, the ±1σ wedge and the
+    zero-velocity (minor) axis, optionally draggable to override the PA.
+
+    Signals
+    -------
+    dragging(float pa)           while the handle moves (PA in degrees E of N)
+    overridden(float pa)         when the user releases the handle
+    """
+
+    dragging = QtCore.pyqtSignal(float)
+    overridden = QtCore.pyqtSignal(float)
+
+    def __init__(self, plot: pg.PlotItem, color="#111111", wedge_color=(20, 20, 20, 45),
+                 movable: bool = True, minor_axis: bool = True, width: float = 2.4,
+                 dash: bool = False, arrow: bool = True):
+        super().__init__()
+        self.plot = plot
+        self.pa = float("nan")
+        self.err = float("nan")
+        self.radius = 10.0
+        self._show_wedge = True
+        pen = pg.mkPen(color, width=width, style=QtCore.Qt.DashLine if dash else QtCore.Qt.SolidLine)
+        self.line = pg.PlotCurveItem(pen=pen, antialias=True)
+        self.line.setZValue(30)
+        self.minor = pg.PlotCurveItem(pen=pg.mkPen(color, width=1.4, style=QtCore.Qt.DashLine),
+                                      antialias=True)
+        self.minor.setZValue(29)
+        self.minor.setVisible(minor_axis)
+        self._minor_enabled = minor_axis
+        self.wedge = QtWidgets.QGraphicsPolygonItem()
+        wpen = QtGui.QPen(QtCore.Qt.NoPen)
+        self.wedge.setPen(wpen)
+        self.wedge.setBrush(pg.mkBrush(wedge_color))
+        self.wedge.setZValue(25)
+        self.arrow = QtWidgets.QGraphicsPolygonItem()
+        self.arrow.setPen(pg.mkPen(color, width=1))
+        self.arrow.setBrush(pg.mkBrush(color))
+        self.arrow.setZValue(31)
+        self._arrow_enabled = arrow
+        for item in (self.wedge, self.minor, self.line, self.arrow):
+            plot.addItem(item)
+        self.handle = None
+        if movable:
+            self.handle = pg.TargetItem(pos=(0, 0), size=13, symbol="o", movable=True,
+                                        pen=pg.mkPen(color, width=2), brush=pg.mkBrush(255, 255, 255, 200),
+                                        hoverPen=pg.mkPen("#ff8800", width=3))
+            self.handle.setZValue(40)
+            self.handle.setToolTip("Drag to override the position angle (stored as a pa_override label)")
+            plot.addItem(self.handle)
+            self.handle.sigPositionChanged.connect(self._on_drag)
+            self.handle.sigPositionChangeFinished.connect(self._on_release)
+        self._updating = False
+        self.set_pa(float("nan"))
+
+    # public --------------------------------------------------------------------------------
+    def set_pa(self, pa: float, err: float = float("nan"), radius: Optional[float] = None) -> None:
+        """Draw the line at ``pa`` (deg E of N, receding side) out to ``radius`` arcsec."""
+        self.pa = float(pa)
+        self.err = float(err)
+        if radius is not None and radius > 0:
+            self.radius = float(radius)
+        self._redraw()
+
+    def set_wedge_visible(self, visible: bool) -> None:
+        self._show_wedge = bool(visible)
+        self._redraw()
+
+    def endpoints(self):
+        """((x, y) approaching end, (x, y) receding end) in arcsec, or None."""
+        if not np.isfinite(self.pa):
+            return None
+        u = pa_vector(self.pa) * self.radius
+        return (-u[0], -u[1]), (u[0], u[1])
+
+    # drawing -------------------------------------------------------------------------------
+    def _redraw(self) -> None:
+        ok = bool(np.isfinite(self.pa))
+        self.line.setVisible(ok)
+        self.arrow.setVisible(ok and self._arrow_enabled)
+        self.minor.setVisible(ok and self._minor_enabled)
+        self.wedge.setVisible(bool(ok and self._show_wedge and np.isfinite(self.err) and self.err > 0))
+        if self.handle is not None:
+            self.handle.setVisible(ok)
+        if not ok:
+            return
+        r = self.radius
+        u = pa_vector(self.pa)
+        self.line.setData([-u[0] * r, u[0] * r], [-u[1] * r, u[1] * r])
+        m = pa_vector(self.pa + 90.0) * r * 0.8
+        self.minor.setData([-m[0], m[0]], [-m[1], m[1]])
+        # arrow head at the receding end, in data coordinates
+        head = r * 0.16
+        tip = u * (r + head * 0.6)
+        base = u * (r - head * 0.5)
+        side = pa_vector(self.pa + 90.0) * head * 0.45
+        self.arrow.setPolygon(_polygon([tip, base + side, base - side]))
+        if np.isfinite(self.err) and self.err > 0:
+            e = min(self.err, 60.0)
+            angles = np.linspace(self.pa - e, self.pa + e, 16)
+            pts = [(0.0, 0.0)] + [tuple(pa_vector(a) * r) for a in angles] + [(0.0, 0.0)]
+            pts += [tuple(-pa_vector(a) * r) for a in angles]
+            self.wedge.setPolygon(_polygon(pts))
+        if self.handle is not None and not self._updating:
+            self._updating = True
+            try:
+                self.handle.setPos(*(u * r * 0.92))
+            finally:
+                self._updating = False
+
+    def _on_drag(self, *_):
+        if self._updating or self.handle is None:
+            return
+        pos = self.handle.pos()
+        if math.hypot(pos.x(), pos.y()) < 1e-6:
+            return
+        pa = pa_of_point(pos.x(), pos.y())
+        self.pa = pa
+        self._updating = True
+        try:
+            r = self.radius
+            u = pa_vector(pa)
+            self.line.setData([-u[0] * r, u[0] * r], [-u[1] * r, u[1] * r])
+            m = pa_vector(pa + 90.0) * r * 0.8
+            self.minor.setData([-m[0], m[0]], [-m[1], m[1]])
+            self.wedge.setVisible(False)
+            head = r * 0.16
+            tip = u * (r + head * 0.6)
+            base = u * (r - head * 0.5)
+            side = pa_vector(pa + 90.0) * head * 0.45
+            self.arrow.setPolygon(_polygon([tip, base + side, base - side]))
+        finally:
+            self._updating = False
+        self.dragging.emit(pa)
+
+    def _on_release(self, *_):
+        if self.handle is None or not np.isfinite(self.pa):
+            return
+        self.err = float("nan")
+        self._redraw()
+        self.overridden.emit(round(self.pa, 1) % 360.0)
+
+
+class Crosshair:
+    """A small marker showing the hovered sky position on every linked panel."""
+
+    def __init__(self, plot: pg.PlotItem, color="#00a000"):
+        self.item = pg.ScatterPlotItem(size=14, symbol="+", pen=pg.mkPen(color, width=2),
+                                       brush=None)
+        self.item.setZValue(50)
+        self.item.setVisible(False)
+        plot.addItem(self.item)
+
+    def show_at(self, x: Optional[float], y: Optional[float]) -> None:
+        if x is None:
+            if self.item.isVisible():
+                self.item.setVisible(False)       # an empty scatter item still costs a paint
+        else:
+            self.item.setData([x], [y])
+            self.item.setVisible(True)

@@ -1,0 +1,185 @@
+"""The confidence browser on a real (tiny) demo survey with predictions written to its database:
+the usability histogram counts them, clicking a bar lists that bin's galaxies, the two queues
+list the right fields, a queue row jumps the window there, and the spin / photo-z plots and
+the on-screen prediction label show the stored values."""
+import json
+
+import numpy as np
+import pytest
+from PyQt5 import QtCore
+
+from kinview.gui import worker
+
+N = 8
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    """A demo survey with hand-written model predictions and labels (known answers)."""
+    from kinview.db.connection import connect, transaction
+    from kinview.demo import generate_survey
+    from kinview.labels.store import LabelStore
+
+    root = tmp_path_factory.mktemp("conf") / "survey"
+    generate_survey(root, n=N, seed=5, jobs=1)
+    from kinview.data.survey import Survey
+
+    sv = Survey.open(root, ingest=True)
+    pifus = sv.plateifus()
+    sv.close()
+    # P(usable) per field: galaxy i stellar = 0.05 + 0.103 i (bin i, distinct confidences),
+    # gas = 0.95 (bin 9)
+    p_st = {p: 0.05 + 0.103 * i for i, p in enumerate(pifus)}
+    conn = connect(root)
+    with transaction(conn):
+        cur = conn.execute("INSERT INTO models (task, arch, path, created, metrics, label_hash, card, active) "
+                           "VALUES ('vfield-quality', 'default', 'none.keras', '2026-01-01', '{}', '', "
+                           "'{\"options\": {\"mode\": \"binary\"}}', 1)")
+        mid = cur.lastrowid
+        for i, p in enumerate(pifus):
+            for fld, v in (("stellar", p_st[p]), ("gas", 0.95)):
+                # galaxies 0-3 are in the held-out test split (out-of-sample predictions)
+                extra = {"mode": "binary", "split": "test" if i < 4 else "train"}
+                if i < 4:
+                    extra["oof"] = True
+                conn.execute("INSERT INTO predictions VALUES (?, ?, ?, ?, ?, ?)",
+                             (mid, p, fld, v, max(v, 1 - v), json.dumps(extra)))
+        spin = conn.execute("INSERT INTO models (task, arch, path, created, metrics, label_hash, card, active) "
+                            "VALUES ('spin', 'default', 'none.keras', '2026-01-01', '{}', '', '{}', 1)").lastrowid
+        pz = conn.execute("INSERT INTO models (task, arch, path, created, metrics, label_hash, card, active) "
+                          "VALUES ('photoz', 'default', 'none.keras', '2026-01-01', '{}', '', '{}', 1)").lastrowid
+        for i, p in enumerate(pifus):
+            conn.execute("INSERT INTO predictions VALUES (?, ?, 'galaxy', ?, NULL, NULL)", (spin, p, 0.1 + 0.05 * i))
+            conn.execute("INSERT INTO predictions VALUES (?, ?, 'galaxy', ?, NULL, ?)",
+                         (pz, p, 0.02 + 0.01 * i, json.dumps({"split": "test"})))
+    conn.close()
+    # expert 'ann' labels: galaxy 0 stellar unusable (model says 0.05: agrees), galaxy 1 stellar
+    # usable (0.153: confident disagreement, out-of-sample), galaxy 0 and 1 gas usable;
+    # galaxy 5 stellar unusable (0.565 -> disagreement, but in-sample and not confident)
+    store = LabelStore(root, expert="ann")
+    store.add_many([dict(plateifu=pifus[0], field="stellar", kind="quality", value=0),
+                    dict(plateifu=pifus[1], field="stellar", kind="quality", value=2),
+                    dict(plateifu=pifus[0], field="gas", kind="quality", value=1),
+                    dict(plateifu=pifus[1], field="gas", kind="quality", value=2),
+                    dict(plateifu=pifus[5], field="stellar", kind="quality", value=0)])
+    store.close()
+    return {"root": root, "pifus": pifus, "p_st": p_st}
+
+
+def _wait(app, cond, timeout=30.0):
+    import time
+
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout:
+            raise AssertionError("timed out waiting for the window")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def window(qapp, survey):
+    """One window for the module (opening one costs seconds); tests run in file order."""
+    from kinview.gui.app import create_app
+    from kinview.gui.main_window import MainWindow
+    from kinview.gui.model_panels import install
+
+    app = create_app()
+    w = MainWindow(survey["root"], expert="ann")
+    panels = install(w)
+    got = []
+    panels.browser.refreshed.connect(lambda: got.append(1))
+    w.resize(1600, 1000)
+    w.show()
+    _wait(app, lambda: bool(got) and w.view.drawn_plateifu is not None)
+    yield w, panels
+    w.close()
+    worker.wait_all(30000)
+    w.deleteLater()
+
+
+def test_histogram_counts_the_stored_predictions(window, survey):
+    w, panels = window
+    b = panels.browser
+    expected = np.histogram(list(survey["p_st"].values()) + [0.95] * N, bins=10, range=(0, 1))[0]
+    assert b.counts.tolist() == expected.tolist()
+    assert b.counts[9] == N and b.counts.sum() == 2 * N
+    assert "model #" in b.header.text() and f"{2 * N} fields" in b.header.text()
+
+
+def test_clicking_a_bar_lists_its_galaxies(window, survey, qtbot):
+    w, panels = window
+    b = panels.browser
+    w.tabs.setCurrentWidget(b)
+    qtbot.waitUntil(lambda: b.hist.isVisible(), timeout=5000)
+    pifus = survey["pifus"]
+    # bin 2 = [0.2, 0.3): only galaxy 2's stellar field
+    with qtbot.waitSignal(b.bin_selected, timeout=5000) as sig:
+        qtbot.mouseClick(b.hist.viewport(), QtCore.Qt.LeftButton, pos=b.bin_center(2))
+    assert sig.args[2] == [pifus[2]]
+    assert w.state.order == [pifus[2]] and w.state.current == pifus[2]
+    assert w.galaxy_list.model.order == [pifus[2]]
+    assert "P(usable) in [0.2, 0.3)" in w.galaxy_list.count.text()
+    # the last bin holds every galaxy's gas field
+    b.select_bin(9)
+    assert sorted(w.state.order) == sorted(pifus)
+    # choosing a normal filter in the list goes back to it
+    w.set_filter("all", None)
+    assert len(w.state.order) == N
+
+
+def test_queues_list_uncertain_fields_and_likely_errors(window, survey, qtbot):
+    w, panels = window
+    b = panels.browser
+    pifus, p_st = survey["pifus"], survey["p_st"]
+    labelled = {(pifus[0], "stellar"), (pifus[1], "stellar"), (pifus[0], "gas"), (pifus[1], "gas"),
+                (pifus[5], "stellar")}
+    # most uncertain first: confidence max(p, 1-p) ascending over the unlabelled fields
+    fields = [(p, "stellar", max(v, 1 - v)) for p, v in p_st.items()] + [(p, "gas", 0.95) for p in pifus]
+    fields = [f for f in fields if (f[0], f[1]) not in labelled]
+    fields.sort(key=lambda f: (f[2], f[0], f[1]))
+    shown = [(b.uncertain.item(r, 0).text(), b.uncertain.item(r, 1).text())
+             for r in range(b.uncertain.rowCount())]
+    assert shown == [(p, f) for p, f, _ in fields]
+    assert shown[0] == (pifus[4], "stellar")          # P(usable) 0.462: the least confident
+    # likely label errors: only galaxy 1's stellar field (held-out, 0.847 confident "unusable",
+    # labelled clean by ann); galaxy 5 disagrees too, but in-sample and not confidently
+    assert b.errors.rowCount() == 1
+    assert [b.errors.item(0, c).text() for c in range(4)] == [pifus[1], "stellar", "ann", "2"]
+    # double-click a queue row: the window shows that galaxy
+    b.errors.selectRow(0)
+    item = b.errors.item(0, 0)
+    rect = b.errors.visualItemRect(item)
+    w.tabs.setCurrentWidget(b)
+    qtbot.mouseClick(b.errors.viewport(), QtCore.Qt.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(b.errors.viewport(), QtCore.Qt.LeftButton, pos=rect.center())
+    assert w.state.current == pifus[1]
+    # "label next most uncertain" goes to the first queue galaxy
+    b.goto_next_uncertain()
+    assert w.state.current == shown[0][0]
+    # labelling a queued field removes it from the queue after the refresh
+    first = shown[0]
+    w.tabs.setCurrentWidget(w.view)
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.label(first[1], "quality", 1, advance=False)
+    now = [(b.uncertain.item(r, 0).text(), b.uncertain.item(r, 1).text())
+           for r in range(b.uncertain.rowCount())]
+    assert first not in now and len(now) == len(shown) - 1
+
+
+def test_spin_photoz_plots_and_prediction_label(window, survey, qtbot):
+    w, panels = window
+    b = panels.browser
+    pifus = survey["pifus"]
+    x, y = b.spin_points.getData()
+    assert len(x) == N
+    # catalogue λR_e on x, predictions (0.1 + 0.05 i) on y
+    assert sorted(np.round(y, 6)) == sorted(np.round([0.1 + 0.05 * i for i in range(N)], 6))
+    zx, zy = b.z_points.getData()
+    assert len(zx) == N and sorted(np.round(zy, 6)) == sorted(np.round([0.02 + 0.01 * i for i in range(N)], 6))
+    assert "test split" in b.z_note.text()
+    # the on-screen label follows the current galaxy
+    w.goto(pifus[3])
+    qtbot.waitUntil(lambda: panels.prediction.plateifu == pifus[3], timeout=5000)
+    text = panels.prediction.text()
+    assert pifus[3] in text and "P(usable) 0.36" in text and "λR_e 0.250" in text and "z 0.0500" in text

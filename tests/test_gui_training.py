@@ -1,0 +1,163 @@
+"""The training panel in the real window, offscreen: a tiny vfield-quality model trains in a
+worker thread on a tiny demo survey while the expert keeps labelling; the loss plot fills
+epoch by epoch; the live prediction follows the galaxy on screen; at the end the predictions
+are in the database and the galaxy table reloads them without a restart; cancelling a later
+run leaves the previous model active."""
+import time
+
+import numpy as np
+import pytest
+from PyQt5 import QtCore
+
+from kinview.gui import worker
+
+N = 8
+
+
+@pytest.fixture(scope="module")
+def survey(tmp_path_factory):
+    from kinview.demo import generate_survey
+    from kinview.training.truth_labels import import_truth_as_expert
+
+    root = tmp_path_factory.mktemp("train") / "survey"
+    generate_survey(root, n=N, seed=2, jobs=1)
+    import_truth_as_expert(root, "kim")           # an expert who labelled every field
+    return root
+
+
+def _wait(app, cond, timeout=60.0):
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout:
+            raise AssertionError("timed out")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+@pytest.fixture(scope="module")
+def window(qapp, survey):
+    from kinview.gui.app import create_app
+    from kinview.gui.main_window import MainWindow
+    from kinview.gui.model_panels import install
+
+    app = create_app()
+    w = MainWindow(survey, expert="kim")
+    panels = install(w)
+    w.resize(1600, 1000)
+    w.show()
+    _wait(app, lambda: w.view.drawn_plateifu is not None and w.table is not None)
+    yield w, panels
+    w.close()
+    worker.wait_all(60000)
+    w.deleteLater()
+
+
+def _models(survey):
+    from kinview.training import list_models
+
+    return list_models(survey, "vfield-quality")
+
+
+def test_training_runs_in_background_and_reloads_the_table(window, survey, qtbot):
+    from kinview.labels.store import LabelStore
+    from kinview.training import active_model
+
+    w, panels = window
+    tp = panels.training
+    assert active_model(survey, "vfield-quality") is None
+    assert np.isnan(w.table["pred_stellar"].to_numpy(float)).all()
+    tp.select(task="vfield-quality", arch="default", epochs=2, labels="me", mode="binary")
+    assert tp.options() == {"labels": "expert:kim", "mode": "binary"}
+    lives = []
+    tp.live_prediction.connect(lives.append)
+    current = w.state.current
+    job = tp.start()
+    assert job is not None and tp.is_running() and not tp.train_button.isEnabled()
+    # the GUI thread is free: a label committed while training runs is on disk at once
+    qtbot.waitUntil(lambda: tp.progress.format() != "preparing data…" or not tp.is_running(),
+                    timeout=60000)
+    running_while_labelling = tp.is_running()
+    event = w.label("galaxy", "note", "labelled during training", advance=False)
+    assert event is not None and running_while_labelling
+    store = LabelStore(survey, expert="kim")
+    notes = store.current("kim")
+    store.close()
+    assert "labelled during training" in set(notes["text"].dropna().astype(str))
+    with qtbot.waitSignal(panels.table_reloaded, timeout=120000):
+        pass
+    rec = tp.last_record
+    assert rec is not None and rec.task == "vfield-quality"
+    # the plot got one point per epoch, loss and validation loss
+    x, y = tp.loss_curve.getData()
+    assert list(x) == [1, 2] and np.isfinite(y).all()
+    vx, vy = tp.val_curve.getData()
+    assert list(vx) == [1, 2]
+    assert tp.progress.value() == 2 and "done" in tp.status.text()
+    assert "ETA" in tp.eta.text() or "total" in tp.eta.text()
+    # the epoch's model predicted the galaxy on screen after every epoch
+    assert [p["epoch"] for p in lives] == [1, 2]
+    assert all(p["id"] == current and p["rows"] for p in lives)
+    assert {r[1] for r in lives[-1]["rows"]} <= {"stellar", "gas"}
+    # the new model is active and its predictions are in the DB for every galaxy with maps
+    act = active_model(survey, "vfield-quality")
+    assert act.id == rec.id
+    from kinview.training.predict import predictions
+
+    pred = predictions(survey, "vfield-quality")
+    assert len(set(pred["plateifu"])) == N
+    # ... and the galaxy table shows them without a restart
+    assert w.model_id == rec.id
+    stored = dict(zip(zip(pred["plateifu"], pred["field"]), pred["value"]))
+    for pifu in w.table.index:
+        v = stored.get((pifu, "stellar"))
+        if v is not None:
+            assert w.table.at[pifu, "pred_stellar"] == pytest.approx(v)
+    col = w.galaxy_list.model.columns.index("pred_stellar")
+    shown = w.galaxy_list.model.data(w.galaxy_list.model.index(0, col))
+    assert shown == f"{stored[(w.galaxy_list.model.order[0], 'stellar')]:.2f}"
+    # the model filter works on the new predictions
+    w.set_filter("low_confidence", None)
+    conf = np.minimum(w.table["conf_stellar"].fillna(1).to_numpy(), w.table["conf_gas"].fillna(1).to_numpy())
+    assert len(w.state.order) == int((conf < 0.7).sum())
+    w.set_filter("all", None)
+    # the prediction label of the galaxy on screen shows the new model
+    assert f"#{rec.id}" in panels.prediction.text()
+    w.grab().save(str(survey / "after-training.png"))
+
+
+def test_cancel_keeps_the_previous_model_active(window, survey, qtbot):
+    from kinview.training import active_model
+
+    w, panels = window
+    tp = panels.training
+    before = active_model(survey, "vfield-quality")
+    assert before is not None                      # from the previous test
+    n_models = len(_models(survey))
+    tp.select(task="vfield-quality", epochs=200)
+    with qtbot.waitSignal(tp.epoch, timeout=60000):
+        tp.start(seed=3)
+    assert tp.start() is None and "already" in tp.status.text()     # one run at a time
+    with qtbot.waitSignal(tp.cancelled, timeout=60000):
+        tp.cancel()
+    qtbot.waitUntil(lambda: not tp.is_running(), timeout=10000)
+    assert "cancelled" in tp.status.text()
+    assert tp.train_button.isEnabled() and not tp.cancel_button.isEnabled()
+    assert 1 <= len(tp.history) < 200
+    after = active_model(survey, "vfield-quality")
+    assert after.id == before.id
+    assert len(_models(survey)) == n_models
+    assert w.model_id == before.id
+
+
+def test_bad_workspace_is_reported_in_the_panel(window, survey, qtbot):
+    from kinview.gui.training_panel import TrainingPanel
+
+    # a survey without labels: the trainer's one-line reason reaches the panel
+    empty = TrainingPanel(survey.parent / "no-such-survey", expert="kim", workspace_kind="survey")
+    qtbot.addWidget(empty)
+    empty.select(task="vfield-quality", epochs=1)
+    with qtbot.waitSignal(empty.failed, timeout=60000) as sig:
+        empty.start()
+    assert sig.args[0] and "training failed" in empty.status.text()
+    qtbot.waitUntil(lambda: not empty.is_running(), timeout=10000)
+    assert empty.train_button.isEnabled()
