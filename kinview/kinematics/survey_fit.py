@@ -1,0 +1,292 @@
+"""Fit the stellar and gas PAs of a whole survey: parallel, resumable, safe to interrupt.
+
+Work is split per galaxy (one MAPS file read, both fields fitted) across a process pool.
+Results come back to the main process, which alone writes to the survey database
+(``pa_fits``), in small transactions (every ``BATCH_ROWS`` rows or ``BATCH_SECONDS``):
+an interruption (Ctrl-C, a cancelled :class:`~kinview.progress.TaskState`, a crash) loses at
+most the fields in flight and never leaves a half-written row.  Fields that already have a
+row for the method are skipped unless ``refit=True``.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from kinview.errors import Cancelled, KinviewError, SurveyError
+from kinview.kinematics.pa import METHODS
+from kinview.progress import NULL_STATE, TaskState
+
+__all__ = ["fit_survey", "fit_galaxy", "FIELDS"]
+
+FIELDS = ("stellar", "gas")
+BATCH_ROWS = 32
+BATCH_SECONDS = 1.0
+
+Row = Tuple  # (plateifu, field, method, pa, pa_err, vsyst, n_used, nsteps, reason, seconds)
+
+
+def _num(x):
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def fit_galaxy(plateifu: str, maps_path: Optional[str], fields: Sequence[str], method: str,
+               nsteps: int) -> List[Row]:
+    """Read one MAPS file and fit the requested fields; never raises for bad data.
+
+    Returns one row per field for ``pa_fits`` (see :mod:`kinview.db.schema`); failures are
+    rows with ``pa = None`` and a reason.  ``seconds`` includes the field's share of the
+    file read.
+    """
+    from kinview.kinematics.pa import fit_pa
+
+    t0 = time.perf_counter()
+    if not maps_path:
+        return [(plateifu, f, method, None, None, None, 0, nsteps, "no MAPS file", 0.0)
+                for f in fields]
+    try:
+        from kinview.data.maps import read_maps
+
+        maps = read_maps(maps_path)
+    except Exception as exc:  # KinviewError for bad files, OSError, ...
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return [(plateifu, f, method, None, None, None, 0, nsteps, f"unreadable MAPS: {msg}",
+                 time.perf_counter() - t0) for f in fields]
+    read_s = (time.perf_counter() - t0) / max(len(fields), 1)
+    rows = []
+    for f in fields:
+        field = maps.field(f)
+        if field is None:
+            rows.append((plateifu, f, method, None, None, None, 0, nsteps,
+                         f"no {f} maps in file", read_s))
+            continue
+        try:
+            res = fit_pa(field, method=method, nsteps=nsteps)
+        except Exception as exc:  # a bug must not stop a survey run: record it
+            rows.append((plateifu, f, method, None, None, None, 0, nsteps,
+                         f"fit error: {type(exc).__name__}: {exc}"[:200], read_s))
+            continue
+        rows.append((plateifu, f, method, _num(res.pa), _num(res.pa_err), _num(res.vsyst),
+                     int(res.n_used), nsteps, res.reason, read_s + res.seconds))
+    return rows
+
+
+def _fit_chunk(items, method, nsteps):
+    out = []
+    for pifu, path, fields in items:
+        out.extend(fit_galaxy(pifu, path, fields, method, nsteps))
+    return out
+
+
+def _worker_init(method: str = "fast"):
+    # Ctrl-C goes to the whole process group; only the main process handles it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _preload(method)
+
+
+def _write(conn, rows: List[Row]) -> None:
+    from kinview.db.connection import transaction
+
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with transaction(conn):
+        conn.executemany(
+            "INSERT OR REPLACE INTO pa_fits (plateifu, field, method, pa, pa_err, vsyst, "
+            "n_used, nsteps, reason, seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [tuple(r) + (now,) for r in rows])
+
+
+def _todo(survey, conn, method: str, refit: bool, fields: Sequence[str]):
+    done = set()
+    if not refit:
+        done = {(r[0], r[1]) for r in conn.execute(
+            "SELECT plateifu, field FROM pa_fits WHERE method = ?", (method,))}
+    items = []
+    for pifu, rel in conn.execute("SELECT plateifu, maps_path FROM galaxies "
+                                  "ORDER BY row_index, plateifu"):
+        need = [f for f in fields if (pifu, f) not in done]
+        if need:
+            path = str(survey.root / rel) if rel else None
+            items.append((pifu, path, need))
+    return items
+
+
+def _preload(method: str) -> None:
+    """Import what the workers need once, before forking (each worker would import it)."""
+    import importlib
+
+    mods = ["kinview.data.maps", "kinview.kinematics.pa", "scipy.ndimage", "scipy.sparse.linalg",
+            "scipy.spatial", "scipy.interpolate"]
+    if method == "pafit":
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        mods.append("pafit.fit_kinematic_pa")
+    for name in mods:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass   # reported per field by fit_galaxy
+
+
+#: Environment of the worker processes: one BLAS/OpenMP thread each (the fits are many
+#: tiny linear-algebra calls; threaded BLAS only spins, and there is one worker per core).
+WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "MPLBACKEND": "Agg"}
+
+
+def _mp_context():
+    """A forkserver context (a fresh process: safe after Qt/TF threads, and its numpy reads
+    :data:`WORKER_ENV`), with kinview's fitting modules preloaded once for all workers."""
+    import multiprocessing as mp
+
+    if sys.platform == "win32":
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["kinview.kinematics.survey_fit", "kinview.data.maps",
+                                "scipy.spatial", "scipy.sparse.linalg", "scipy.ndimage",
+                                "scipy.interpolate"])
+    return ctx
+
+
+def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
+               refit: bool = False, nsteps: int = 361, state: TaskState = NULL_STATE,
+               fields: Sequence[str] = FIELDS, chunk: Optional[int] = None) -> Dict[str, object]:
+    """Fit the PAs of every galaxy of a survey and store them in ``pa_fits``.
+
+    Parameters
+    ----------
+    survey_dir : path-like
+        The survey directory (ingested first if its database is empty).
+    method : {'fast', 'pafit'}
+    jobs : int, optional
+        Worker processes (default: all CPU cores); 1 runs in this process.
+    refit : bool
+        Refit fields that already have a row for ``method``.
+    nsteps : int
+        Angles in [0, 180] (361 → 0.5°).
+    state : TaskState
+        Progress (one step per galaxy) and cancellation.
+    fields : sequence of {'stellar', 'gas'}
+    chunk : int, optional
+        Galaxies per task sent to a worker (default: small, so an interruption loses little).
+
+    Returns
+    -------
+    dict
+        ``{'galaxies', 'fitted', 'failed', 'skipped', 'seconds', 'method', 'jobs',
+        'fields_per_second'}`` (counts of fields; ``skipped`` already had a row).
+
+    Raises
+    ------
+    SurveyError
+        The directory is not a usable survey.
+    KeyboardInterrupt, kinview.errors.Cancelled
+        After committing every result received so far.
+    """
+    from kinview.data.survey import Survey
+
+    if method not in METHODS:
+        raise KinviewError(f"unknown PA method {method!r}; choose from {', '.join(METHODS)}")
+    if int(nsteps) < 3:
+        raise KinviewError(f"--nsteps must be at least 3, not {nsteps}")
+    nsteps = int(nsteps)
+    bad = [f for f in fields if f not in FIELDS]
+    if bad:
+        raise KinviewError(f"unknown field(s) {bad}; choose from {FIELDS}")
+    t0 = time.perf_counter()
+    survey = Survey.open(survey_dir)
+    conn = survey.connect()
+    try:
+        n_gal = int(conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
+        if n_gal == 0:
+            raise SurveyError(f"{survey.root}: the survey has no galaxies")
+        items = _todo(survey, conn, method, refit, fields)
+        n_all = n_gal * len(fields)
+        n_todo = sum(len(it[2]) for it in items)
+        summary = {"galaxies": n_gal, "fitted": 0, "failed": 0, "skipped": n_all - n_todo,
+                   "method": method, "nsteps": nsteps}
+        state.set_total(len(items))
+        state.set_status(f"{method}: {len(items)} galaxies to fit")
+        jobs = (os.cpu_count() or 1) if jobs is None else max(1, int(jobs))
+        summary["jobs"] = jobs
+        pending: List[Row] = []
+        last = time.monotonic()
+
+        def take(rows):
+            nonlocal last
+            pending.extend(rows)
+            for r in rows:
+                summary["fitted" if r[3] is not None else "failed"] += 1
+            if len(pending) >= BATCH_ROWS or time.monotonic() - last >= BATCH_SECONDS:
+                flush()
+
+        def flush():
+            nonlocal last
+            if pending:
+                _write(conn, pending)
+                pending.clear()
+            last = time.monotonic()
+
+        try:
+            if jobs == 1 or len(items) <= 1:
+                for item in items:
+                    state.check_cancelled()
+                    take(fit_galaxy(item[0], item[1], item[2], method, nsteps))
+                    state.advance()
+            else:
+                saved_env = {k: os.environ.get(k) for k in WORKER_ENV}
+                os.environ.update(WORKER_ENV)    # inherited by the forkserver and workers
+                size = chunk or (1 if method == "pafit" else max(1, min(4, len(items) // (jobs * 8))))
+                chunks = [items[i:i + size] for i in range(0, len(items), size)]
+                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
+                                           initializer=_worker_init, initargs=(method,))
+                # Ctrl-C must not interrupt concurrent.futures' internals (a half-acquired
+                # lock deadlocks the shutdown): note it and stop between two waits.
+                interrupted = []
+                old_handler = None
+                if threading.current_thread() is threading.main_thread():
+                    old_handler = signal.signal(signal.SIGINT,
+                                                lambda *_: interrupted.append(True))
+                try:
+                    it = iter(chunks)
+                    inflight = {}
+                    for c in it:
+                        inflight[pool.submit(_fit_chunk, c, method, nsteps)] = len(c)
+                        if len(inflight) >= jobs * 2:
+                            break
+                    while inflight:
+                        done, _ = wait(inflight, timeout=0.25, return_when=FIRST_COMPLETED)
+                        if interrupted:
+                            raise KeyboardInterrupt
+                        state.check_cancelled()
+                        for fut in done:
+                            n = inflight.pop(fut)
+                            take(fut.result())
+                            state.advance(n)
+                            nxt = next(it, None)
+                            if nxt is not None:
+                                inflight[pool.submit(_fit_chunk, nxt, method, nsteps)] = len(nxt)
+                        if not done and time.monotonic() - last >= BATCH_SECONDS:
+                            flush()
+                finally:
+                    if old_handler is not None:
+                        signal.signal(signal.SIGINT, old_handler)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for k, v in saved_env.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
+        finally:
+            flush()   # whatever happened, keep every result already received
+    finally:
+        conn.close()
+    summary["seconds"] = time.perf_counter() - t0
+    done_fields = summary["fitted"] + summary["failed"]
+    summary["fields_per_second"] = done_fields / summary["seconds"] if summary["seconds"] else 0.0
+    return summary
