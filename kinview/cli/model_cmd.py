@@ -1,5 +1,132 @@
-"""Sub-commands: placeholder until its issue lands (registers nothing)."""
+"""Sub-commands ``kinview train``, ``kinview predict`` and ``kinview evaluate``."""
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _task_help() -> str:
+    from kinview.tasks.registry import names
+
+    try:
+        return ", ".join(names())
+    except Exception:  # pragma: no cover - a broken task module must not break --help
+        return "vfield-quality, spin, ..."
 
 
 def register(sub):
-    return None
+    tasks = _task_help()
+    p = sub.add_parser("train", help="train a model for a task on a survey and make it active",
+                       description="Train a model (Keras) for TASK on the labelled samples of a "
+                       "survey, split by galaxy (70/15/15, fixed by --seed), save it with a JSON "
+                       "model card under SURVEY/models/, make it the task's active model and "
+                       f"write predictions for every galaxy.  Tasks: {tasks}.")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--survey", required=True, metavar="DIR", help="survey (or cluster dataset) directory")
+    p.add_argument("--arch", default=None, metavar="NAME", help="architecture (default: the task's 'default')")
+    p.add_argument("--epochs", type=int, default=None, metavar="N", help="epochs (default: the recipe's)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="split/initialisation seed (default 0)")
+    p.add_argument("--labels", default=None, metavar="SOURCE",
+                   help="label source: expert:NAME, consensus or all (default: the only expert, "
+                        "else consensus)")
+    p.add_argument("--mode", default=None, choices=("binary", "3class"),
+                   help="vfield-quality: usable yes/no (default) or quality 0/1/2")
+    p.add_argument("--oof", type=int, default=0, metavar="K",
+                   help="also store K-fold out-of-fold predictions of labelled fields (for the "
+                        "likely-label-errors queue; K trainings more)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("predict", help="predict every galaxy with a model and make it active",
+                       description="Run a model (--model, else the survey's active model, else "
+                       "the shipped default) on every sample of the survey, store the "
+                       "predictions and make the model active.")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--survey", required=True, metavar="DIR")
+    p.add_argument("--model", default=None, metavar="PATH", help=".keras model file")
+    p.set_defaults(func=_predict)
+
+    p = sub.add_parser("evaluate", help="held-out metrics of a model as JSON on stdout",
+                       description="Score a model (--model, else the active one, else the shipped "
+                       "default) on the held-out test split recorded in its model card (all "
+                       "labelled samples when it was trained on other data).  Prints JSON.")
+    p.add_argument("task", metavar="TASK")
+    p.add_argument("--survey", required=True, metavar="DIR")
+    p.add_argument("--model", default=None, metavar="PATH")
+    p.add_argument("--labels", default=None, metavar="SOURCE",
+                   help="label source to score against (default: the one the model was trained on)")
+    p.set_defaults(func=_evaluate)
+
+
+def _survey_dir(path: str):
+    from pathlib import Path
+
+    from kinview.errors import SurveyError
+
+    d = Path(path).expanduser()
+    if not d.is_dir():
+        raise SurveyError(f"{d}: no such survey directory")
+    return d
+
+
+def _fmt_metrics(metrics) -> str:
+    keys = ("accuracy", "balanced_accuracy", "roc_auc", "pearson", "spearman", "rmse")
+    return ", ".join(f"{k} {metrics[k]:.3f}" for k in keys if isinstance(metrics.get(k), (int, float)))
+
+
+def _train(args) -> int:
+    from kinview.progress import tqdm_state
+    from kinview.tasks.registry import get
+    from kinview.training import train
+
+    task = get(args.task)
+    survey = _survey_dir(args.survey)
+    options = {}
+    if args.mode:
+        options["mode"] = args.mode
+    if args.labels:
+        options["labels"] = args.labels
+    if args.oof:
+        options["oof_folds"] = args.oof
+    with tqdm_state(f"train {task.name}", unit="epoch") as state:
+        rec = train(task, survey, arch=args.arch, epochs=args.epochs, seed=args.seed, options=options,
+                    state=state)
+    card = rec.card
+    print(f"model {rec.id} ({rec.arch}) saved to {rec.path} and made active")
+    print(f"trained on {card.get('n_samples')} samples ({card.get('label_source')}), split "
+          f"{card.get('split_sizes')}, {card.get('epochs_run')} epochs in {card.get('fit_seconds', 0):.1f} s "
+          f"(best epoch {card.get('best_epoch')})")
+    print(f"test: {_fmt_metrics(rec.metrics)}")
+    return 0
+
+
+def _predict(args) -> int:
+    from kinview.db.connection import connect
+    from kinview.progress import tqdm_state
+    from kinview.tasks.registry import get
+    from kinview.training import predict
+
+    task = get(args.task)
+    survey = _survey_dir(args.survey)
+    with tqdm_state(f"predict {task.name}", unit="file") as state:
+        rec = predict(task, survey, model_path=args.model, state=state)
+    conn = connect(survey)
+    try:
+        n = conn.execute("SELECT COUNT(*) FROM predictions WHERE model_id = ?", (rec.id,)).fetchone()[0]
+    finally:
+        conn.close()
+    print(f"{n} {task.name} predictions written with model {rec.id} ({rec.path}); it is now active")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from kinview.tasks.registry import get
+    from kinview.training import evaluate
+    from kinview.training.metrics import jsonable
+
+    task = get(args.task)
+    survey = _survey_dir(args.survey)
+    options = {"labels": args.labels} if args.labels else None
+    result = evaluate(task, survey, model_path=args.model, options=options)
+    json.dump(jsonable(result), sys.stdout, indent=1, allow_nan=False)
+    sys.stdout.write("\n")
+    return 0

@@ -86,6 +86,25 @@ class Task:
     default_arch: str = "default"
     metrics: Tuple[str, ...] = ()
     default_epochs: int = 20
+    #: metric of :meth:`evaluate` that says "better" (higher is better), e.g. ``roc_auc``
+    primary_metric: str = ""
+    #: (train, val, test) fractions of groups
+    split_fractions: Tuple[float, float, float] = (0.7, 0.15, 0.15)
+
+    def training_config(self, arch: str, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Training recipe for ``arch``: a dict the trainer reads.
+
+        Keys (all optional; defaults shown): ``epochs`` (:attr:`default_epochs`),
+        ``batch_size`` (32), ``reduce_lr`` (dict of ``factor``, ``patience``, ``min_lr`` for
+        ReduceLROnPlateau on ``val_loss``, or None), ``early_stopping`` (patience in epochs, or
+        None), ``class_weight`` (True for classifiers: balanced class weights), ``n_classes``.
+        """
+        return {"epochs": self.default_epochs, "batch_size": 32, "reduce_lr": None,
+                "early_stopping": None, "class_weight": self.kind != "regression"}
+
+    def normalize_options(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Validate and fill in task options (e.g. ``mode``); recorded in the model card."""
+        return dict(options or {})
 
     def build_dataset(self, workspace_dir, options: Optional[Mapping[str, Any]] = None,
                       state: TaskState = NULL_STATE, labelled_only: bool = True) -> Dataset:

@@ -1,0 +1,154 @@
+"""Task ``vfield-quality``: is a velocity field usable? (binary, or quality 0/1/2).
+
+Inputs   the 32×32 velocity-field input of each field (stellar and gas are separate samples):
+         :func:`kinview.kinematics.inputs.vfield_input`, float32 in [−1, 1], masked spaxels 0.
+Target   ``mode="binary"`` (default): usable = quality 1 or 2 → 1, quality 0 → 0;
+         ``mode="3class"``: the quality code 0 (do not use), 1 (messy), 2 (clean).
+Labels   experts' quality labels from the survey database (``expert:NAME``, ``consensus`` or
+         ``all``; see :mod:`kinview.training.datasets`).
+Split    by galaxy: a galaxy's two fields are always in the same split.
+Predictions  binary: value = P(usable), confidence = max(P, 1 − P);
+         3class: value = most probable quality, confidence = its probability, ``extra`` holds
+         the three probabilities and P(usable) = P(1) + P(2).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import numpy as np
+
+from kinview.errors import KinviewError
+from kinview.progress import NULL_STATE, TaskState
+from kinview.tasks.base import Dataset, Task
+from kinview.tasks.registry import register
+
+MODES = ("binary", "3class")
+
+
+@register
+class VFieldQuality(Task):
+    name = "vfield-quality"
+    title = "Velocity-field usability (stellar and gas, 32×32)"
+    kind = "binary"
+    workspace = "survey"
+    inputs = "32×32 velocity field in [−1, 1] (v / max|v|, masked spaxels 0), stellar and gas fields"
+    target = "usable (quality ≥ 1) in binary mode; quality 0/1/2 in 3class mode"
+    label_source = "expert quality labels from the survey database (expert:NAME | consensus | all)"
+    architectures = ("default", "seed-fcn", "seed-cnn")
+    default_arch = "default"
+    metrics = ("accuracy", "balanced_accuracy", "roc_auc", "confusion", "at_confidence")
+    default_epochs = 40
+    primary_metric = "roc_auc"
+
+    # options -------------------------------------------------------------
+    def normalize_options(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        opts = dict(options or {})
+        mode = opts.get("mode") or "binary"
+        if mode not in MODES:
+            raise KinviewError(f"vfield-quality: mode must be binary or 3class, not {mode!r}")
+        opts["mode"] = mode
+        fields = opts.get("fields") or ("stellar", "gas")
+        if isinstance(fields, str):
+            fields = tuple(f.strip() for f in fields.split(","))
+        bad = [f for f in fields if f not in ("stellar", "gas")]
+        if bad:
+            raise KinviewError(f"vfield-quality: unknown field(s) {bad}; use stellar and/or gas")
+        opts["fields"] = list(fields)
+        return opts
+
+    @staticmethod
+    def n_classes(options: Optional[Mapping[str, Any]]) -> int:
+        return 3 if (options or {}).get("mode") == "3class" else 2
+
+    def training_config(self, arch: str, options=None) -> Dict[str, Any]:
+        from kinview.nets.vfield import RECIPES
+
+        if arch not in RECIPES:
+            raise KinviewError(f"vfield-quality: unknown architecture {arch!r}; "
+                               f"known: {', '.join(self.architectures)}")
+        cfg = super().training_config(arch, options)
+        cfg.update(RECIPES[arch])
+        cfg["n_classes"] = self.n_classes(options)
+        return cfg
+
+    # data ----------------------------------------------------------------
+    def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
+                      labelled_only: bool = True) -> Dataset:
+        from kinview.training.datasets import label_hash, open_survey, quality_labels, vfield_arrays
+
+        opts = self.normalize_options(options)
+        survey = open_survey(workspace_dir, state)
+        arrays = vfield_arrays(survey, 32, state)
+        labels, source = quality_labels(survey.root, opts.get("labels"))
+        labels = labels[labels["field"].isin(opts["fields"])]
+        row_of = {p: i for i, p in enumerate(arrays["plateifu"].tolist())}
+        binary = opts["mode"] == "binary"
+
+        def target(q: float) -> int:
+            return int(q >= 1) if binary else int(q)
+
+        X, y, ids = [], [], []
+        if labelled_only:
+            for pifu, fld, value in labels[["plateifu", "field", "value"]].itertuples(index=False):
+                i = row_of.get(pifu)
+                if i is None or not arrays["has_" + fld][i]:
+                    continue
+                X.append(arrays[fld][i])
+                y.append(target(value))
+                ids.append((pifu, fld))
+        else:
+            first = {}
+            for pifu, fld, value in labels[["plateifu", "field", "value"]].itertuples(index=False):
+                first.setdefault((pifu, fld), value)
+            for i, pifu in enumerate(arrays["plateifu"].tolist()):
+                for fld in opts["fields"]:
+                    if arrays["has_" + fld][i]:
+                        X.append(arrays[fld][i])
+                        q = first.get((pifu, fld))
+                        y.append(-1 if q is None else target(q))
+                        ids.append((pifu, fld))
+        if labelled_only and not ids:
+            raise KinviewError(f"{survey.root}: no quality labels ({source}) on fields with a velocity "
+                               "map; label some fields in the GUI or 'kinview labels import' a catalogue")
+        X = np.asarray(X, np.float32).reshape(-1, 32, 32)
+        y = np.asarray(y, np.int64)
+        n_classes = self.n_classes(opts)
+        counts = np.bincount(y[y >= 0], minlength=n_classes).tolist() if len(y) else [0] * n_classes
+        info = {"label_source": source, "mode": opts["mode"], "n_classes": n_classes,
+                "fields": opts["fields"], "class_counts": counts, "workspace": str(survey.root)}
+        return Dataset(X, y, ids, np.asarray([p for p, _ in ids], dtype=str),
+                       label_hash(labels, source), info)
+
+    def build_model(self, arch: str, dataset: Dataset, options=None):
+        from kinview.nets.vfield import build
+
+        return build(arch, n_classes=self.n_classes(self.normalize_options(options)))
+
+    def augment(self, X, rng: np.random.Generator):
+        """Random rotation (any angle) and flips, bilinear, outside pixels 0 (= masked)."""
+        from kinview.nets.layers import random_affine
+
+        return random_affine(X, rng, max_angle=180.0, flips=True, fill=0.0)
+
+    # results -------------------------------------------------------------
+    def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
+        from kinview.training.metrics import classification_metrics
+
+        p = np.asarray(y_pred)
+        n_classes = 2 if (p.ndim == 1 or p.shape[1] == 1) else p.shape[1]
+        return classification_metrics(y_true, p, n_classes)
+
+    def to_predictions(self, y_pred, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
+        p = np.asarray(y_pred, float)
+        rows = []
+        if p.ndim == 1 or p.shape[1] == 1:
+            p1 = p.reshape(-1)
+            for (pifu, fld), v in zip(dataset.ids, p1):
+                rows.append((pifu, fld, float(v), float(max(v, 1 - v)), {"mode": "binary"}))
+        else:
+            for (pifu, fld), row in zip(dataset.ids, p):
+                k = int(row.argmax())
+                rows.append((pifu, fld, float(k), float(row[k]),
+                             {"mode": "3class", "probs": [round(float(v), 5) for v in row],
+                              "p_usable": float(row[1:].sum())}))
+        return rows

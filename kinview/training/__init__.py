@@ -1,0 +1,18 @@
+"""Training, prediction and evaluation of kinview's task models.
+
+Public API (Keras is imported only inside the functions)::
+
+    from kinview.training import train, predict, evaluate, load_model, active_model
+    rec = train("vfield-quality", survey_dir, arch=None, epochs=None, seed=0,
+                options={"mode": "binary", "labels": "consensus"}, state=state)
+
+Modules: :mod:`~kinview.training.datasets` (labels + cached inputs), :mod:`.splits`
+(by galaxy), :mod:`.trainer` (fit/save/activate), :mod:`.metrics`, :mod:`.model_card`,
+:mod:`.predict`, :mod:`.active_learning` (uncertainty queue, likely label errors),
+:mod:`.truth_labels` (demo/benchmark helper), :mod:`.ship_defaults` (builds ``models/``).
+"""
+from kinview.training.trainer import (ModelRecord, active_model, evaluate, list_models, load_model,
+                                      predict, shipped_model_path, train)
+
+__all__ = ["ModelRecord", "train", "predict", "evaluate", "load_model", "active_model", "list_models",
+           "shipped_model_path"]

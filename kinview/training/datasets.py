@@ -1,0 +1,346 @@
+"""Training samples from a survey: labels from the database, network inputs cached on disk.
+
+Labels
+    :func:`quality_labels` reads the *current* quality labels (latest event per plateifu,
+    field, kind, expert; a NULL value clears) through
+    :class:`kinview.labels.store.LabelStore` when it is installed, else straight from the
+    ``labels`` table with the same rule.  A label source is ``"expert:NAME"``, ``"consensus"``
+    (majority vote; ties are left out) or ``"all"`` (every expert's label is its own sample).
+    ``None`` picks the only expert when there is one, else the consensus.
+Inputs
+    32×32 velocity-field inputs (:func:`kinview.kinematics.inputs.vfield_input`) of every
+    galaxy's stellar and gas field, and 80×80×3 colour-image inputs, are cached in
+    ``SURVEY/.kinview-cache/*.npz``.  Each galaxy's entry is keyed by its file's path, size and
+    modification time, so re-training re-reads only the files that changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from kinview.errors import KinviewError
+from kinview.progress import NULL_STATE, TaskState
+
+CACHE_DIR = ".kinview-cache"
+FIELDS = ("stellar", "gas")
+#: bump when the way inputs are made changes (invalidates caches)
+VFIELD_CACHE_VERSION = 1
+IMAGE_CACHE_VERSION = 1
+
+
+# ----------------------------------------------------------------------------- labels
+def _current_from_table(conn) -> pd.DataFrame:
+    rows = conn.execute(
+        "SELECT plateifu, field, kind, expert, value_num, value_text FROM ("
+        " SELECT plateifu, field, kind, expert, value_num, value_text,"
+        "  ROW_NUMBER() OVER (PARTITION BY plateifu, field, kind, expert ORDER BY id DESC) AS rn"
+        " FROM labels) WHERE rn = 1 AND (value_num IS NOT NULL OR value_text IS NOT NULL)").fetchall()
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["plateifu", "field", "kind", "expert", "value", "text"])
+
+
+def current_labels(survey_dir: Union[str, Path]) -> pd.DataFrame:
+    """Current labels of every expert: columns ``plateifu, field, kind, expert, value, text``."""
+    try:
+        from kinview.labels.store import LabelStore  # helper D's store, when present
+    except ImportError:
+        LabelStore = None
+    if LabelStore is not None:
+        store = LabelStore(survey_dir)
+        try:
+            df = store.current()
+        finally:
+            close = getattr(store, "close", None)
+            if close:
+                close()
+        if "value" not in df.columns and "value_num" in df.columns:
+            df = df.rename(columns={"value_num": "value"})
+        return df.reset_index(drop=True)
+    from kinview.db.connection import connect
+
+    conn = connect(survey_dir)
+    try:
+        return _current_from_table(conn)
+    finally:
+        conn.close()
+
+
+def _check_source(source: str) -> str:
+    if source in ("consensus", "all") or (source.startswith("expert:") and len(source) > 7):
+        return source
+    raise KinviewError(f"label source {source!r}: use expert:NAME, consensus or all")
+
+
+def _fallback_training_labels(survey_dir, source: str) -> pd.DataFrame:
+    """``LabelStore.training_labels`` rule straight from the ``labels`` table."""
+    cur = current_labels(survey_dir)
+    cur = cur[(cur["kind"] == "quality") & cur["field"].isin(FIELDS)]
+    cur = cur[pd.to_numeric(cur["value"], errors="coerce").isin([0, 1, 2])]
+    if source == "consensus":
+        rows = []
+        for (p, f), g in cur.groupby(["plateifu", "field"]):
+            votes = g["value"].value_counts()
+            if len(votes) == 1 or votes.iloc[0] > votes.iloc[1]:
+                rows.append((p, f, int(votes.index[0]), "consensus"))
+        df = pd.DataFrame(rows, columns=["plateifu", "field", "quality", "expert"])
+    else:
+        if source.startswith("expert:"):
+            cur = cur[cur["expert"] == source.split(":", 1)[1]]
+        df = pd.DataFrame({"plateifu": cur["plateifu"], "field": cur["field"],
+                           "quality": cur["value"].astype(int), "expert": cur["expert"]})
+    return df.sort_values(["plateifu", "field", "expert"], kind="stable").reset_index(drop=True)
+
+
+def training_labels(survey_dir: Union[str, Path], source: str) -> pd.DataFrame:
+    """Quality labels ``plateifu, field, quality, expert`` for a label source (via the
+    label store when installed)."""
+    source = _check_source(source)
+    try:
+        from kinview.labels.store import LabelStore
+    except ImportError:
+        return _fallback_training_labels(survey_dir, source)
+    store = LabelStore(survey_dir)
+    try:
+        return store.training_labels(source)
+    finally:
+        store.close()
+
+
+def quality_labels(survey_dir: Union[str, Path], source: Optional[str] = None) -> Tuple[pd.DataFrame, str]:
+    """Quality labels (0/1/2) per field from a label source.
+
+    ``source=None`` picks ``expert:NAME`` when exactly one expert labelled quality, else
+    ``consensus``.
+
+    Returns
+    -------
+    (DataFrame with ``plateifu, field, value, expert``, resolved source string)
+    """
+    if not source:
+        everyone = training_labels(survey_dir, "all")
+        experts = sorted(set(everyone["expert"]))
+        source = f"expert:{experts[0]}" if len(experts) == 1 else "consensus"
+        df = everyone if len(experts) == 1 else training_labels(survey_dir, source)
+    else:
+        df = training_labels(survey_dir, source)
+        if source.startswith("expert:") and df.empty:
+            everyone = training_labels(survey_dir, "all")
+            if len(everyone):
+                known = ", ".join(sorted(set(everyone["expert"])))
+                raise KinviewError(f"no quality labels by expert {source[7:]!r} in {survey_dir}; "
+                                   f"experts with quality labels: {known}")
+    df = df.rename(columns={"quality": "value"})
+    df["value"] = df["value"].astype(float)
+    return df[["plateifu", "field", "value", "expert"]].reset_index(drop=True), source
+
+
+def label_hash(labels: pd.DataFrame, source: str) -> str:
+    """Hash of a label set (``plateifu, field, value, expert`` rows) and its source.
+
+    Uses :func:`kinview.labels.store.label_hash` on the ``training_labels`` form when the
+    label store is installed, so the GUI can tell whether a model's labels are current.
+    """
+    df = labels.rename(columns={"value": "quality"})[["plateifu", "field", "quality", "expert"]]
+    df = df.astype({"quality": "int64"})
+    try:
+        from kinview.labels.store import label_hash as store_hash
+    except ImportError:
+        store_hash = None
+    if store_hash is not None:
+        return str(store_hash(df))
+    h = hashlib.sha256()
+    for row in df.itertuples(index=False):
+        h.update(f"{row[0]}|{row[1]}|{int(row[2])}|{row[3]}\n".encode())
+    return h.hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- caches
+def _file_key(path: Optional[Path], root: Optional[Path] = None) -> str:
+    """``relative path|size|mtime_ns`` of an input file (relative to the survey root, so a
+    survey moved with its modification times kept keeps its cache)."""
+    if path is None:
+        return "none"
+    try:
+        st = os.stat(path)
+    except OSError:
+        return f"missing:{path}"
+    name = str(path)
+    if root is not None:
+        try:
+            name = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return f"{name}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _cache_path(root: Path, name: str) -> Path:
+    return root / CACHE_DIR / f"{name}.npz"
+
+
+def _load_cache(path: Path) -> Dict[str, object]:
+    if not path.exists():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except Exception:  # a corrupt or foreign cache is rebuilt, never trusted
+        return {}
+
+
+def _save_cache(path: Path, arrays: Dict[str, np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        os.close(fd)
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError:  # read-only survey: work without a cache
+        pass
+
+
+def _lambda_value(result) -> float:
+    if result is None:
+        return float("nan")
+    for attr in ("value", "lambda_re", "lam"):
+        if hasattr(result, attr):
+            return float(getattr(result, attr))
+    try:
+        return float(result)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _lambda_function():
+    """``lambda_re(maps)`` from :mod:`kinview.kinematics` (helper C), or None if absent."""
+    import importlib
+
+    for module, name in (("kinview.kinematics.lambda_r", "lambda_re"), ("kinview.kinematics", "lambda_re")):
+        try:
+            obj = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if callable(obj):
+            return obj
+        if hasattr(obj, "lambda_re") and callable(obj.lambda_re):
+            return obj.lambda_re
+    return None
+
+
+def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE) -> Dict[str, np.ndarray]:
+    """32×32 inputs of every galaxy's stellar and gas field (cached).
+
+    Parameters
+    ----------
+    survey : kinview.data.survey.Survey
+
+    Returns
+    -------
+    dict: ``plateifu`` (n,) str, ``stellar``/``gas`` float32 (n, size, size), ``has_stellar``/
+    ``has_gas`` bool (n,), ``lambda_re_maps`` float (n,) (λR_e from the maps, NaN if unknown).
+    """
+    from kinview.kinematics.inputs import vfield_input
+
+    root = Path(survey.root)
+    pifus = survey.plateifus()
+    keys = [_file_key(survey.maps_path(p), root) for p in pifus]
+    cache_file = _cache_path(root, f"vfield{size}-v{VFIELD_CACHE_VERSION}")
+    cache = _load_cache(cache_file)
+    old = {}
+    if cache and "keys" in cache:
+        old = {k: i for i, k in enumerate(cache["keys"].tolist())}
+    n = len(pifus)
+    out = {"plateifu": np.asarray(pifus, dtype=str), "keys": np.asarray(keys, dtype=str),
+           "stellar": np.zeros((n, size, size), np.float32), "gas": np.zeros((n, size, size), np.float32),
+           "has_stellar": np.zeros(n, bool), "has_gas": np.zeros(n, bool),
+           "lambda_re_maps": np.full(n, np.nan)}
+    todo = []
+    for i, k in enumerate(keys):
+        j = old.get(k)
+        if j is not None and not k.startswith(("none", "missing")):
+            for name in ("stellar", "gas", "has_stellar", "has_gas", "lambda_re_maps"):
+                out[name][i] = cache[name][j]
+        else:
+            todo.append(i)
+    if todo:
+        lambda_fn = _lambda_function()
+        state.set_status(f"reading {len(todo)} MAPS files")
+        state.set_total(len(todo))
+        for done, i in enumerate(todo):
+            state.check_cancelled()
+            if not keys[i].startswith(("none", "missing")):
+                try:
+                    maps = survey.read_maps(pifus[i])
+                except KinviewError:
+                    maps = None
+                if maps is not None:
+                    for name in FIELDS:
+                        fld = maps.field(name)
+                        if fld is not None and fld.valid.any():
+                            out[name][i] = vfield_input(fld, size)
+                            out["has_" + name][i] = True
+                    if lambda_fn is not None:
+                        try:
+                            out["lambda_re_maps"][i] = _lambda_value(lambda_fn(maps))
+                        except Exception:
+                            pass
+            state.set_progress(done + 1, len(todo))
+        _save_cache(cache_file, out)
+    return out
+
+
+def image_arrays(survey, size: int = 80, state: TaskState = NULL_STATE) -> Dict[str, np.ndarray]:
+    """``size``×``size``×3 colour-image inputs in [0, 1] of every galaxy (cached; uint8 on disk).
+
+    Returns
+    -------
+    dict: ``plateifu`` (n,), ``images`` float32 (n, size, size, 3), ``has_image`` bool (n,).
+    """
+    from kinview.kinematics.inputs import image_input
+
+    root = Path(survey.root)
+    pifus = survey.plateifus()
+    keys = [_file_key(survey.image_path(p), root) for p in pifus]
+    cache_file = _cache_path(root, f"image{size}-v{IMAGE_CACHE_VERSION}")
+    cache = _load_cache(cache_file)
+    old = {k: i for i, k in enumerate(cache["keys"].tolist())} if cache and "keys" in cache else {}
+    n = len(pifus)
+    out = {"plateifu": np.asarray(pifus, dtype=str), "keys": np.asarray(keys, dtype=str),
+           "images_u8": np.zeros((n, size, size, 3), np.uint8), "has_image": np.zeros(n, bool)}
+    todo = []
+    for i, k in enumerate(keys):
+        j = old.get(k)
+        if j is not None and not k.startswith(("none", "missing")):
+            out["images_u8"][i] = cache["images_u8"][j]
+            out["has_image"][i] = cache["has_image"][j]
+        else:
+            todo.append(i)
+    if todo:
+        state.set_status(f"reading {len(todo)} images")
+        state.set_total(len(todo))
+        for done, i in enumerate(todo):
+            state.check_cancelled()
+            rgb = survey.read_image(pifus[i]) if not keys[i].startswith(("none", "missing")) else None
+            if rgb is not None:
+                arr = image_input(rgb, size)
+                out["images_u8"][i] = np.clip(np.round(arr * 255), 0, 255).astype(np.uint8)
+                out["has_image"][i] = True
+            state.set_progress(done + 1, len(todo))
+        _save_cache(cache_file, out)
+    out["images"] = out["images_u8"].astype(np.float32) / 255.0
+    return out
+
+
+def open_survey(workspace_dir: Union[str, Path], state: TaskState = NULL_STATE):
+    """Open (and ingest if new) a survey directory for training or prediction."""
+    from kinview.data.survey import Survey
+
+    return Survey.open(workspace_dir, ingest=True, state=state)

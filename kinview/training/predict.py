@@ -1,0 +1,95 @@
+"""Using trained models: stored predictions and on-the-fly prediction of one galaxy.
+
+:func:`predictions` reads the ``predictions`` table of the task's active model (what the GUI
+shows and the exporter writes); :func:`predict_fields` runs a model on a galaxy's fields
+without touching the database (e.g. the galaxy on screen while a model trains).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+import pandas as pd
+
+from kinview.training.trainer import active_model, load_model, predict, predict_arrays  # noqa: F401
+
+__all__ = ["predictions", "predict", "predict_fields", "predict_arrays", "load_model"]
+
+
+def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] = None) -> pd.DataFrame:
+    """Stored predictions of a model (default: the task's active model).
+
+    Returns
+    -------
+    DataFrame with ``plateifu, field, value, confidence, extra`` (extra decoded from JSON);
+    empty when the task has no active model.
+    """
+    import json
+
+    from kinview.db.connection import connect
+
+    cols = ["plateifu", "field", "value", "confidence", "extra"]
+    if model_id is None:
+        rec = active_model(workspace_dir, task)
+        if rec is None:
+            return pd.DataFrame(columns=cols)
+        model_id = rec.id
+    conn = connect(workspace_dir)
+    try:
+        rows = conn.execute("SELECT plateifu, field, value, confidence, extra FROM predictions "
+                            "WHERE model_id = ? ORDER BY plateifu, field", (model_id,)).fetchall()
+    finally:
+        conn.close()
+    df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
+    df["extra"] = [json.loads(e) if e else {} for e in df["extra"]]
+    return df
+
+
+def predict_fields(model, maps, fields=("stellar", "gas")) -> Dict[str, Tuple[float, float]]:
+    """P(usable) (or class) and confidence for one galaxy's fields with a vfield-quality model.
+
+    Parameters
+    ----------
+    model : keras.Model (e.g. from :func:`load_model`)
+    maps : kinview.data.fields.MapsData
+
+    Returns
+    -------
+    dict field -> (value, confidence); fields without valid spaxels are left out.
+    """
+    from kinview.kinematics.inputs import vfield_input
+
+    names, X = [], []
+    for name in fields:
+        fld = maps.field(name)
+        if fld is not None and fld.valid.any():
+            names.append(name)
+            X.append(vfield_input(fld, 32))
+    if not X:
+        return {}
+    p = predict_arrays(model, np.asarray(X, np.float32))
+    out = {}
+    for name, row in zip(names, p):
+        row = np.asarray(row, float).reshape(-1)
+        if row.size == 1:
+            out[name] = (float(row[0]), float(max(row[0], 1 - row[0])))
+        else:
+            k = int(row.argmax())
+            out[name] = (float(k), float(row[k]))
+    return out
+
+
+# ``from kinview.training import predict`` must give the *function* even after this module
+# was imported (importing a submodule sets the package attribute to the module): make the
+# module callable as :func:`kinview.training.trainer.predict`.
+import sys as _sys
+import types as _types
+
+
+class _CallableModule(_types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return predict(*args, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

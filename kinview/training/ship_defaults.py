@@ -1,0 +1,81 @@
+"""Build the default models shipped in ``models/`` from a demo survey.
+
+Usage (documented in ``models/README.md``)::
+
+    kinview demo --out /tmp/demo --n 400 --seed 0
+    python -m kinview.training.ship_defaults /tmp/demo [--out models] [--seed 0]
+
+The demo survey's ``truth.csv`` is imported as the labels of an expert called ``truth``
+(:func:`kinview.training.truth_labels.import_truth_as_expert`; a perfect synthetic
+labeller), then each task's ``default`` architecture is trained with its recipe and seed 0,
+and the model is copied to ``<out>/<task>-default.keras`` with a card that says so.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Dict, Optional, Sequence
+
+NOTES = ("Trained on a SYNTHETIC kinview demo survey (kinview demo --n {n} --seed {demo_seed}), not on "
+         "real MaNGA data. Labels: the demo generator's truth (truth.csv) imported as expert "
+         "'truth' by kinview.training.truth_labels.import_truth_as_expert, i.e. a perfect synthetic "
+         "labeller. Metrics are on the demo's held-out test split. Use it to get started; retrain "
+         "on your own labels ('kinview train TASK --survey DIR') before trusting it on real data.")
+
+
+def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
+         tasks: Sequence[str] = ("vfield-quality", "spin"), demo_seed: int = 0) -> Dict[str, Path]:
+    """Train and copy the default models; return ``{task: shipped path}``."""
+    from kinview.data.survey import Survey
+    from kinview.paths import models_dir
+    from kinview.progress import tqdm_state
+    from kinview.training.datasets import training_labels
+    from kinview.training.model_card import card_path, write_card
+    from kinview.training.trainer import train
+    from kinview.training.truth_labels import import_truth_as_expert
+
+    survey_dir = Path(survey_dir).resolve()
+    out_dir = Path(out_dir or models_dir())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    n = len(Survey.open(survey_dir).plateifus())
+    if training_labels(survey_dir, "expert:truth").empty:
+        import_truth_as_expert(survey_dir, expert="truth")
+    notes = NOTES.format(n=n, demo_seed=demo_seed)
+    shipped = {}
+    for task in tasks:
+        opts = {"card_notes": notes}
+        if task == "vfield-quality":
+            opts.update(labels="expert:truth", mode="binary")
+        with tqdm_state(f"train {task}", unit="epoch") as state:
+            rec = train(task, survey_dir, arch="default", seed=seed, options=opts, state=state)
+        dest = out_dir / f"{task}-default.keras"
+        shutil.copyfile(rec.path, dest)
+        card = dict(rec.card)
+        card.update(path=dest.name, workspace=f"synthetic demo survey (kinview demo --n {n} --seed {demo_seed})",
+                    notes=notes, trained_on="synthetic demo survey", shipped=True)
+        write_card(card_path(dest), card)
+        m = rec.metrics
+        print(f"{task}: {dest} ({dest.stat().st_size / 1e6:.2f} MB) "
+              + ", ".join(f"{k}={m[k]:.3f}" for k in ("accuracy", "roc_auc", "pearson", "rmse")
+                          if isinstance(m.get(k), float)))
+        shipped[task] = dest
+    return shipped
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m kinview.training.ship_defaults",
+                                description="Train the shipped default models on a demo survey.")
+    p.add_argument("survey", help="a demo survey written by 'kinview demo' (has truth.csv)")
+    p.add_argument("--out", default=None, help="output folder (default: kinview's models/)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--demo-seed", type=int, default=0, help="the --seed the demo was made with (for the card)")
+    p.add_argument("--tasks", default="vfield-quality,spin")
+    a = p.parse_args(argv)
+    ship(a.survey, Path(a.out) if a.out else None, a.seed, a.tasks.split(","), a.demo_seed)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
