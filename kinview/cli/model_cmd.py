@@ -34,6 +34,9 @@ def register(sub):
     p.add_argument("--oof", type=int, default=0, metavar="K",
                    help="also store K-fold out-of-fold predictions of labelled fields (for the "
                         "likely-label-errors queue; K trainings more)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="task option, repeatable (e.g. darkmatter: channels=mass,xray "
+                        "attributes=none mc=5)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("predict", help="predict every galaxy with a model and make it active",
@@ -54,7 +57,23 @@ def register(sub):
     p.add_argument("--model", default=None, metavar="PATH")
     p.add_argument("--labels", default=None, metavar="SOURCE",
                    help="label source to score against (default: the one the model was trained on)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="task option, repeatable (e.g. darkmatter: channels=mass,xray "
+                        "attributes=none mc=5)")
     p.set_defaults(func=_evaluate)
+
+
+def _options(pairs) -> dict:
+    """``["channels=mass,xray", "mc=0"]`` -> ``{"channels": "mass,xray", "mc": "0"}``."""
+    from kinview.errors import KinviewError
+
+    options = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise KinviewError(f"--option takes KEY=VALUE, not {pair!r}")
+        options[key.strip()] = value.strip()
+    return options
 
 
 def _survey_dir(path: str):
@@ -80,7 +99,7 @@ def _train(args) -> int:
 
     task = get(args.task)
     survey = _survey_dir(args.survey)
-    options = {}
+    options = _options(args.option)
     if args.mode:
         options["mode"] = args.mode
     if args.labels:
@@ -125,8 +144,10 @@ def _evaluate(args) -> int:
 
     task = get(args.task)
     survey = _survey_dir(args.survey)
-    options = {"labels": args.labels} if args.labels else None
-    result = evaluate(task, survey, model_path=args.model, options=options)
+    options = _options(args.option)
+    if args.labels:
+        options["labels"] = args.labels
+    result = evaluate(task, survey, model_path=args.model, options=options or None)
     json.dump(jsonable(result), sys.stdout, indent=1, allow_nan=False)
     sys.stdout.write("\n")
     return 0
