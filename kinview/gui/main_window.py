@@ -29,6 +29,9 @@ from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, LabelPanel
 from kinview.gui.prefetch import Prefetcher
 from kinview.settings import Settings
 
+#: Delay (ms) before the neighbours of the galaxy on screen start loading (after its paint).
+PREFETCH_DELAY_MS = 40
+
 CLIP_STEPS = (80.0, 90.0, 95.0, 98.0, 99.0, 99.5, 100.0)
 
 APP_STYLE = """
@@ -116,6 +119,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.n_labelled = 0
         self.panels: Dict[str, QtWidgets.QWidget] = {}
         self.load_error: Optional[str] = None
+        self._prefetch_timer: Optional[QtCore.QTimer] = None
 
         # read the table in a worker while the widgets are built
         self._table_job = worker.submit(_load_table_job, str(self.survey_dir), self.state.expert,
@@ -391,7 +395,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.label_panel.set_galaxy(pifu, labels, has_gas, row, self.state.expert)
         if data is not None:
             self.view.show_galaxy(data, row, labels)
-            self.prefetcher.around(self.state.order, self.state.index)
+            self._prefetch_around_soon()
         else:
             # the galaxies around are queued once this one has arrived (it loads alone)
             self.view.show_loading(pifu, row)
@@ -409,7 +413,22 @@ class MainWindow(QtWidgets.QMainWindow):
                                         plateifu not in self.no_gas, row, self.state.expert)
             self.view.show_galaxy(data, row, self.mine.get(plateifu, {}))
         if plateifu == self.state.current:
-            self.prefetcher.around(self.state.order, self.state.index)
+            self._prefetch_around_soon()
+
+    def _prefetch_around_soon(self) -> None:
+        """Queue the neighbours' loads once the galaxy just shown has been painted.
+
+        Loading (FITS inflate, live PA fits) runs in worker threads, but on two cores it still
+        competes with the paint for CPU and the GIL; starting it a moment later keeps the
+        keypress-to-drawn time short.
+        """
+        if self._prefetch_timer is None:
+            self._prefetch_timer = QtCore.QTimer(self)
+            self._prefetch_timer.setSingleShot(True)
+            self._prefetch_timer.timeout.connect(
+                lambda: self.prefetcher.around(self.state.order, self.state.index))
+        if not self._prefetch_timer.isActive():   # a burst of presses must not starve it
+            self._prefetch_timer.start(PREFETCH_DELAY_MS)
 
     def _pa_fitted(self, plateifu, kind, pa, err, vsyst) -> None:
         if self.table is None or plateifu not in self.table.index:
