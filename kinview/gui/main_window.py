@@ -31,6 +31,8 @@ from kinview.settings import Settings
 
 #: Delay (ms) before the neighbours of the galaxy on screen start loading (after its paint).
 PREFETCH_DELAY_MS = 40
+#: Delay (ms) after the last move before the position is saved to the settings file.
+SETTINGS_SAVE_DELAY_MS = 1500
 
 CLIP_STEPS = (80.0, 90.0, 95.0, 98.0, 99.0, 99.5, 100.0)
 
@@ -120,6 +122,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.panels: Dict[str, QtWidgets.QWidget] = {}
         self.load_error: Optional[str] = None
         self._prefetch_timer: Optional[QtCore.QTimer] = None
+        self._settings_timer: Optional[QtCore.QTimer] = None
 
         # read the table in a worker while the widgets are built
         self._table_job = worker.submit(_load_table_job, str(self.survey_dir), self.state.expert,
@@ -393,6 +396,7 @@ class MainWindow(QtWidgets.QMainWindow):
         data = self.prefetcher.get(pifu)
         has_gas = pifu not in self.no_gas
         self.label_panel.set_galaxy(pifu, labels, has_gas, row, self.state.expert)
+        self._save_settings_soon()
         if data is not None:
             self.view.show_galaxy(data, row, labels)
             self._prefetch_around_soon()
@@ -414,6 +418,15 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view.show_galaxy(data, row, self.mine.get(plateifu, {}))
         if plateifu == self.state.current:
             self._prefetch_around_soon()
+
+    def _save_settings_soon(self) -> None:
+        """Save the position (and layout) a moment after the expert moves, not only on quit,
+        so a crash or a killed session still reopens where the expert was."""
+        if self._settings_timer is None:
+            self._settings_timer = QtCore.QTimer(self)
+            self._settings_timer.setSingleShot(True)
+            self._settings_timer.timeout.connect(self.save_settings)
+        self._settings_timer.start(SETTINGS_SAVE_DELAY_MS)
 
     def _prefetch_around_soon(self) -> None:
         """Queue the neighbours' loads once the galaxy just shown has been painted.
