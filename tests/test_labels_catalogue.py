@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kinview.db import connect, transaction
+from kinview.db import transaction
 from kinview.errors import KinviewError, LabelFormatError
 from kinview.labels import (CATALOGUE_COLUMNS, LabelStore, export_catalogue, export_table,
                             import_catalogue, read_table)
+from label_support import make_survey
 
 # Rows composed for this test in the MPL-7 catalogue's format: a leading unnamed index column,
 # PAs with one decimal, empty cells for missing PAs, -99 for missing flags, extra drpall
@@ -33,14 +34,6 @@ def write_mpl7(path, rows=MPL7_ROWS, header=MPL7_HEADER):
     return path
 
 
-def make_survey(root, plateifus):
-    root.mkdir(parents=True, exist_ok=True)
-    conn = connect(root)
-    with transaction(conn):
-        conn.executemany("INSERT INTO galaxies (plateifu, row_index) VALUES (?, ?)",
-                         [(p, i) for i, p in enumerate(plateifus)])
-    conn.close()
-    return root
 
 
 def pifus_of(rows):

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from kinview.db import connect, schema, transaction
+from kinview.db import connect, schema
 from kinview.errors import SurveyError
 from kinview.labels import LabelStore
+from label_support import make_survey
 
 PIFUS = [f"8485-{1901 + i}" for i in range(20)]
 
@@ -32,14 +33,6 @@ while True:
 """
 
 
-def make_survey(root, plateifus):
-    root.mkdir(parents=True, exist_ok=True)
-    conn = connect(root)
-    with transaction(conn):
-        conn.executemany("INSERT INTO galaxies (plateifu, row_index) VALUES (?, ?)",
-                         [(p, i) for i, p in enumerate(plateifus)])
-    conn.close()
-    return root
 
 
 def _label_then_sigkill(root, expert, min_acks, rng):

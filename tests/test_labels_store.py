@@ -6,21 +6,12 @@ import time
 import numpy as np
 import pytest
 
-from kinview.db import connect, transaction
 from kinview.errors import KinviewError
 from kinview.labels import LabelStore, LabelValueError, label_hash
 from kinview.labels.experts import default_expert, save_default_expert
+from label_support import make_survey
 
 
-def make_survey(root, plateifus):
-    """A survey directory whose galaxies table lists ``plateifus`` (in that order)."""
-    root.mkdir(parents=True, exist_ok=True)
-    conn = connect(root)
-    with transaction(conn):
-        conn.executemany("INSERT INTO galaxies (plateifu, row_index) VALUES (?, ?)",
-                         [(p, i) for i, p in enumerate(plateifus)])
-    conn.close()
-    return root
 
 
 PIFUS = ["8485-1901", "8485-1902", "7443-12701", "10001-6101"]

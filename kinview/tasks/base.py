@@ -8,10 +8,11 @@ Nothing here imports Keras or TensorFlow at module level: builders import ``kera
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
+from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 
 Inputs = Union[np.ndarray, Dict[str, np.ndarray]]
@@ -86,6 +87,9 @@ class Task:
     default_arch: str = "default"
     metrics: Tuple[str, ...] = ()
     default_epochs: int = 20
+    #: Module whose ``RECIPES`` dict maps architecture -> training recipe (e.g. epochs,
+    #: batch_size, learning_rate, reduce_lr), merged by :meth:`training_config`.
+    recipes_module: str = ""
     #: metric of :meth:`evaluate` that says "better" (higher is better), e.g. ``roc_auc``
     primary_metric: str = ""
     #: (train, val, test) fractions of groups
@@ -99,8 +103,17 @@ class Task:
         ReduceLROnPlateau on ``val_loss``, or None), ``early_stopping`` (patience in epochs, or
         None), ``class_weight`` (True for classifiers: balanced class weights), ``n_classes``.
         """
-        return {"epochs": self.default_epochs, "batch_size": 32, "reduce_lr": None,
-                "early_stopping": None, "class_weight": self.kind != "regression"}
+        cfg = {"epochs": self.default_epochs, "batch_size": 32, "reduce_lr": None,
+               "early_stopping": None, "class_weight": self.kind != "regression"}
+        if self.recipes_module:
+            import importlib
+
+            recipes = importlib.import_module(self.recipes_module).RECIPES
+            if arch not in recipes:
+                raise KinviewError(f"{self.name}: unknown architecture {arch!r}; "
+                                   f"known: {', '.join(self.architectures)}")
+            cfg.update(recipes[arch])
+        return cfg
 
     def normalize_options(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """Validate and fill in task options (e.g. ``mode``); recorded in the model card."""

@@ -112,6 +112,7 @@ class DarkMatter(Task):
     label_source = "clusters.csv 'label' column of the cluster dataset"
     architectures = ("simple", "inception")
     default_arch = "simple"
+    recipes_module = "kinview.nets.darkmatter"
     metrics = ("accuracy", "balanced_accuracy", "per_class_accuracy", "confusion", "mc")
     default_epochs = 30
     primary_metric = "accuracy"
@@ -137,12 +138,7 @@ class DarkMatter(Task):
         return opts
 
     def training_config(self, arch: str, options=None) -> Dict[str, Any]:
-        from kinview.nets.darkmatter import RECIPES
-
-        if arch not in RECIPES:
-            raise KinviewError(f"darkmatter: unknown architecture {arch!r}; known: {', '.join(self.architectures)}")
         cfg = super().training_config(arch, options)
-        cfg.update(RECIPES[arch])
         cfg["class_weight"] = True
         return cfg
 

@@ -189,19 +189,10 @@ class PhotoZ(Task):
     label_source = "catalogue nsa_z (MaNGA, demo) or z (SDSS SpecObj query) column"
     architectures = ("default", "seed-vgg")
     default_arch = "default"
+    recipes_module = "kinview.nets.photoz"
     metrics = ("r2", "rmse", "sigma_nmad", "outlier_fraction", "bias")
     default_epochs = 40
     primary_metric = "r2"
-
-    def training_config(self, arch: str, options=None) -> Dict[str, Any]:
-        from kinview.nets.photoz import RECIPES
-
-        if arch not in RECIPES:
-            raise KinviewError(f"photoz: unknown architecture {arch!r}; known: {', '.join(self.architectures)}")
-        cfg = super().training_config(arch, options)
-        cfg.update(RECIPES[arch])
-        cfg["class_weight"] = False
-        return cfg
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:

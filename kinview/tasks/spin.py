@@ -32,19 +32,10 @@ class Spin(Task):
     label_source = "catalogue lambda_re column, else computed from the MAPS file"
     architectures = ("default", "seed-cnn")
     default_arch = "default"
+    recipes_module = "kinview.nets.spin"
     metrics = ("pearson", "spearman", "rmse", "bias", "binned")
     default_epochs = 40
     primary_metric = "pearson"
-
-    def training_config(self, arch: str, options=None) -> Dict[str, Any]:
-        from kinview.nets.spin import RECIPES
-
-        if arch not in RECIPES:
-            raise KinviewError(f"spin: unknown architecture {arch!r}; known: {', '.join(self.architectures)}")
-        cfg = super().training_config(arch, options)
-        cfg.update(RECIPES[arch])
-        cfg["class_weight"] = False
-        return cfg
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:

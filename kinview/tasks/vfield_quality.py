@@ -36,6 +36,7 @@ class VFieldQuality(Task):
     label_source = "expert quality labels from the survey database (expert:NAME | consensus | all)"
     architectures = ("default", "seed-fcn", "seed-cnn")
     default_arch = "default"
+    recipes_module = "kinview.nets.vfield"
     metrics = ("accuracy", "balanced_accuracy", "roc_auc", "confusion", "at_confidence")
     default_epochs = 40
     primary_metric = "roc_auc"
@@ -61,13 +62,7 @@ class VFieldQuality(Task):
         return 3 if (options or {}).get("mode") == "3class" else 2
 
     def training_config(self, arch: str, options=None) -> Dict[str, Any]:
-        from kinview.nets.vfield import RECIPES
-
-        if arch not in RECIPES:
-            raise KinviewError(f"vfield-quality: unknown architecture {arch!r}; "
-                               f"known: {', '.join(self.architectures)}")
         cfg = super().training_config(arch, options)
-        cfg.update(RECIPES[arch])
         cfg["n_classes"] = self.n_classes(options)
         return cfg
 
