@@ -112,3 +112,14 @@ def test_train_and_evaluate_from_the_cli_with_monte_carlo_and_gui_data(clusters,
     conf = active_confusion(clusters)
     assert conf["classes"] == ["CDM", "SIDM0.1", "SIDM0.3", "SIDM1"]
     assert np.asarray(conf["matrix"]).shape == (4, 4)
+    # every stored prediction knows its split: clusters (not projections) were split, so each
+    # projection carries its cluster's train/val/test tag, and the held-out ones are marked
+    from kinview.db import connect
+
+    conn = connect(clusters)
+    splits = [json.loads(r[0])["split"] for r in
+              conn.execute("SELECT p.extra FROM predictions p JOIN models m ON m.id = p.model_id "
+                           "WHERE m.active = 1 AND m.task = 'darkmatter'")]
+    conn.close()
+    assert set(splits) == {"train", "val", "test"}
+    assert splits.count("test") == result["n_held_out"]

@@ -430,7 +430,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     k = int(opts.get("oof_folds") or 0)
     if k >= 2:
         oof = cross_val_predict(task, dataset, arch, cfg, max(1, epochs), seed, k, opts, state)
-    rows = _mark_rows(rows, group_split, oof)
+    rows = _mark_rows(rows, group_split, oof, full)
     state.check_cancelled()
 
     train_seconds = time.perf_counter() - t_start
@@ -484,11 +484,16 @@ def _data_hash(dataset: Dataset) -> str:
     return h.hexdigest()[:16]
 
 
-def _mark_rows(rows, group_split: Dict[str, str], oof: Dict):
+def _mark_rows(rows, group_split: Dict[str, str], oof: Dict, dataset: Optional[Dataset] = None):
+    """Tag prediction rows with the split of their group (a galaxy, or a cluster for
+    darkmatter, whose samples are projections with ids of their own)."""
+    group_of = {}
+    if dataset is not None:
+        group_of = {str(sid): str(g) for (sid, _field), g in zip(dataset.ids, dataset.groups)}
     out = []
     for p, f, v, c, extra in rows:
         extra = dict(extra or {})
-        split = group_split.get(str(p), "unlabelled")
+        split = group_split.get(group_of.get(str(p), str(p)), "unlabelled")
         extra["split"] = split
         if (p, f) in oof:
             ov, oc, oextra = oof[(p, f)]
@@ -628,7 +633,7 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     state.check_cancelled()
     state.set_status(f"predicting {len(full)} samples")
     pred = predict_arrays(model, full.X)
-    rows = _mark_rows(task.to_predictions(pred, full), _groups_from_card(card, workspace), {})
+    rows = _mark_rows(task.to_predictions(pred, full), _groups_from_card(card, workspace), {}, full)
     state.check_cancelled()
     conn = connect(workspace)
     try:
