@@ -148,6 +148,30 @@ def start_pa_fits(window) -> None:
         f"fitting position angles (fast method): {done} / {total}"))
     w.finished.connect(lambda count: count and window.statusBar().showMessage(
         f"fitted {count} position angles", 5000))
+    # then the shipped models' predictions, so the model columns are filled from the first start
+    w.done.connect(lambda: start_shipped_predictions(window))
+
+
+def start_shipped_predictions(window) -> None:
+    """Run the shipped default models (background) on a survey that has no model of its own,
+    then refresh the prediction columns, filters and queues."""
+    from kinview.gui import worker
+    from kinview.training.shipped import predict_with_shipped_models
+
+    w = worker.submit(predict_with_shipped_models, str(window.survey_dir))
+    window.shipped_worker = w
+    w.status.connect(lambda text: window.statusBar().showMessage(text))
+
+    def finished(tasks):
+        if tasks:
+            window.statusBar().showMessage(
+                f"predictions from the shipped {', '.join(tasks)} models (trained on the demo survey)", 8000)
+            panels = getattr(window, "model_panels", None)
+            if panels is not None:
+                panels.reload_predictions()
+
+    w.finished.connect(finished)
+    w.failed.connect(lambda exc, tb: window.statusBar().showMessage(f"shipped models not run: {exc}", 8000))
 
 
 def open_window(survey_dir: Path, expert: Optional[str] = None, size: Optional[Tuple[int, int]] = None):

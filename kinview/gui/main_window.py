@@ -671,9 +671,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def closeEvent(self, ev):  # noqa: N802 - Qt name
         self.save_settings()
-        pa_worker = getattr(self, "pa_worker", None)
-        if pa_worker is not None:
-            pa_worker.cancel()
+        for name in ("pa_worker", "shipped_worker"):
+            background = getattr(self, name, None)
+            if background is not None:
+                background.cancel()
         worker.pool("prefetch").clear()       # queued loads are not needed any more
         if self.store is not None:
             try:

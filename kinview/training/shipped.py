@@ -1,0 +1,48 @@
+"""Predictions from the shipped default models on a survey that has no model of its own.
+
+The GUI calls :func:`predict_with_shipped_models` in a worker on first start, so the galaxy
+list shows P(usable) and λR_e predictions (and the confidence filters and queues work) before
+anyone has trained anything.  The shipped models were trained on the synthetic demo survey;
+their model cards say so.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, List, Union
+
+from kinview.progress import NULL_STATE, TaskState
+
+#: Tasks whose shipped model is run on a MaNGA survey at first start.
+SURVEY_TASKS = ("vfield-quality", "spin")
+
+
+def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Iterable[str] = SURVEY_TASKS,
+                                state: TaskState = NULL_STATE) -> List[str]:
+    """Run each task's shipped model on the survey when the task has no active model there.
+
+    Parameters
+    ----------
+    survey_dir : path-like
+        An ingested survey directory.
+    tasks : iterable of str
+        Task names; tasks without a shipped model, or with an active model in the survey,
+        are skipped.
+    state : TaskState
+        Progress and cancellation (checked between tasks and inside prediction).
+
+    Returns
+    -------
+    list of str
+        The tasks whose predictions were written (their shipped model is now active).
+    """
+    from kinview.training.trainer import active_model, predict, shipped_model_path
+
+    done = []
+    for name in tasks:
+        state.check_cancelled()
+        if active_model(survey_dir, name) is not None or shipped_model_path(name) is None:
+            continue
+        state.set_status(f"predicting {name} with the shipped default model")
+        predict(name, survey_dir, state=state)
+        done.append(name)
+    return done
