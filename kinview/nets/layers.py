@@ -140,3 +140,27 @@ def classifier_compile(model, n_classes: int, learning_rate: float = 1e-3):
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, metrics=[metric],
                   jit_compile=False)
     return model
+
+
+def random_dihedral(X, rng):
+    """Exact square-grid symmetries on the fly: each sample gets one of the 8 rotations by
+    multiples of 90° with or without a flip (no interpolation, so nothing is blurred).
+
+    ``X`` is ``(n, H, W)`` or ``(n, H, W, C)`` with H == W (numpy); returns a new array.
+    The usability of a velocity field does not depend on its orientation, so these are label-
+    preserving, and they cost almost nothing next to arbitrary-angle rotations.
+    """
+    import numpy as np
+
+    X = np.asarray(X)
+    out = np.empty_like(X)
+    which = rng.integers(0, 8, size=len(X))
+    for k in range(8):
+        idx = np.flatnonzero(which == k)
+        if idx.size == 0:
+            continue
+        block = np.rot90(X[idx], k % 4, axes=(1, 2))
+        if k >= 4:
+            block = block[:, :, ::-1]
+        out[idx] = block
+    return out

@@ -185,6 +185,12 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
     state.set_total(epochs)
     state.set_status(f"training {task.name} on {n} samples")
 
+    augment = task.augment
+    if cfg.get("augment") == "dihedral":        # a recipe may ask for the exact grid symmetries
+        from kinview.nets.layers import random_dihedral
+
+        augment = random_dihedral
+
     def get_lr() -> float:
         return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
@@ -201,7 +207,7 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
             if state.cancelled:
                 raise Cancelled()
             idx = order[b * step:(b + 1) * step]
-            xb = task.augment(_take(train.X, idx), rng)
+            xb = augment(_take(train.X, idx), rng)
             logs = model.train_on_batch(xb, ytr[idx], sample_weight=w[idx], return_dict=True)
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
