@@ -65,11 +65,11 @@ PA_METHOD_PREFERENCE = ("pafit", "fast")
 # the galaxy table
 # ---------------------------------------------------------------------------------------------
 def _latest_labels(conn: sqlite3.Connection):
-    """Rows (plateifu, field, kind, expert, value_num, value_text) of the current labels."""
-    return conn.execute(
-        "SELECT l.plateifu, l.field, l.kind, l.expert, l.value_num, l.value_text FROM labels l "
-        "JOIN (SELECT MAX(id) AS id FROM labels GROUP BY plateifu, field, kind, expert) m "
-        "ON l.id = m.id").fetchall()
+    """Rows (plateifu, field, kind, expert, value_num, value_text) of the current labels
+    (the label store's rule: latest event per galaxy, field, kind and expert)."""
+    from kinview.labels.store import current_labels_sql
+
+    return [tuple(r)[:6] for r in conn.execute(current_labels_sql())]
 
 
 def load_table(conn: sqlite3.Connection, expert: str):

@@ -145,6 +145,26 @@ def _resolve_db(where) -> Path:
     return path
 
 
+
+def current_labels_sql(where: Sequence[str] = ()) -> str:
+    """SQL selecting the current labels: the latest event per (plateifu, field, kind, expert),
+    cleared ones (value NULL) left out, oldest first.
+
+    Columns, in order: plateifu, field, kind, expert, value_num, value_text, id, created,
+    source, model_id, model_value, model_confidence.  ``where`` holds conditions on the
+    ``labels`` table (with ``?`` placeholders) applied before picking the latest event.
+    This is the one place the "current label" rule is written.
+    """
+    inner = "SELECT MAX(id) AS id FROM labels"
+    if where:
+        inner += " WHERE " + " AND ".join(where)
+    inner += " GROUP BY plateifu, field, kind, expert"
+    return ("SELECT l.plateifu, l.field, l.kind, l.expert, l.value_num, l.value_text, l.id, l.created,"
+            " l.source, l.model_id, l.model_value, l.model_confidence"
+            f" FROM labels l JOIN ({inner}) m ON l.id = m.id"
+            " WHERE l.value_num IS NOT NULL OR l.value_text IS NOT NULL ORDER BY l.id")
+
+
 class LabelStore:
     """Append-only label log of one survey (no Qt; shared by the GUI, CLI and training).
 
@@ -388,15 +408,7 @@ class LabelStore:
             kinds = list(kinds)
             where.append(f"kind IN ({','.join('?' * len(kinds))})")
             args.extend(kinds)
-        inner = "SELECT MAX(id) AS id FROM labels"
-        if where:
-            inner += " WHERE " + " AND ".join(where)
-        inner += " GROUP BY plateifu, field, kind, expert"
-        sql = ("SELECT l.plateifu, l.field, l.kind, l.expert, l.value_num, l.value_text, l.id, l.created,"
-               " l.source, l.model_id, l.model_value, l.model_confidence"
-               f" FROM labels l JOIN ({inner}) m ON l.id = m.id"
-               " WHERE l.value_num IS NOT NULL OR l.value_text IS NOT NULL ORDER BY l.id")
-        df = pd.DataFrame(self._rows(sql, args), columns=CURRENT_COLUMNS)
+        df = pd.DataFrame(self._rows(current_labels_sql(where), args), columns=CURRENT_COLUMNS)
         df["value"] = df["value"].astype("float64")
         return df
 
