@@ -148,12 +148,9 @@ def redshift_table(workspace: Union[str, Path]):
 
 def _load_images(root: Path, ids: List[str], state: TaskState) -> Tuple[np.ndarray, np.ndarray]:
     """(float32 (n, 128, 128, 3), has_image bool (n,)) for a catalogue without plate-ifus."""
+    from kinview.data.images import load_image
     from kinview.kinematics.inputs import image_input
 
-    try:
-        from kinview.data.images import load_image
-    except ImportError:  # pragma: no cover - images module ships with kinview
-        load_image = None
     out = np.zeros((len(ids), SIZE, SIZE, 3), np.float32)
     has = np.zeros(len(ids), bool)
     state.set_status(f"reading {len(ids)} images")
@@ -163,14 +160,7 @@ def _load_images(root: Path, ids: List[str], state: TaskState) -> Tuple[np.ndarr
         path = _image_file(root, sid)
         if path is not None:
             try:
-                if load_image is not None:
-                    rgb = load_image(path)
-                else:
-                    from PIL import Image
-
-                    with Image.open(path) as im:
-                        rgb = np.asarray(im.convert("RGB"))
-                out[i] = image_input(rgb, SIZE)
+                out[i] = image_input(load_image(path), SIZE)
                 has[i] = True
             except (KinviewError, OSError, ValueError):
                 pass

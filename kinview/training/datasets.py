@@ -15,12 +15,10 @@ Inputs
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -36,40 +34,16 @@ IMAGE_CACHE_VERSION = 1
 
 
 # ----------------------------------------------------------------------------- labels
-def _current_from_table(conn) -> pd.DataFrame:
-    rows = conn.execute(
-        "SELECT plateifu, field, kind, expert, value_num, value_text FROM ("
-        " SELECT plateifu, field, kind, expert, value_num, value_text,"
-        "  ROW_NUMBER() OVER (PARTITION BY plateifu, field, kind, expert ORDER BY id DESC) AS rn"
-        " FROM labels) WHERE rn = 1 AND (value_num IS NOT NULL OR value_text IS NOT NULL)").fetchall()
-    return pd.DataFrame([tuple(r) for r in rows],
-                        columns=["plateifu", "field", "kind", "expert", "value", "text"])
-
-
 def current_labels(survey_dir: Union[str, Path]) -> pd.DataFrame:
-    """Current labels of every expert: columns ``plateifu, field, kind, expert, value, text``."""
-    try:
-        from kinview.labels.store import LabelStore  # helper D's store, when present
-    except ImportError:
-        LabelStore = None
-    if LabelStore is not None:
-        store = LabelStore(survey_dir)
-        try:
-            df = store.current()
-        finally:
-            close = getattr(store, "close", None)
-            if close:
-                close()
-        if "value" not in df.columns and "value_num" in df.columns:
-            df = df.rename(columns={"value_num": "value"})
-        return df.reset_index(drop=True)
-    from kinview.db.connection import connect
+    """Current labels of every expert: columns ``plateifu, field, kind, expert, value, text``
+    (the label store's rule)."""
+    from kinview.labels.store import LabelStore
 
-    conn = connect(survey_dir)
+    store = LabelStore(survey_dir)
     try:
-        return _current_from_table(conn)
+        return store.current().reset_index(drop=True)
     finally:
-        conn.close()
+        store.close()
 
 
 def _check_source(source: str) -> str:
@@ -78,34 +52,12 @@ def _check_source(source: str) -> str:
     raise KinviewError(f"label source {source!r}: use expert:NAME, consensus or all")
 
 
-def _fallback_training_labels(survey_dir, source: str) -> pd.DataFrame:
-    """``LabelStore.training_labels`` rule straight from the ``labels`` table."""
-    cur = current_labels(survey_dir)
-    cur = cur[(cur["kind"] == "quality") & cur["field"].isin(FIELDS)]
-    cur = cur[pd.to_numeric(cur["value"], errors="coerce").isin([0, 1, 2])]
-    if source == "consensus":
-        rows = []
-        for (p, f), g in cur.groupby(["plateifu", "field"]):
-            votes = g["value"].value_counts()
-            if len(votes) == 1 or votes.iloc[0] > votes.iloc[1]:
-                rows.append((p, f, int(votes.index[0]), "consensus"))
-        df = pd.DataFrame(rows, columns=["plateifu", "field", "quality", "expert"])
-    else:
-        if source.startswith("expert:"):
-            cur = cur[cur["expert"] == source.split(":", 1)[1]]
-        df = pd.DataFrame({"plateifu": cur["plateifu"], "field": cur["field"],
-                           "quality": cur["value"].astype(int), "expert": cur["expert"]})
-    return df.sort_values(["plateifu", "field", "expert"], kind="stable").reset_index(drop=True)
-
-
 def training_labels(survey_dir: Union[str, Path], source: str) -> pd.DataFrame:
-    """Quality labels ``plateifu, field, quality, expert`` for a label source (via the
-    label store when installed)."""
+    """Quality labels ``plateifu, field, quality, expert`` for a label source (the label
+    store's :meth:`~kinview.labels.store.LabelStore.training_labels`)."""
+    from kinview.labels.store import LabelStore
+
     source = _check_source(source)
-    try:
-        from kinview.labels.store import LabelStore
-    except ImportError:
-        return _fallback_training_labels(survey_dir, source)
     store = LabelStore(survey_dir)
     try:
         return store.training_labels(source)
@@ -142,23 +94,13 @@ def quality_labels(survey_dir: Union[str, Path], source: Optional[str] = None) -
 
 
 def label_hash(labels: pd.DataFrame, source: str) -> str:
-    """Hash of a label set (``plateifu, field, value, expert`` rows) and its source.
+    """Hash of a label set (``plateifu, field, value, expert`` rows), computed by
+    :func:`kinview.labels.store.label_hash` on the ``training_labels`` form, so the GUI can
+    tell whether a model's labels are current."""
+    from kinview.labels.store import label_hash as store_hash
 
-    Uses :func:`kinview.labels.store.label_hash` on the ``training_labels`` form when the
-    label store is installed, so the GUI can tell whether a model's labels are current.
-    """
     df = labels.rename(columns={"value": "quality"})[["plateifu", "field", "quality", "expert"]]
-    df = df.astype({"quality": "int64"})
-    try:
-        from kinview.labels.store import label_hash as store_hash
-    except ImportError:
-        store_hash = None
-    if store_hash is not None:
-        return str(store_hash(df))
-    h = hashlib.sha256()
-    for row in df.itertuples(index=False):
-        h.update(f"{row[0]}|{row[1]}|{int(row[2])}|{row[3]}\n".encode())
-    return h.hexdigest()[:16]
+    return str(store_hash(df.astype({"quality": "int64"})))
 
 
 # ----------------------------------------------------------------------------- caches
@@ -207,34 +149,6 @@ def _save_cache(path: Path, arrays: Dict[str, np.ndarray]) -> None:
         pass
 
 
-def _lambda_value(result) -> float:
-    if result is None:
-        return float("nan")
-    for attr in ("value", "lambda_re", "lam"):
-        if hasattr(result, attr):
-            return float(getattr(result, attr))
-    try:
-        return float(result)
-    except (TypeError, ValueError):
-        return float("nan")
-
-
-def _lambda_function():
-    """``lambda_re(maps)`` from :mod:`kinview.kinematics` (helper C), or None if absent."""
-    import importlib
-
-    for module, name in (("kinview.kinematics.lambda_r", "lambda_re"), ("kinview.kinematics", "lambda_re")):
-        try:
-            obj = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue
-        if callable(obj):
-            return obj
-        if hasattr(obj, "lambda_re") and callable(obj.lambda_re):
-            return obj.lambda_re
-    return None
-
-
 def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE) -> Dict[str, np.ndarray]:
     """32×32 inputs of every galaxy's stellar and gas field (cached).
 
@@ -271,7 +185,8 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE) -> Dict
         else:
             todo.append(i)
     if todo:
-        lambda_fn = _lambda_function()
+        from kinview.kinematics.lambda_r import lambda_re
+
         state.set_status(f"reading {len(todo)} MAPS files")
         state.set_total(len(todo))
         for done, i in enumerate(todo):
@@ -287,11 +202,10 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE) -> Dict
                         if fld is not None and fld.valid.any():
                             out[name][i] = vfield_input(fld, size)
                             out["has_" + name][i] = True
-                    if lambda_fn is not None:
-                        try:
-                            out["lambda_re_maps"][i] = _lambda_value(lambda_fn(maps))
-                        except Exception:
-                            pass
+                    try:   # NaN when the maps cannot give it; never stops the dataset
+                        out["lambda_re_maps"][i] = float(lambda_re(maps))
+                    except Exception:  # noqa: BLE001
+                        pass
             state.set_progress(done + 1, len(todo))
         _save_cache(cache_file, out)
     return out
