@@ -26,13 +26,11 @@ from typing import Optional
 import numpy as np
 
 from kinview.kinematics.cleaning import CleanedField, clean_field
-from kinview.kinematics.pa_fast import MIN_SPAXELS, fit_pa_fast, grid_for
+from kinview.kinematics.pa_fast import MIN_SPAXELS, UNCONSTRAINED_ERR3, fit_pa_fast, grid_for
 
 __all__ = ["PAFit", "fit_pa", "METHODS", "receding_pa"]
 
 METHODS = ("fast", "pafit")
-#: A 3σ half-range at least this wide (degrees) means the PA is unconstrained.
-UNCONSTRAINED_ERR3 = 45.0
 #: Rotation must exceed this many times the residual scatter (p90 of |v_sym| / σ_resid).
 MIN_ROTATION_SNR = 1.3
 
@@ -152,7 +150,7 @@ def _points_from(field, clean: bool, clean_kwargs):
 
 
 def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
-           dvel=10.0, exhaustive: bool = False, **clean_kwargs) -> PAFit:
+           dvel=10.0, exhaustive: bool = False, polish: bool = True, **clean_kwargs) -> PAFit:
     """Fit the global kinematic PA of one velocity field.
 
     Parameters
@@ -174,6 +172,10 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
         (the same scalar is given to pafit, so the two methods stay comparable).
     exhaustive : bool
         ``fast`` only: evaluate every angle instead of coarse-to-fine.
+    polish : bool
+        ``fast`` only: settle the minimum with the reference's per-angle triangulation
+        (:mod:`kinview.kinematics.pa_exact`); without it the answer is the smooth curve's
+        minimum, which can differ from pafit's by a degree or two on shallow minima.
     **clean_kwargs
         Passed to :func:`~kinview.kinematics.cleaning.clean_field`.
 
@@ -207,13 +209,18 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
     try:
         if method == "fast":
             res = fit_pa_fast(xw, yy, vv, nsteps=nsteps, dvel=dvel, grid=grid,
-                              exhaustive=exhaustive)
+                              exhaustive=exhaustive, polish=polish)
             fold, err3, corr = res.angle, res.err3, res.vsyst
             angles, chi2, velsym = res.angles, res.chi2, res.velsym
         else:
             from kinview.kinematics.pa_pafit import fit_pa_pafit
 
             fold, err3, corr = fit_pa_pafit(xw, yy, vv, nsteps=nsteps, dvel=dvel)
+            if np.isfinite(fold):
+                # pafit's own symmetrised field at its angle, for the same rotation check
+                from kinview.kinematics.pa_exact import exact_chi2
+
+                velsym = exact_chi2(xw, yy, vv, fold, dvel)[1]
     except ImportError as exc:
         return _failed(method, nsteps, n, f"pafit is not available ({exc})", t0, vs0, cleaned)
     except Exception as exc:  # qhull errors on degenerate geometry, etc.
@@ -248,7 +255,11 @@ def _auto_dvel(cleaned) -> float:
 
 
 def _rotation_snr(xw, yy, vv, fold, velsym) -> float:
-    """p90 |v_sym| over the robust scatter of v − v_sym (≈1 for pure noise)."""
+    """p90 |v_sym| over the robust scatter of v − v_sym (≈1 for pure noise).
+
+    ``velsym`` is the symmetrised field at ``fold``: the reference's (per-angle
+    triangulation) for ``pafit`` and for polished ``fast`` fits, so the two methods pass or
+    fail a field together whenever they agree on the angle."""
     if velsym is None:
         from kinview.kinematics.pa_fast import SymmetricFieldChi2
 

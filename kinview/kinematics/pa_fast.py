@@ -26,6 +26,15 @@ Why it is fast
     angles only near the minimum and where the Δχ² threshold is crossed (``exhaustive=True``
     evaluates every angle).  Scattered (binned, non-grid) inputs use the triangulation
     directly, still once for all angles.
+
+Why it is also exact
+    The reference re-triangulates the rotated points at every angle, and on a regular grid
+    the diagonal of each square cell is a floating-point tie-break, so its χ² curve is this
+    smooth curve plus a small angle-to-angle jitter that can move a shallow minimum by a
+    degree or two.  The last step (:mod:`kinview.kinematics.pa_exact`) re-evaluates the
+    few angles that could hold the minimum with the reference's own per-angle
+    triangulation (typically 2–5 triangulations instead of 361), so the best angle, the
+    systemic correction and the symmetrised field are the reference's.
 """
 from __future__ import annotations
 
@@ -38,6 +47,8 @@ __all__ = ["FastResult", "fit_pa_fast", "SymmetricFieldChi2", "MIN_SPAXELS"]
 
 #: Fewer usable spaxels than this and no PA is fitted.
 MIN_SPAXELS = 10
+#: A 3σ half-range at least this wide (degrees) means the PA is unconstrained.
+UNCONSTRAINED_ERR3 = 45.0
 _FINE_ROWS = 32          # sub-rows per grid row in the tabulated convex hull
 _EPS = 1e-4              # hull tolerance, grid units
 _BATCH = 48              # angles per vectorised batch
@@ -60,6 +71,7 @@ class FastResult:
     direction: float      # Σ v_sym · (p·u) at the best angle (> 0: receding side at angle)
     n_used: int
     n_evaluated: int      # how many angles were evaluated
+    n_exact: int = 0      # how many of them also with the reference's triangulation
 
 
 # --------------------------------------------------------------------------- interpolators
@@ -344,8 +356,9 @@ def _coarse_to_fine(engine: SymmetricFieldChi2, angles: np.ndarray, thr: float,
     """χ² on the pafit angle grid, evaluating only the angles that decide the answer.
 
     A coarse pass (about every 5°) finds the basin; every coarse interval with an end
-    within 2 Δχ² thresholds of the minimum is evaluated at full resolution; every place where χ² − χ²_min crosses the Δχ²
-    threshold between two evaluated angles is bisected down to adjacent angles.  Angles
+    within 2 Δχ² thresholds of the minimum is evaluated at full resolution; every place
+    where χ² − χ²_min crosses the Δχ² threshold between two evaluated angles is bisected
+    down to adjacent angles.  Angles
     not evaluated lie strictly between evaluated neighbours on the same side of the
     threshold; their χ² is filled by linear interpolation (never below the evaluated
     minimum, so the best angle and the 3σ range are those of the exhaustive search).
@@ -414,7 +427,7 @@ def _angle_error(angles: np.ndarray, chi2: np.ndarray, k: int, thr: float) -> fl
 
 
 def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
-                exhaustive: bool = False) -> FastResult:
+                exhaustive: bool = False, polish: bool = True) -> FastResult:
     """Symmetrised-field χ² fit of the kinematic PA (pafit-style output).
 
     Parameters
@@ -432,6 +445,11 @@ def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
         :func:`grid_for`); the fast path.  Without it the scattered-point path is used.
     exhaustive : bool
         Evaluate χ² at every angle instead of coarse-to-fine.
+    polish : bool
+        Re-evaluate the angles that could hold the minimum with the reference's per-angle
+        triangulation (:func:`~kinview.kinematics.pa_exact.polish_minimum`), so the best
+        angle is the reference's and not only the smooth curve's (a few triangulations;
+        skipped when the fast fit leaves the PA unconstrained).
 
     Returns
     -------
@@ -449,16 +467,25 @@ def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
     thr = 9 + 3 * np.sqrt(2 * n)
     chi2, n_eval = _coarse_to_fine(engine, angles, thr, exhaustive)
     k = int(np.argmin(chi2))
-    best = float(angles[k])
-    vs, d = engine.symmetrised([best])
-    vs, d = vs[0], d[0]
     err = _angle_error(angles, chi2, k, thr)
+    n_exact = 0
+    if polish and err < UNCONSTRAINED_ERR3:
+        from kinview.kinematics.pa_exact import polish_minimum
+
+        pol = polish_minimum(xw, yy, v, angles, chi2, dvel=dvel)
+        k, chi2, vs, d, n_exact = pol.index, pol.chi2, pol.velsym, pol.along, pol.n_exact
+        err = _angle_error(angles, chi2, k, thr)
+    else:
+        vs, d = engine.symmetrised([float(angles[k])])
+        vs, d = vs[0], d[0]
+    best = float(angles[k])
     vsyst = float(np.median(v - vs))
     direction = float(np.sum(vs * d))
     if best >= 180:
         best -= 180
     return FastResult(angle=best, err3=float(err), vsyst=vsyst, angles=angles, chi2=chi2,
-                      velsym=vs, direction=direction, n_used=n, n_evaluated=n_eval)
+                      velsym=vs, direction=direction, n_used=n, n_evaluated=n_eval,
+                      n_exact=n_exact)
 
 
 def grid_for(x_east_2d: np.ndarray, y_2d: np.ndarray, kept: np.ndarray):
