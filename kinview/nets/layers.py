@@ -95,18 +95,6 @@ def random_affine(images: np.ndarray, rng: np.random.Generator, max_angle: float
     return affine_batch(images, angle, zoom, shift, fx, fy, fill=fill)
 
 
-def random_dihedral(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random flips and quarter-turn rotations per sample (exact, no resampling)."""
-    images = np.asarray(images, dtype=np.float32)
-    out = np.empty_like(images)
-    k = rng.integers(0, 4, len(images))
-    flip = rng.random(len(images)) < 0.5
-    for i in range(len(images)):
-        im = images[i][::-1] if flip[i] else images[i]
-        out[i] = np.rot90(im, k[i], axes=(0, 1))
-    return out
-
-
 def conv_block(x, filters: int, kernel: int = 3, strides: int = 1, batchnorm: bool = True,
                name: Optional[str] = None):
     """Conv2D → (BatchNorm) → ReLU, 'same' padding (Keras functional API)."""
@@ -150,8 +138,6 @@ def random_dihedral(X, rng):
     The usability of a velocity field does not depend on its orientation, so these are label-
     preserving, and they cost almost nothing next to arbitrary-angle rotations.
     """
-    import numpy as np
-
     X = np.asarray(X)
     out = np.empty_like(X)
     which = rng.integers(0, 8, size=len(X))
