@@ -16,10 +16,15 @@ inference ≥ 2,000 fields/s and ≥ 200 images/s on 2 CPU cores; default ≥ 3�
 Usage::
 
     python benchmarks/train_speed.py [--survey DIR | --n 400] [--tasks vfield-quality,spin]
-        [--seed-epochs N] [--json OUT.json]
+        [--seeds 0,1,2] [--seed-epochs N] [--json OUT.json]
 
 ``--seed-epochs`` runs the seeds for fewer epochs than their recipes (50 / 35) when time is
 short; their full-recipe time is then extrapolated from the measured seconds per epoch.
+
+``--seeds 0,1,2`` repeats every run with each seed (a different split by galaxy, initial
+weights and batch order) and prints each metric as mean ± standard deviation: one test split
+holds only ~115 fields, so one field is almost 1 % of accuracy and a single split cannot say
+which architecture is more accurate.
 """
 from __future__ import annotations
 
@@ -31,9 +36,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 ARCHS = {"vfield-quality": ("seed-fcn", "seed-cnn", "default"), "spin": ("seed-cnn", "default")}
 HEAD = {"vfield-quality": ("accuracy", "balanced_accuracy", "roc_auc"), "spin": ("pearson", "spearman", "rmse")}
 UNIT = {"vfield-quality": "fields/s", "spin": "images/s"}
+
+
+def _mean_std(values, digits: int = 3) -> str:
+    v = np.asarray([x for x in values if isinstance(x, (int, float))], float)
+    if v.size == 0:
+        return "n/a"
+    if v.size == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
 def throughput(model, X, min_seconds: float = 2.0) -> float:
@@ -89,6 +105,8 @@ def main(argv=None) -> int:
     p.add_argument("--tasks", default="vfield-quality,spin")
     p.add_argument("--archs", default=None, help="comma list to restrict the architectures")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default=None, help="comma list of seeds (overrides --seed); "
+                   "metrics are then mean ± std over the seeds")
     p.add_argument("--seed-epochs", type=int, default=None, help="epochs for the seed architectures")
     p.add_argument("--default-epochs", type=int, default=None)
     p.add_argument("--json", default=None)
@@ -121,33 +139,48 @@ def main(argv=None) -> int:
 
     results = []
     only = set(a.archs.split(",")) if a.archs else None
+    seeds = [int(x) for x in a.seeds.split(",")] if a.seeds else [a.seed]
     for task in a.tasks.split(","):
         for arch in ARCHS[task]:
             if only and arch not in only:
                 continue
             epochs = a.default_epochs if arch == "default" else a.seed_epochs
-            r = run(survey, task, arch, epochs, a.seed, a.verbose)
-            results.append(r)
-            m = ", ".join(f"{k} {v:.3f}" for k, v in r["metrics"].items() if isinstance(v, float))
-            print(f"{task:15s} {arch:9s} {r['n_params']:>9,d} params  {r['seconds_per_epoch']:.3f} s/epoch  "
-                  f"{r['epochs_run']:>2d} epochs in {r['fit_seconds']:.1f} s (best epoch {r['best_epoch']}, "
-                  f"{r['seconds_to_best']:.1f} s to best)  test: {m}  inference {r['throughput']:,.0f} {UNIT[task]}",
-                  flush=True)
+            for seed in seeds:
+                r = run(survey, task, arch, epochs, seed, a.verbose)
+                r["seed"] = seed
+                results.append(r)
+                m = ", ".join(f"{k} {v:.3f}" for k, v in r["metrics"].items() if isinstance(v, float))
+                print(f"{task:15s} {arch:9s} seed {seed} {r['n_params']:>9,d} params  "
+                      f"{r['seconds_per_epoch']:.3f} s/epoch  {r['epochs_run']:>2d} epochs in "
+                      f"{r['fit_seconds']:.1f} s (best epoch {r['best_epoch']}, {r['seconds_to_best']:.1f} s "
+                      f"to best)  test: {m}  inference {r['throughput']:,.0f} {UNIT[task]}", flush=True)
     print()
     for task in a.tasks.split(","):
-        rows = {r["arch"]: r for r in results if r["task"] == task}
-        if "default" not in rows:
+        by_arch: dict = {}
+        for r in results:
+            if r["task"] == task:
+                by_arch.setdefault(r["arch"], []).append(r)
+        if not by_arch:
             continue
-        d = rows["default"]
-        for arch, r in rows.items():
+        print(f"{task}, {len(seeds)} seed(s) {seeds}: held-out mean ± std")
+        for arch, rs in by_arch.items():
+            ms = "  ".join(f"{k} {_mean_std([r['metrics'][k] for r in rs])}" for k in HEAD[task])
+            spe = float(np.median([r["seconds_per_epoch"] for r in rs]))
+            print(f"  {arch:9s} {ms}  {spe:.3f} s/epoch  fit {_mean_std([r['fit_seconds'] for r in rs], 1)} s")
+        if "default" not in by_arch:
+            continue
+        d_spe = float(np.median([r["seconds_per_epoch"] for r in by_arch["default"]]))
+        d_fit = float(np.mean([r["fit_seconds"] for r in by_arch["default"]]))
+        for arch, rs in by_arch.items():
             if arch == "default":
                 continue
-            ratio = r["seconds_per_epoch"] / d["seconds_per_epoch"]
-            print(f"{task}: {arch} / default per-epoch cost = {ratio:.1f}x  "
-                  f"({arch} recipe {r['recipe_epochs']} epochs ≈ {r['seconds_per_epoch'] * r['recipe_epochs']:.0f} s "
-                  f"(ran {r['epochs_run']}); default {d['epochs_run']} epochs {d['fit_seconds']:.0f} s)")
+            spe = float(np.median([r["seconds_per_epoch"] for r in rs]))
+            print(f"{task}: {arch} / default per-epoch cost = {spe / d_spe:.1f}x  "
+                  f"({arch} recipe {rs[0]['recipe_epochs']} epochs ≈ {spe * rs[0]['recipe_epochs']:.0f} s "
+                  f"(ran {rs[0]['epochs_run']}); default fit {d_fit:.0f} s)")
         budget = 2000 if task == "vfield-quality" else 200
-        print(f"{task}: default inference {d['throughput']:,.0f} {UNIT[task]} (budget ≥ {budget:,})")
+        thr = float(np.median([r["throughput"] for r in by_arch["default"]]))
+        print(f"{task}: default inference {thr:,.0f} {UNIT[task]} (budget ≥ {budget:,})")
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
     return 0
