@@ -161,3 +161,46 @@ def test_bad_workspace_is_reported_in_the_panel(window, survey, qtbot):
     assert sig.args[0] and "training failed" in empty.status.text()
     qtbot.waitUntil(lambda: not empty.is_running(), timeout=10000)
     assert empty.train_button.isEnabled()
+
+
+def test_panel_offers_the_classifier_first_with_each_architectures_recipe_length(qtbot, tmp_path):
+    """A new user opening the panel sees vfield-quality, and the epochs box follows the
+    chosen architecture's recipe (a seed's 50 epochs, not the task's generic default)."""
+    from kinview.gui.training_panel import TrainingPanel
+    from kinview.tasks import get
+
+    panel = TrainingPanel(tmp_path, expert="kim", workspace_kind="survey")
+    qtbot.addWidget(panel)
+    offered = [panel.task_box.itemData(i) for i in range(panel.task_box.count())]
+    assert offered[:2] == ["vfield-quality", "spin"] and "darkmatter" not in offered
+    assert panel.task_box.currentData() == "vfield-quality"
+    task = get("vfield-quality")
+    assert panel.epochs_box.value() == task.training_config("default")["epochs"]
+    panel.select(arch="seed-fcn")
+    assert panel.epochs_box.value() == 50
+    panel.select(task="spin")
+    assert panel.arch_box.currentData() == "default"
+    assert panel.epochs_box.value() == get("spin").training_config("default")["epochs"]
+
+
+def test_train_and_cancel_stay_put_while_the_text_around_them_changes(window, qtbot):
+    """Found by hand under Xvfb: the prediction box grew by three lines during a run and the
+    dock widened, so a click aimed at Cancel opened the label-source list instead."""
+    w, panels = window
+    panels.dock.show()
+    qtbot.wait(50)
+    cancel = panels.training.cancel_button
+    where, width = cancel.mapTo(w, QtCore.QPoint(0, 0)), panels.dock.width()
+    panels.prediction.live = ("training vfield-quality, epoch 28: stellar: P(usable) 0.99 "
+                              "(confidence 0.99) · gas: P(usable) 0.96 (confidence 0.96)")
+    panels.prediction.update_for(w.view.drawn_plateifu, {"pred_stellar": 0.84, "conf_stellar": 0.84,
+                                                         "pred_gas": 0.48, "conf_gas": 0.52}, 3, {})
+    panels.training.status.setText("done: model #4 (vfield-quality, seed-cnn) is active — test-split "
+                                   "accuracy 0.966 · roc_auc 0.993 · balanced_accuracy 0.978")
+    panels.training.eta.setText("total 25 s; predictions for every sample are in the database")
+    panels.training.metrics_label.setText("epoch 50: loss 0.207 · val_loss 0.212 · val_accuracy 0.931 · "
+                                          "val_roc_auc 0.947 · lr 1e-05")
+    qtbot.wait(100)
+    assert "epoch 28" in panels.prediction.text()
+    assert cancel.mapTo(w, QtCore.QPoint(0, 0)) == where
+    assert panels.dock.width() == width

@@ -221,7 +221,11 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         created = True
     window = open_window(survey, expert, size if screenshot else None)
     if created or default:
-        window.table_loaded.connect(lambda: start_pa_fits(window))
+        window.table_loaded.connect(lambda: start_pa_fits(window))   # then the shipped models
+    elif not screenshot:
+        # any survey without a model of its own gets the shipped models' predictions, so the
+        # model columns, filters and queues work from the first start
+        window.table_loaded.connect(lambda: start_shipped_predictions(window))
     if screenshot:
         from kinview.gui.screenshot import save_window
 

@@ -75,6 +75,11 @@ class PredictionLabel(QtWidgets.QLabel):
         self.setTextFormat(QtCore.Qt.RichText)
         self.setStyleSheet("QLabel { background:#ffffff; border:1px solid #c8c8c8; padding:4px; color:#111111; }")
         self.setText("Model predictions appear here once a model is trained.")
+        self.setAlignment(QtCore.Qt.AlignLeft | QtCore.Qt.AlignTop)
+        # a fixed box: the Train / Cancel buttons below must not move while the text changes
+        # (every epoch, every galaxy), or a click aimed at Cancel lands on something else
+        self.setFixedHeight(6 * self.fontMetrics().lineSpacing() + 12)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Fixed)
         self.plateifu: Optional[str] = None
         self.live: Optional[str] = None
 

@@ -180,7 +180,7 @@ class TrainingPanel(QtWidgets.QWidget):
         form.setLabelAlignment(QtCore.Qt.AlignRight)
         form.setVerticalSpacing(3)
         self.task_box = QtWidgets.QComboBox()
-        for name in names():
+        for name in sorted(names(), key=lambda n: (get(n).menu_order, n)):
             t = get(name)
             if self.workspace_kind and t.workspace != self.workspace_kind:
                 continue
@@ -238,7 +238,7 @@ class TrainingPanel(QtWidgets.QWidget):
         lay.addWidget(self.metrics_label)
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(170)
+        self.plot.setMinimumHeight(120)      # it gives way when the status text wraps
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "loss")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
@@ -256,8 +256,12 @@ class TrainingPanel(QtWidgets.QWidget):
         self.live_label.setWordWrap(True)
         self.live_label.setVisible(False)
         lay.addWidget(self.live_label)
+        # wrapped text must not widen the dock (it would squeeze the galaxy list mid-run)
+        for label in (self.source_note, self.status, self.eta, self.metrics_label, self.live_label):
+            label.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
 
         self.task_box.currentIndexChanged.connect(self._task_changed)
+        self.arch_box.currentIndexChanged.connect(self._arch_changed)
         self.train_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
 
@@ -274,12 +278,22 @@ class TrainingPanel(QtWidgets.QWidget):
         i = self.arch_box.findData(t.default_arch)
         if i >= 0:
             self.arch_box.setCurrentIndex(i)
-        self.epochs_box.setValue(int(t.default_epochs))
+        self._arch_changed()
         is_vq = name == "vfield-quality"
         for w in (self.labels_box, self.mode_box, self.labels_caption, self.mode_caption):
             w.setVisible(is_vq)
         self.source_note.setText("" if is_vq else f"targets: {t.label_source}")
         self.source_note.setVisible(not is_vq)
+
+    def _arch_changed(self, *_):
+        """Show the chosen architecture's recipe length (a seed's 50 epochs, the default's 80)."""
+        from kinview.tasks import get
+
+        name, arch = self.task_box.currentData(), self.arch_box.currentData()
+        if not name or not arch:
+            return
+        t = get(name)
+        self.epochs_box.setValue(int(t.training_config(arch).get("epochs") or t.default_epochs))
 
     # ------------------------------------------------------------------------------------------
     # public API

@@ -94,6 +94,8 @@ class Task:
     primary_metric: str = ""
     #: (train, val, test) fractions of groups
     split_fractions: Tuple[float, float, float] = (0.7, 0.15, 0.15)
+    #: where the task is listed in choosers (lower first; ties by name)
+    menu_order: int = 100
 
     def training_config(self, arch: str, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """Training recipe for ``arch``: a dict the trainer reads.

@@ -115,6 +115,7 @@ class DarkMatter(Task):
     recipes_module = "kinview.nets.darkmatter"
     metrics = ("accuracy", "balanced_accuracy", "per_class_accuracy", "confusion", "mc")
     default_epochs = 30
+    menu_order = 30
     primary_metric = "accuracy"
 
     def __init__(self):

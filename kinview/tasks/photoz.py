@@ -182,6 +182,7 @@ class PhotoZ(Task):
     recipes_module = "kinview.nets.photoz"
     metrics = ("r2", "rmse", "sigma_nmad", "outlier_fraction", "bias")
     default_epochs = 40
+    menu_order = 20
     primary_metric = "r2"
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,

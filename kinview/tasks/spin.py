@@ -35,6 +35,7 @@ class Spin(Task):
     recipes_module = "kinview.nets.spin"
     metrics = ("pearson", "spearman", "rmse", "bias", "binned")
     default_epochs = 40
+    menu_order = 10
     primary_metric = "pearson"
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,

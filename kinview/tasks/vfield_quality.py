@@ -39,6 +39,7 @@ class VFieldQuality(Task):
     recipes_module = "kinview.nets.vfield"
     metrics = ("accuracy", "balanced_accuracy", "roc_auc", "confusion", "at_confidence")
     default_epochs = 40
+    menu_order = 0
     primary_metric = "roc_auc"
 
     # options -------------------------------------------------------------
