@@ -227,6 +227,15 @@ class TrainingPanel(QtWidgets.QWidget):
         self.progress.setFormat("idle")
         self.progress.setTextVisible(True)
         lay.addWidget(self.progress)
+        # everything below the buttons lives in one box that takes the space that is left
+        # and never claims more: growing text shrinks the plot, it never pushes the buttons
+        results = QtWidgets.QWidget()
+        results.setSizePolicy(QtWidgets.QSizePolicy.Preferred, QtWidgets.QSizePolicy.Ignored)
+        outer, lay = lay, QtWidgets.QVBoxLayout(results)
+        lay.setSizeConstraint(QtWidgets.QLayout.SetNoConstraint)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        outer.addWidget(results, 1)
         self.status = QtWidgets.QLabel("no training run yet")
         self.status.setObjectName("status")
         self.status.setWordWrap(True)
