@@ -180,7 +180,7 @@ class TrainingPanel(QtWidgets.QWidget):
         form.setLabelAlignment(QtCore.Qt.AlignRight)
         form.setVerticalSpacing(3)
         self.task_box = QtWidgets.QComboBox()
-        for name in sorted(names(), key=lambda n: (get(n).menu_order, n)):
+        for name in names():
             t = get(name)
             if self.workspace_kind and t.workspace != self.workspace_kind:
                 continue

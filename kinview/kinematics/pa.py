@@ -232,7 +232,7 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
     elif err3 >= UNCONSTRAINED_ERR3:
         reason = f"no clear rotation (PA unconstrained: 3σ range ±{err3:.0f}°)"
     else:
-        snr = _rotation_snr(xw, yy, vv, fold, velsym)
+        snr = _rotation_snr(vv, velsym)
         if snr < MIN_ROTATION_SNR:
             reason = f"no clear rotation (rotation/noise {snr:.1f} < {MIN_ROTATION_SNR:g})"
     pa = receding_pa(fold, xw, yy, vv - corr) if np.isfinite(fold) else float("nan")
@@ -254,16 +254,12 @@ def _auto_dvel(cleaned) -> float:
     return float(max(np.median(err), 1.0)) if err.size else 10.0
 
 
-def _rotation_snr(xw, yy, vv, fold, velsym) -> float:
+def _rotation_snr(vv, velsym) -> float:
     """p90 |v_sym| over the robust scatter of v − v_sym (≈1 for pure noise).
 
-    ``velsym`` is the symmetrised field at ``fold``: the reference's (per-angle
+    ``velsym`` is the symmetrised field at the fitted angle: the reference's (per-angle
     triangulation) for ``pafit`` and for polished ``fast`` fits, so the two methods pass or
     fail a field together whenever they agree on the angle."""
-    if velsym is None:
-        from kinview.kinematics.pa_fast import SymmetricFieldChi2
-
-        velsym = SymmetricFieldChi2(xw, yy, vv).symmetrised([fold])[0][0]
     resid = vv - velsym
     sig = 1.4826 * np.median(np.abs(resid - np.median(resid)))
     amp = np.percentile(np.abs(velsym - np.median(velsym)), 90)

@@ -33,7 +33,7 @@ Why it is also exact
     smooth curve plus a small angle-to-angle jitter that can move a shallow minimum by a
     degree or two.  The last step (:mod:`kinview.kinematics.pa_exact`) re-evaluates the
     few angles that could hold the minimum with the reference's own per-angle
-    triangulation (typically 2–5 triangulations instead of 361), so the best angle, the
+    triangulation (2–12 triangulations, about 3 on average, instead of 361), so the best angle, the
     systemic correction and the symmetrised field are the reference's.
 """
 from __future__ import annotations
@@ -358,10 +358,10 @@ def _coarse_to_fine(engine: SymmetricFieldChi2, angles: np.ndarray, thr: float,
     A coarse pass (about every 5°) finds the basin; every coarse interval with an end
     within 2 Δχ² thresholds of the minimum is evaluated at full resolution; every place
     where χ² − χ²_min crosses the Δχ² threshold between two evaluated angles is bisected
-    down to adjacent angles.  Angles
-    not evaluated lie strictly between evaluated neighbours on the same side of the
-    threshold; their χ² is filled by linear interpolation (never below the evaluated
-    minimum, so the best angle and the 3σ range are those of the exhaustive search).
+    down to adjacent angles.  Angles not evaluated lie strictly between evaluated
+    neighbours on the same side of the threshold; their χ² is filled by linear
+    interpolation (never below the evaluated minimum, so the best angle and the 3σ range
+    are those of the exhaustive search).
     """
     n = angles.size
     periodic = n > 2 and np.isclose(angles[-1] - angles[0], 180.0)

@@ -36,9 +36,9 @@ def _discover() -> None:
 
 
 def names() -> List[str]:
-    """Registered task names, sorted."""
+    """Registered task names in the order choosers list them (``Task.menu_order``, then name)."""
     _discover()
-    return sorted(_TASKS)
+    return sorted(_TASKS, key=lambda n: (_TASKS[n].menu_order, n))
 
 
 def get(name: str):
