@@ -33,8 +33,8 @@ Why it is also exact
     smooth curve plus a small angle-to-angle jitter that can move a shallow minimum by a
     degree or two.  The last step (:mod:`kinview.kinematics.pa_exact`) re-evaluates the
     few angles that could hold the minimum with the reference's own per-angle
-    triangulation (2–12 triangulations, about 3 on average, instead of 361), so the best angle, the
-    systemic correction and the symmetrised field are the reference's.
+    triangulation (2–12 triangulations, about 3 on average, instead of 361), so the best
+    angle, the systemic correction and the symmetrised field are the reference's.
 """
 from __future__ import annotations
 
