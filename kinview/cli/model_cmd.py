@@ -42,10 +42,16 @@ def register(sub):
     p = sub.add_parser("predict", help="predict every galaxy with a model and make it active",
                        description="Run a model (--model, else the survey's active model, else "
                        "the shipped default) on every sample of the survey, store the "
-                       "predictions and make the model active.")
+                       "predictions and make the model active.  With --catalogue: predict an "
+                       "image task for every row of a catalogue on Dask, into Parquet.")
     p.add_argument("task", metavar="TASK")
-    p.add_argument("--survey", required=True, metavar="DIR")
-    p.add_argument("--model", default=None, metavar="PATH", help=".keras model file")
+    p.add_argument("--survey", default=None, metavar="DIR",
+                   help="survey directory (with --catalogue: only for --model ID)")
+    p.add_argument("--model", default=None, metavar="PATH", help=".keras model file (or, with "
+                   "--catalogue, a model id of --survey)")
+    from kinview.cli import batch_cmd
+
+    batch_cmd.add_arguments(p)
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("evaluate", help="held-out metrics of a model as JSON on stdout",
@@ -120,10 +126,17 @@ def _train(args) -> int:
 
 def _predict(args) -> int:
     from kinview.db.connection import connect
+    from kinview.errors import KinviewError
     from kinview.progress import tqdm_state
     from kinview.tasks.registry import get
     from kinview.training import predict
 
+    from kinview.cli import batch_cmd
+
+    if batch_cmd.requested(args):
+        return batch_cmd.run(args)
+    if args.survey is None:
+        raise KinviewError("predict needs --survey DIR (or --catalogue FILE --images DIR --out PRED.parquet)")
     task = get(args.task)
     survey = _survey_dir(args.survey)
     with tqdm_state(f"predict {task.name}", unit="file") as state:

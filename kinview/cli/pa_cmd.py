@@ -2,8 +2,8 @@
 
 ::
 
-    kinview pa --survey DIR [--method fast|pafit] [--jobs N] [--refit] [--nsteps N]
-               [--field stellar|gas] [--json]
+    kinview pa --survey DIR [--method fast|pafit] [--jobs N | --scheduler ADDRESS] [--refit]
+               [--nsteps N] [--field stellar|gas] [--json]
 
 PAs are degrees East of North to the receding side, [0, 360), stored in the survey's
 ``pa_fits`` table as they complete.  Re-running skips fields already fitted with the method
@@ -30,6 +30,10 @@ def register(sub):
                    help="fast (kinview, default) or pafit (reference, ~100x slower)")
     p.add_argument("--jobs", type=int, default=None,
                    help="worker processes (default: number of CPUs)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="fit on Dask: a scheduler address (tcp://host:8786) or scheduler file, "
+                        "or slurm/pbs/... through dask-jobqueue; workers must see the survey's "
+                        "files at the same paths (default: local processes, --jobs)")
     p.add_argument("--refit", action="store_true", help="refit fields that already have a fit")
     p.add_argument("--nsteps", type=int, default=361,
                    help="angles sampled in [0, 180] (default 361: 0.5 degree steps)")
@@ -45,6 +49,8 @@ def run(args) -> int:
 
     if args.jobs is not None and args.jobs < 1:
         raise KinviewError(f"--jobs must be at least 1, not {args.jobs}")
+    if args.jobs is not None and args.scheduler:
+        raise KinviewError("--jobs sets local processes; with --scheduler the scheduler's workers fit")
     if args.nsteps < 3:
         raise KinviewError(f"--nsteps must be at least 3, not {args.nsteps}")
     if not args.survey.is_dir():
@@ -52,11 +58,13 @@ def run(args) -> int:
     fields = tuple(dict.fromkeys(args.field)) if args.field else FIELDS
     with tqdm_state(f"PA fits ({args.method})", unit="galaxy") as state:
         summary = fit_survey(args.survey, method=args.method, jobs=args.jobs,
-                             refit=args.refit, nsteps=args.nsteps, state=state, fields=fields)
+                             refit=args.refit, nsteps=args.nsteps, state=state, fields=fields,
+                             scheduler=args.scheduler)
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
         print(f"{summary['fitted']} fields fitted, {summary['failed']} without a PA, "
-              f"{summary['skipped']} already done ({summary['method']}, {summary['jobs']} jobs, "
+              f"{summary['skipped']} already done ({summary['method']}, "
+              f"{summary.get('where') or str(summary['jobs']) + ' jobs'}, "
               f"{summary['seconds']:.1f} s)")
     return 0

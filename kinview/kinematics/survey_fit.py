@@ -153,9 +153,26 @@ def _mp_context():
     return ctx
 
 
+def _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary) -> None:
+    """Fit ``items`` on Dask, handing each chunk's rows to ``take`` (the one writer)."""
+    from kinview.batch.engine import dask_client, describe, run_tasks
+
+    size = chunk or (1 if method == "pafit" else 8)
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    with dask_client(scheduler) as client:
+        summary["where"] = describe(client)
+        summary["jobs"] = sum(int(w.get("nthreads", 1)) for w in
+                              client.scheduler_info().get("workers", {}).values())
+        for i, rows in run_tasks(client, _fit_chunk, chunks, (method, nsteps), state,
+                                 name=f"kinview-pa-{method}"):
+            take(rows)
+            state.advance(len(chunks[i]))
+
+
 def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                refit: bool = False, nsteps: int = 361, state: TaskState = NULL_STATE,
-               fields: Sequence[str] = FIELDS, chunk: Optional[int] = None) -> Dict[str, object]:
+               fields: Sequence[str] = FIELDS, chunk: Optional[int] = None,
+               scheduler=None) -> Dict[str, object]:
     """Fit the PAs of every galaxy of a survey and store them in ``pa_fits``.
 
     Parameters
@@ -174,6 +191,11 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     fields : sequence of {'stellar', 'gas'}
     chunk : int, optional
         Galaxies per task sent to a worker (default: small, so an interruption loses little).
+    scheduler : str, distributed.Client or cluster, optional
+        Fit on Dask instead of a local process pool (``jobs`` is then ignored): a scheduler
+        address or file, a dask-jobqueue kind, or a client (see
+        :func:`kinview.batch.engine.dask_client`).  Workers read the MAPS files at the paths
+        this process sees; results come back here and this process alone writes them.
 
     Returns
     -------
@@ -233,7 +255,9 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
             last = time.monotonic()
 
         try:
-            if jobs == 1 or len(items) <= 1:
+            if scheduler is not None:
+                _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary)
+            elif jobs == 1 or len(items) <= 1:
                 for item in items:
                     state.check_cancelled()
                     take(fit_galaxy(item[0], item[1], item[2], method, nsteps))

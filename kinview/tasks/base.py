@@ -96,6 +96,33 @@ class Task:
     split_fractions: Tuple[float, float, float] = (0.7, 0.15, 0.15)
     #: where the task is listed in choosers (lower first; ties by name)
     menu_order: int = 100
+    #: side in pixels of the colour image the task predicts from (one SDSS cutout per
+    #: galaxy), or None for tasks with other inputs.  Tasks that set it run on image-only
+    #: catalogues (``kinview predict TASK --catalogue``) through :meth:`image_input`.
+    image_size: Optional[int] = None
+
+    def image_input(self, rgb: np.ndarray) -> np.ndarray:
+        """One colour cutout as this task's network sees it, quantised to uint8.
+
+        The central square, cubic-resampled to :attr:`image_size` (as
+        :func:`kinview.kinematics.inputs.image_input`) and rounded to 1/255 steps, exactly
+        as the survey's image cache stores training inputs; the network input is this
+        array ``.astype(float32) / 255`` (values in [0, 1]).
+
+        Parameters
+        ----------
+        rgb : ndarray (H, W, 3) uint8, North up, East left
+
+        Returns
+        -------
+        ndarray uint8 (image_size, image_size, 3)
+        """
+        from kinview.kinematics.inputs import image_input
+
+        if not self.image_size:
+            raise KinviewError(f"task {self.name} does not predict from colour images")
+        arr = image_input(rgb, int(self.image_size))
+        return np.clip(np.round(arr * 255), 0, 255).astype(np.uint8)
 
     def training_config(self, arch: str, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         """Training recipe for ``arch``: a dict the trainer reads.

@@ -184,6 +184,7 @@ class PhotoZ(Task):
     default_epochs = 40
     menu_order = 20
     primary_metric = "r2"
+    image_size = SIZE
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:

@@ -37,6 +37,7 @@ class Spin(Task):
     default_epochs = 40
     menu_order = 10
     primary_metric = "pearson"
+    image_size = 80
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
