@@ -99,6 +99,7 @@ def dask_client(scheduler: Any = None, workers: Optional[int] = None,
             cluster = distributed.LocalCluster(
                 n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None, memory_limit=memory_limit, env=dict(WORKER_ENV),
+                preload=["kinview.batch.worker_setup"],
                 silence_logs=logging.ERROR if quiet else logging.WARNING)
             client = distributed.Client(cluster, set_as_default=False)
         elif scheduler.lower() in JOBQUEUE_KINDS:
