@@ -133,18 +133,19 @@ def run_config(name: str, cat: Path, images: Path, out: Path, workers: int, part
 
 def profile(images: Path, n: int):
     """Per-image milliseconds of read + decode, resample, and the network (batch 256)."""
-    from kinview.batch.predict import ModelRef, _predict_fixed, worker_model
+    from kinview.batch.predict import ModelRef, _one_blas_thread, _predict_fixed, worker_model
     from kinview.data.images import load_image
     from kinview.tasks.registry import get
     from kinview.training.trainer import shipped_model_path
 
     task = get("spin")
     files = sorted(images.iterdir())[:n]
-    t0 = time.perf_counter()
-    rgbs = [load_image(p) for p in files]
-    t1 = time.perf_counter()
-    u8 = np.stack([task.image_input(r) for r in rgbs])
-    t2 = time.perf_counter()
+    with _one_blas_thread():                  # as predict_partition does
+        t0 = time.perf_counter()
+        rgbs = [load_image(p) for p in files]
+        t1 = time.perf_counter()
+        u8 = np.stack([task.image_input(r) for r in rgbs])
+        t2 = time.perf_counter()
     path = shipped_model_path("spin")
     from kinview.batch.predict import _sha256_file
 
@@ -179,7 +180,7 @@ def main(argv=None) -> int:
     ap.add_argument("--base", type=int, default=240, help="distinct JPEGs (default 240)")
     ap.add_argument("--partition-rows", type=int, default=10_000)
     ap.add_argument("--profile", type=int, default=1000, help="images in the per-image profile")
-    ap.add_argument("--configs", nargs="+", default=["in-process", "dask-1", "dask-2"])
+    ap.add_argument("--configs", nargs="+", default=["in-process", "dask-2", "dask-1"])
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
     args = ap.parse_args(argv)

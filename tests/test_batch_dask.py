@@ -16,7 +16,7 @@ from kinview.batch.predict import FLAG_BAD_IMAGE, FLAG_NO_IMAGE, predict_catalog
 from kinview.errors import Cancelled  # noqa: E402
 from kinview.progress import TaskState  # noqa: E402
 
-N_GAL = 12
+N_GAL = 8
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_dask_output_equals_in_process_and_survey_predictions(tmp_path, survey, 
 
     path, ref = catalogue
     s = predict_catalogue("spin", path, survey / "images", tmp_path / "dask.parquet", scheduler=client,
-                          partition_rows=4, batch_size=3)
+                          partition_rows=3, batch_size=2)
     assert (s["parts"], s["parts_done"], s["rows_done"], s["flagged"]) == (3, 3, N_GAL, 0)
     got = _assert_matches(tmp_path / "dask.parquet", ref, N_GAL)
     s0 = predict_catalogue("spin", path, survey / "images", tmp_path / "local.parquet", workers=0,
@@ -108,7 +108,7 @@ def test_missing_and_corrupt_images_are_flagged_rows_and_the_rest_is_right(tmp_p
     (images / f"{names[0]}.jpg").write_bytes(data[: len(data) // 3])     # truncated JPEG
     (images / f"{names[1]}.jpg").write_bytes(b"")                        # empty file
     (images / f"{names[2]}.jpg").unlink()                                # missing
-    s = predict_catalogue("spin", path, images, tmp_path / "p.parquet", scheduler=client, partition_rows=6)
+    s = predict_catalogue("spin", path, images, tmp_path / "p.parquet", scheduler=client, partition_rows=5)
     got = _assert_matches(tmp_path / "p.parquet", ref, N_GAL).set_index("plateifu")
     assert s["flagged"] == 3
     assert got.loc[names[0], "flag"] == FLAG_BAD_IMAGE and "truncated" in got.loc[names[0], "error"]
@@ -121,7 +121,7 @@ def test_missing_and_corrupt_images_are_flagged_rows_and_the_rest_is_right(tmp_p
 
 def test_worker_killed_mid_run_job_completes_without_missing_or_duplicate_rows(tmp_path, survey, catalogue, client):
     path, ref = catalogue
-    big = pd.concat([pd.read_parquet(path)] * 10, ignore_index=True)      # 120 rows, 12 images
+    big = pd.concat([pd.read_parquet(path)] * 10, ignore_index=True)      # 80 rows, 8 images
     cat = tmp_path / "big.parquet"
     big.to_parquet(cat)
     pids = client.run(os.getpid)
@@ -138,10 +138,10 @@ def test_worker_killed_mid_run_job_completes_without_missing_or_duplicate_rows(t
     s = predict_catalogue("spin", cat, survey / "images", tmp_path / "k.parquet", scheduler=client,
                           partition_rows=10, state=state)
     assert killed, "no worker was busy when the first part came back"
-    assert s["parts_done"] == 12 and s["rows_done"] == 120
+    assert s["parts_done"] == 8 and s["rows_done"] == 80
     got = read_output(tmp_path / "k.parquet")
-    assert got["row"].tolist() == list(range(120))
-    assert len(list((tmp_path / "k.parquet").glob("part-*.parquet"))) == 12
+    assert got["row"].tolist() == list(range(80))
+    assert len(list((tmp_path / "k.parquet").glob("part-*.parquet"))) == 8
     np.testing.assert_allclose(got["value"], ref.reindex(got["plateifu"]).to_numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -155,11 +155,11 @@ def test_rerun_after_interruption_computes_only_the_missing_parts(tmp_path, surv
     first = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*.parquet")}
     assert len(first) == 2                                   # 2 parts of 2 rows, then stopped
     s = predict_catalogue("spin", path, survey / "images", out, scheduler=client, partition_rows=2)
-    assert (s["parts_skipped"], s["parts_done"], s["rows_done"]) == (2, 4, 8)
+    assert (s["parts_skipped"], s["parts_done"], s["rows_done"]) == (2, 2, 4)
     assert {n: (out / n).stat().st_mtime_ns for n in first} == first     # untouched
     _assert_matches(out, ref, N_GAL)
     s = predict_catalogue("spin", path, survey / "images", out, scheduler=client, partition_rows=2)
-    assert (s["parts_skipped"], s["parts_done"]) == (6, 0)
+    assert (s["parts_skipped"], s["parts_done"]) == (4, 0)
 
 
 def test_pa_fits_on_dask_equal_the_local_fits_and_are_written_by_the_client(tmp_path, survey, client):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -144,6 +145,10 @@ def _jobqueue_cluster(kind: str, workers: Optional[int]):
         text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise KinviewError(f"cannot set up a {kind} cluster ({text[:200]}); configure it in "
                            "~/.config/dask/jobqueue.yaml as dask-jobqueue documents") from None
+    submit = getattr(getattr(cluster, "job_cls", None), "submit_command", None)
+    if submit and shutil.which(str(submit).split()[0]) is None:
+        cluster.close()
+        raise KinviewError(f"--scheduler {kind}: '{submit}' not found; run on a {kind} login node")
     try:
         cluster.scale(n=int(workers or 1))
     except Exception as exc:  # noqa: BLE001 - sbatch missing, queue refused the job, ...
