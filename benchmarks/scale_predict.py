@@ -178,12 +178,16 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--side", type=int, default=128, help="JPEG side in pixels (default 128)")
     ap.add_argument("--base", type=int, default=240, help="distinct JPEGs (default 240)")
-    ap.add_argument("--partition-rows", type=int, default=10_000)
+    ap.add_argument("--partition-rows", type=int, default=None,
+                    help="rows per partition (default: kinview's, rows/64 in [500, 10000])")
     ap.add_argument("--profile", type=int, default=1000, help="images in the per-image profile")
     ap.add_argument("--configs", nargs="+", default=["in-process", "dask-2", "dask-1"])
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep", type=Path, default=None, help="work in this directory and keep it")
     args = ap.parse_args(argv)
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # clean up on kill
 
     import keras  # noqa: F401  (import TensorFlow once before any timing)
 

@@ -8,6 +8,7 @@
   partition, written atomically, with the model and kinview version in its metadata
 - :mod:`kinview.batch.predict`    ``kinview predict TASK --catalogue``: image tasks on millions
   of catalogue rows, resumable
+- :mod:`kinview.batch.worker_setup`  preload of local workers (Ctrl-C belongs to the client)
 
 Dask (``dask[distributed]``) is imported only inside the functions that use it.  Workers must
 be able to import kinview and see the catalogue, image and model files at the same paths as

@@ -38,7 +38,7 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import pandas as pd
 
-from kinview.batch.catalogue import DEFAULT_PARTITION_ROWS, CataloguePlan, Partition, plan_catalogue, read_partition
+from kinview.batch.catalogue import CataloguePlan, Partition, plan_catalogue, read_partition
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 
@@ -312,7 +312,7 @@ def _version() -> str:
 def predict_catalogue(task, catalogue: Union[str, Path], images: Union[str, Path], out: Union[str, Path],
                       scheduler: Any = None, workers: Optional[int] = None, model: Optional[str] = None,
                       survey: Optional[Union[str, Path]] = None,
-                      partition_rows: int = DEFAULT_PARTITION_ROWS, batch_size: int = DEFAULT_BATCH_SIZE,
+                      partition_rows: Optional[int] = None, batch_size: int = DEFAULT_BATCH_SIZE,
                       overwrite: bool = False, memory_limit: Any = "auto",
                       state: TaskState = NULL_STATE) -> Dict[str, Any]:
     """Predict an image task for every row of a catalogue into partitioned Parquet.
@@ -336,8 +336,11 @@ def predict_catalogue(task, catalogue: Union[str, Path], images: Union[str, Path
         the shipped one.
     survey : path-like, optional
         Survey whose model registry ``model`` ids refer to.
-    partition_rows, batch_size : int
-        Rows per task / output part, and images per network call.
+    partition_rows : int, optional
+        Rows per task and output part (default: n/64 clipped to [500, 10,000], see
+        :func:`kinview.batch.catalogue.default_partition_rows`).
+    batch_size : int
+        Images per network call.
     overwrite : bool
         Replace an existing output of another run instead of refusing.
     memory_limit : str or int
@@ -381,7 +384,7 @@ def predict_catalogue(task, catalogue: Union[str, Path], images: Union[str, Path
                 "kinview_version": _version(), "catalogue": plan.path,
                 "catalogue_format": plan.format, "catalogue_fingerprint": plan.fingerprint,
                 "id_column": plan.id_name, "n_rows": plan.n_rows,
-                "partition_rows": int(partition_rows), "n_parts": len(plan.partitions),
+                "partition_rows": plan.partitions[0].n_rows, "n_parts": len(plan.partitions),
                 "images": str(images), "target": task.target, "kind": task.kind,
                 "flags": {"1": "no id", "2": "no image file", "4": "unreadable image"},
                 "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}

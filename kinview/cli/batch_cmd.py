@@ -32,7 +32,8 @@ def add_arguments(p) -> None:
                    help="local worker processes (default: CPU cores; 0: in this process "
                         "without Dask); with --scheduler slurm etc.: workers to request")
     g.add_argument("--partition-rows", type=int, default=None, metavar="N",
-                   help="catalogue rows per task and per output part (default 10000)")
+                   help="catalogue rows per task and per output part (default: rows/64, "
+                        "at least 500, at most 10000)")
     g.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="images per network call (default 256)")
     g.add_argument("--memory-limit", default="auto", metavar="SIZE",
@@ -53,7 +54,6 @@ def requested(args) -> bool:
 
 
 def run(args) -> int:
-    from kinview.batch.catalogue import DEFAULT_PARTITION_ROWS
     from kinview.batch.engine import JOBQUEUE_KINDS
     from kinview.batch.predict import DEFAULT_BATCH_SIZE, predict_catalogue
     from kinview.progress import tqdm_state
@@ -78,7 +78,7 @@ def run(args) -> int:
         summary = predict_catalogue(
             args.task, args.catalogue, args.images, args.out, scheduler=args.scheduler,
             workers=args.workers, model=args.model, survey=survey,
-            partition_rows=args.partition_rows or DEFAULT_PARTITION_ROWS,
+            partition_rows=args.partition_rows,
             batch_size=args.batch_size or DEFAULT_BATCH_SIZE, overwrite=args.overwrite,
             memory_limit=args.memory_limit, state=state)
     if args.json:

@@ -157,6 +157,8 @@ def _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary) 
     """Fit ``items`` on Dask, handing each chunk's rows to ``take`` (the one writer)."""
     from kinview.batch.engine import dask_client, describe, run_tasks
 
+    if not items:
+        return
     size = chunk or (1 if method == "pafit" else 8)
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
     with dask_client(scheduler) as client:
