@@ -282,7 +282,7 @@ def predict_partition(part: Partition, job: PredictJob):
         if len(ok) == 0:
             continue
         X = u8[ok].astype(np.float32) / 255.0
-        pred = _predict_fixed(model, X, bs)
+        pred = _predict_fixed(model, X, min(bs, n))      # one shape per partition size
         ds = Dataset(X=X, y=np.full(len(ok), np.nan, np.float32), ids=[(chunk[k], "galaxy") for k in ok],
                      groups=np.asarray([chunk[k] for k in ok], dtype=object))
         for k, (_, _, v, c, _) in zip(ok, task.to_predictions(pred, ds)):
