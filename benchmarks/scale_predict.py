@@ -110,6 +110,12 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run_config(name: str, cat: Path, images: Path, out: Path, workers: int, partition_rows: int):
     from kinview.batch.engine import dask_client
     from kinview.batch.predict import predict_catalogue
@@ -117,14 +123,27 @@ def run_config(name: str, cat: Path, images: Path, out: Path, workers: int, part
     res = {"config": name, "load_before": load()}
     t0 = time.perf_counter()
     if workers == 0:
+        c0 = cpu_seconds()
         s = predict_catalogue("spin", cat, images, out, workers=0, partition_rows=partition_rows)
         res["startup_seconds"] = 0.0
+        cpu = cpu_seconds() - c0
     else:
         with dask_client(None, workers) as client:
             res["startup_seconds"] = time.perf_counter() - t0
+            w0 = client.run(cpu_seconds)
+            c0 = cpu_seconds()
             s = predict_catalogue("spin", cat, images, out, scheduler=client, partition_rows=partition_rows)
+            cpu_client = cpu_seconds() - c0
+            w1 = client.run(cpu_seconds)
             peaks = client.run(peak_rss_mb)
             res["worker_peak_rss_mb"] = sorted(round(v, 1) for v in peaks.values())
+            res["client_cpu_seconds"] = cpu_client
+            cpu = cpu_client + sum(w1[k] - w0.get(k, 0.0) for k in w1)
+    # CPU per image (all processes and threads, model loading included) and the cores the
+    # run kept busy: on a shared machine the wall-clock rate also depends on others' load.
+    res["cpu_seconds"] = cpu
+    res["cpu_ms_per_image"] = 1000 * cpu / max(s["rows_done"], 1)
+    res["cores_used"] = cpu / s["run_seconds"] if s.get("run_seconds") else None
     res.update(rows=s["rows_done"], flagged=s["flagged"], seconds=s["run_seconds"],
                images_per_second=s["images_per_second"], total_seconds=time.perf_counter() - t0,
                load_after=load())
