@@ -14,6 +14,12 @@ pa_fits      position-angle fits per (plateifu, field, method); a refit replaces
 models       trained models: task, architecture, path, metrics, label-set hash, card
 predictions  per (model, plateifu, field): value and confidence
 meta         survey-level key/value pairs (e.g. ingest time)
+
+Tables (adjudications migration)
+--------------------------------
+adjudications  the append-only log of adjudicators' final labels where experts disagree; the
+               final label of a (plateifu, field, kind) is its latest event, NULL = withdrawn
+               (see :mod:`kinview.db.adjudications`)
 """
 from __future__ import annotations
 
@@ -105,6 +111,23 @@ CREATE TABLE meta (
 );
 """
 
+#: The adjudication log (issue 15).  ``IF NOT EXISTS`` so the migration is harmless whatever its
+#: position among other branches' migrations.
+V_ADJUDICATIONS = """
+CREATE TABLE IF NOT EXISTS adjudications (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    plateifu      TEXT NOT NULL,
+    field         TEXT NOT NULL CHECK (field IN ('stellar', 'gas')),
+    kind          TEXT NOT NULL CHECK (kind IN ('quality', 'feature', 'gas_note')),
+    value_num     REAL,            -- the final code; NULL = adjudication withdrawn
+    adjudicator   TEXT NOT NULL,
+    created       TEXT NOT NULL,   -- ISO 8601 UTC
+    basis         TEXT,            -- the experts' labels it settled, "name=value;..." at the time
+    source        TEXT NOT NULL DEFAULT 'gui'   -- gui | cli | undo
+);
+CREATE INDEX IF NOT EXISTS adjudications_key ON adjudications (plateifu, field, kind, id);
+"""
+
 #: Migrations, oldest first.  Entry i brings a database from version i to i + 1.
 #: Add new ones at the end; never edit a released one.
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -117,6 +140,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
+    lambda conn: _run_script(conn, V_ADJUDICATIONS),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
