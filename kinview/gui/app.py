@@ -183,6 +183,19 @@ def open_window(survey_dir: Path, expert: Optional[str] = None, size: Optional[T
     return window
 
 
+def schedule_first_run_prompt(window, explicit: Optional[str] = None) -> bool:
+    """Ask for the expert's name once the window is up, when nothing names the expert yet
+    (no ``--expert``, no ``$KINVIEW_EXPERT``, no saved name).  Returns whether it was scheduled."""
+    from PyQt5 import QtCore
+
+    from kinview.labels.experts import needs_first_run_prompt
+
+    if not needs_first_run_prompt(explicit, window.settings.expert or ""):
+        return False
+    QtCore.QTimer.singleShot(0, lambda: window.prompt_expert(first_run=True))
+    return True
+
+
 def wait_drawn(window, timeout_s: float = 120.0) -> bool:
     """Process events until the window has drawn its first galaxy (or failed to load)."""
     from PyQt5 import QtWidgets
@@ -245,4 +258,5 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         worker.wait_all(30000, drop_queued=True)
         return 0
     window.show()
+    schedule_first_run_prompt(window, expert)
     return int(app.exec_())

@@ -27,6 +27,7 @@ from kinview.gui.galaxy_list import GalaxyList
 from kinview.gui.galaxy_view import GalaxyView
 from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, LabelPanel
 from kinview.gui.prefetch import Prefetcher
+from kinview.labels.workflow import has_valid_spaxels, implied_labels, should_advance
 from kinview.settings import Settings
 
 #: Delay (ms) before the neighbours of the galaxy on screen start loading (after its paint).
@@ -106,6 +107,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 expert = self.settings.expert or getpass.getuser() or "expert"
         self.state = vs.ViewState(survey_dir=str(self.survey_dir), expert=expert)
         self.state.clip_percentile = float(self.settings.clip_percentile or 98.0)
+        self.state.toggles.setdefault("blind", True)   # others' labels hidden until I label
         self.state.toggles.update({k: bool(v) for k, v in self.settings.toggles.items()
                                    if k in self.state.toggles})
         saved_filter = self.settings.filters.get(Settings.survey_key(self.survey_dir))
@@ -162,6 +164,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.gui.model_panels import install as install_model_panels
 
         self.model_panels = install_model_panels(self)
+        self._install_experts()
         self._layout_restored = qsettings.restore_window(self, self.settings)
         self._shown_once = False
         self.statusBar().showMessage(f"opening {self.survey_dir} …")
@@ -231,6 +234,7 @@ class MainWindow(QtWidgets.QMainWindow):
         mb.setStyleSheet("QMenuBar { background:#eeeeee; color:#111111; }")
         fm = mb.addMenu("&File")
         self._action("Save screenshot…", "Ctrl+Shift+S", self._save_screenshot, fm)
+        self._action("Switch expert…", "Ctrl+Shift+E", self.prompt_expert, fm)
         self._action("Quit", "Ctrl+Q", self.quit, fm)
         lm = mb.addMenu("&Label")
         from kinview.gui.label_panel import _VOCAB
@@ -245,6 +249,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Type a note", "T", self.label_panel.edit_note, lm)
         self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm)
         self._action("Undo last label", "Ctrl+Z", self.undo, lm)
+        lm.addSeparator()
+        self._action("Adjudication queue", "Ctrl+J", self.toggle_adjudication, lm)
         gm = mb.addMenu("&Go")
         keys: Dict[str, list] = {}
         for seq, name, _ in OTHER_KEYS:
@@ -268,6 +274,9 @@ class MainWindow(QtWidgets.QMainWindow):
             "auto_advance": self._action("Advance when both qualities are set", None,
                                          lambda on: self.set_toggle("auto_advance", on),
                                          self.view_menu, True, t["auto_advance"]),
+            "blind": self._action("Blind mode (others' labels after mine)", None,
+                                  lambda on: self.set_toggle("blind", on), self.view_menu, True,
+                                  t.get("blind", True)),
         }
         self._action("Narrower colour clip", "[", lambda: self.step_clip(-1), self.view_menu)
         self._action("Wider colour clip", "]", lambda: self.step_clip(+1), self.view_menu)
@@ -326,6 +335,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.prefetcher = Prefetcher(self.survey_dir, self.row, db_path=self.store_db_path(),
                                      clean=self.state.toggles.get("cleaned", False))
         self.prefetcher.loaded.connect(self._galaxy_loaded)
+        self.adjudication.bind(self.store, self.state.expert)
+        if self.adjudication_dock.isVisible():
+            self.adjudication.refresh()
         self.prefetcher.fitted.connect(self._pa_fitted)
         self._count_labelled()
         order = vs.ordered_rows(table, self.state.filter_name, self.state.filter_k,
@@ -371,6 +383,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 act.setChecked(value)
                 act.blockSignals(False)
             self.view.set_toggles(self.state.toggles)
+            if key == "blind":
+                self._update_reveal_soon()
             if key == "cleaned" and self.prefetcher is not None:
                 self.prefetcher.set_clean(value)      # the cleaning runs in the loader
                 self.view.drawn_plateifu = None
@@ -399,6 +413,7 @@ class MainWindow(QtWidgets.QMainWindow):
         data = self.prefetcher.get(pifu)
         has_gas = pifu not in self.no_gas
         self.label_panel.set_galaxy(pifu, labels, has_gas, row, self.state.expert)
+        self._update_reveal_soon()
         self._save_settings_soon()
         if data is not None:
             self.view.show_galaxy(data, row, labels)
@@ -409,10 +424,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.prefetcher.request(pifu, priority=100)
 
     def _galaxy_loaded(self, plateifu: str, data) -> None:
-        if data.fields.get("gas") is None and data.fields.get("stellar") is not None:
+        gas = data.fields.get("gas")
+        if (not has_valid_spaxels(None if gas is None else gas.vel)
+                and data.fields.get("stellar") is not None):
             if plateifu not in self.no_gas:
                 self.no_gas.add(plateifu)
                 self._count_labelled()
+                if plateifu == self.state.current:
+                    self._update_reveal_soon()
         if plateifu == self.state.current and self.view.drawn_plateifu != plateifu:
             row = self.row(plateifu)
             row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
@@ -504,13 +523,26 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------------------------------
     # labelling
     # ------------------------------------------------------------------------------------------
+    def _has_gas(self, plateifu: str) -> Optional[bool]:
+        """False when the galaxy's gas map has no valid spaxels, True when it has some, None
+        while its maps are not loaded yet."""
+        if plateifu in self.no_gas:
+            return False
+        data = self.prefetcher.get(plateifu) if self.prefetcher is not None else None
+        return None if data is None else True
+
     def label(self, field: str, kind: str, value, advance: bool = True) -> Optional[int]:
         """Commit one label of the current galaxy (fsynced before returning), update the list,
-        and advance to the next unlabelled galaxy when both qualities are now set."""
+        and advance to the next unlabelled galaxy when this label completed the galaxy
+        (:func:`kinview.labels.workflow.should_advance`: a correction stays).  On a galaxy
+        without gas, a stellar quality also records gas quality 0 and the note "no gas"."""
         pifu = self.state.current
         if pifu is None or self.store is None:
             return None
         labels = self.mine.setdefault(pifu, {})
+        for f, k, v in implied_labels(labels, field, kind, value, self._has_gas(pifu)):
+            if self.label(f, k, v, advance=False) is None:
+                return None
         before = self.is_labelled(pifu)
         prev = labels.get((field, kind))
         row = self.table.loc[pifu] if self.table is not None else None
@@ -538,7 +570,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._after_label_change(pifu)
         self.labelled.emit(pifu, field, kind, value)
         self.statusBar().showMessage(f"saved {pifu} {field} {kind.replace('_', ' ')} = {value}", 3000)
-        if (advance and kind == "quality" and after and self.state.toggles.get("auto_advance", True)):
+        if (advance and should_advance(kind, before, after)
+                and self.state.toggles.get("auto_advance", True)):
             self.next_unlabelled()
         return event
 
@@ -551,6 +584,7 @@ class MainWindow(QtWidgets.QMainWindow):
             row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
             self.label_panel.set_galaxy(pifu, self.mine.get(pifu, {}), pifu not in self.no_gas,
                                         row, self.state.expert)
+            self._update_reveal_soon()
 
     def _note(self, text: str) -> None:
         self.label("galaxy", "note", text or None, advance=False)
@@ -631,6 +665,101 @@ class MainWindow(QtWidgets.QMainWindow):
             self.rate.setText("1 this session")
         else:
             self.rate.setText("")
+
+    # ------------------------------------------------------------------------------------------
+    # several experts: who labels, blind mode and the reveal strip, adjudication
+    # ------------------------------------------------------------------------------------------
+    def _install_experts(self) -> None:
+        from kinview.gui.adjudication_panel import AdjudicationPanel
+
+        self.adjudication = AdjudicationPanel()
+        self.adjudication_dock = self.add_panel("Adjudication", self.adjudication, "right")
+        self.adjudication_dock.hide()
+        self.adjudication_dock.visibilityChanged.connect(self._adjudication_visible)
+        self.adjudication.galaxy_selected.connect(self.goto)
+        self.adjudication.decided.connect(lambda *_: self._update_reveal_soon())
+        self._reveal_timer = QtCore.QTimer(self)
+        self._reveal_timer.setSingleShot(True)
+        self._reveal_timer.timeout.connect(self._update_reveal)
+        self._adjudication_timer = QtCore.QTimer(self)
+        self._adjudication_timer.setSingleShot(True)
+        self._adjudication_timer.timeout.connect(self._refresh_adjudication)
+        self.labelled.connect(lambda *_: self._adjudication_timer.start(300))
+
+    def _adjudication_visible(self, visible: bool) -> None:
+        if visible:
+            self._refresh_adjudication()
+        self._update_reveal_soon()
+
+    def _refresh_adjudication(self) -> None:
+        if self.store is not None and self.adjudication_dock.isVisible():
+            self.adjudication.refresh()
+
+    def toggle_adjudication(self) -> None:
+        """Show (and focus) or hide the adjudication queue.  While it is open the reveal strip
+        shows every rater's labels: adjudicating needs them, blind mode or not."""
+        if self.adjudication_dock.isVisible():
+            self.adjudication_dock.hide()
+            return
+        self.adjudication_dock.show()
+        self.adjudication_dock.raise_()
+        self.adjudication.table.setFocus(QtCore.Qt.ShortcutFocusReason)
+
+    def _update_reveal_soon(self) -> None:
+        """Refresh the reveal strip after the galaxy is painted (one small query, off the
+        keypress-to-paint path)."""
+        self._reveal_timer.start(0)
+
+    def _update_reveal(self) -> None:
+        pifu = self.state.current
+        strip = self.label_panel.reveal_strip
+        if pifu is None or self.store is None:
+            strip.clear_reveal()
+            return
+        from kinview.labels.adjudication import reveal
+
+        blind = bool(self.state.toggles.get("blind", True)) and not self.adjudication_dock.isVisible()
+        try:
+            r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas, blind=blind)
+        except Exception as exc:  # noqa: BLE001 - the strip is information, never a crash
+            strip.setText(f"<span style='color:#b00000'>other experts' labels unavailable: {exc}</span>")
+            return
+        strip.show_reveal(r)
+
+    def prompt_expert(self, first_run: bool = False) -> Optional[str]:
+        """Ask for the expert's name (File ▸ Switch expert, and the first run); switch to it."""
+        from kinview.gui.expert_dialog import ask_expert
+
+        known = self.store.experts() if self.store is not None else []
+        name = ask_expert(self, self.state.expert, known, first_run=first_run)
+        if name is not None:
+            self.switch_expert(name)
+        return name
+
+    def switch_expert(self, name: str) -> None:
+        """Label as ``name`` from now on: reload that expert's labels into the list, the label
+        panel and the counts; undo applies to that expert's labels; the name is saved."""
+        from kinview.labels.experts import validate_expert
+        from kinview.labels.workflow import labels_by_galaxy
+
+        name = validate_expert(name)
+        self.state.expert = name
+        self.expert_label.setText(f"expert: <b>{name}</b>")
+        self.undo_stack = []
+        self.session_done = []
+        if self.store is not None:
+            self.store.expert = name
+            self.mine = labels_by_galaxy(self.store.current(name))
+            self.adjudication.bind(self.store, name)
+        if self.table is not None:
+            vs.refresh_derived(self.table, self.mine)
+            self.set_filter(self.state.filter_name, self.state.filter_k)
+            self._count_labelled()
+            self._show_current()
+            self._refresh_adjudication()
+        self.settings.expert = name
+        self._save_settings_soon()
+        self.statusBar().showMessage(f"labelling as {name}", 5000)
 
     # ------------------------------------------------------------------------------------------
     # help, screenshot, settings
