@@ -137,15 +137,14 @@ def create_demo_survey(out: Path, n: int = DEMO_N, seed: int = DEMO_SEED, show_p
 
 
 def start_pa_fits(window) -> None:
-    """After the first open: fit PAs (fast method) in the background if the survey has none
-    stored; progress goes to the status bar.  The check itself runs in the worker too."""
+    """At every start: fit (fast method, background) the fields that have no stored PA fit
+    yet — a new survey's, or the rest of an interrupted fit; progress and a Cancel button in
+    the status bar.  The check itself runs in the worker too."""
     from kinview.gui import worker
     from kinview.gui.prefetch import fit_pas_if_none
 
     w = worker.submit(fit_pas_if_none, str(window.survey_dir))
-    window.pa_worker = w
-    w.progress.connect(lambda done, total: window.statusBar().showMessage(
-        f"fitting position angles (fast method): {done} / {total}"))
+    window.attach_pa_fit(w)            # progress bar + Cancel; the list refreshes as fits land
     w.finished.connect(lambda count: count and window.statusBar().showMessage(
         f"fitted {count} position angles", 5000))
     # then the shipped models' predictions, so the model columns are filled from the first start
@@ -233,12 +232,11 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         create_demo_survey(survey, show_progress=not screenshot)
         created = True
     window = open_window(survey, expert, size if screenshot else None)
-    if created or default:
-        window.table_loaded.connect(lambda: start_pa_fits(window))   # then the shipped models
-    elif not screenshot:
-        # any survey without a model of its own gets the shipped models' predictions, so the
-        # model columns, filters and queues work from the first start
-        window.table_loaded.connect(lambda: start_shipped_predictions(window))
+    if created or default or not screenshot:
+        # unfinished PA fits resume in the background (cancellable), then any survey without a
+        # model of its own gets the shipped models' predictions, so the model columns, filters
+        # and queues work from the first start
+        window.table_loaded.connect(lambda: start_pa_fits(window))
     if screenshot:
         from kinview.gui.screenshot import save_window
 

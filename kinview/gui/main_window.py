@@ -509,6 +509,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list.set_filter(name, k)
         self.galaxy_list.set_data(self.table, order)
         self.state.set_order(order)
+        if name == "misaligned":
+            counts = vs.pa_fit_counts(self.table)
+            if counts["unfitted"]:
+                self.statusBar().showMessage(
+                    f"Misaligned covers the {counts['fitted']} galaxies with PAs; {counts['unfitted']} "
+                    "are not fitted yet (filter \"PA not fitted yet\")", 10000)
         if not order:
             self.view.header.setText("<span style='color:#555'>No galaxy passes this filter.</span>")
 
@@ -665,6 +671,73 @@ class MainWindow(QtWidgets.QMainWindow):
             self.rate.setText("1 this session")
         else:
             self.rate.setText("")
+
+    # ------------------------------------------------------------------------------------------
+    # background PA fits: progress, cancel, the list refreshed as fits land
+    # ------------------------------------------------------------------------------------------
+    def attach_pa_fit(self, w) -> None:
+        """Show the progress of a background PA fit (a :mod:`kinview.gui.worker` worker running
+        :func:`kinview.gui.prefetch.fit_pas_if_none`) with a Cancel button in the status bar,
+        and refresh the list's PA columns as fits land.  Cancelled fits resume at the next start."""
+        if not hasattr(self, "pa_progress"):
+            self.pa_progress = QtWidgets.QProgressBar()
+            self.pa_progress.setObjectName("pa-fit-progress")
+            self.pa_progress.setFormat("PA fits %v / %m galaxies")
+            self.pa_progress.setToolTip("Position angles (fast method) of the galaxies not fitted "
+                                        "yet, in the background; labelling goes on meanwhile")
+            self.pa_cancel = QtWidgets.QToolButton()
+            self.pa_cancel.setText("Cancel PA fits")
+            self.pa_cancel.setFocusPolicy(QtCore.Qt.NoFocus)
+            self.statusBar().insertPermanentWidget(0, self.pa_progress)
+            self.statusBar().insertPermanentWidget(1, self.pa_cancel)
+        self.pa_worker = w
+        self._pa_refreshed = time.monotonic()
+        self.pa_progress.setRange(0, 0)      # busy until the worker knows how many
+        self.pa_progress.show()
+        self.pa_cancel.show()
+        self.pa_cancel.setEnabled(True)
+        try:
+            self.pa_cancel.clicked.disconnect()
+        except TypeError:
+            pass
+        self.pa_cancel.clicked.connect(self.cancel_pa_fits)
+        w.progress.connect(self._pa_fit_progress)
+        w.cancelled.connect(lambda: self.statusBar().showMessage(
+            "PA fitting cancelled: the fits done so far are kept; the rest resume at the next start",
+            10000))
+        w.failed.connect(lambda exc, tb: self.statusBar().showMessage(f"PA fitting failed: {exc}", 10000))
+        w.done.connect(self._pa_fit_done)
+
+    def cancel_pa_fits(self) -> None:
+        w = getattr(self, "pa_worker", None)
+        if w is not None and not w.is_done:
+            w.cancel()
+            self.pa_cancel.setEnabled(False)
+            self.statusBar().showMessage("cancelling the PA fits …")
+
+    def _pa_fit_progress(self, done: int, total) -> None:
+        if total:
+            self.pa_progress.setRange(0, int(total))
+        self.pa_progress.setValue(int(done))
+        if time.monotonic() - self._pa_refreshed > 5.0:
+            self.reload_pa_fits()
+
+    def _pa_fit_done(self) -> None:
+        self.pa_progress.hide()
+        self.pa_cancel.hide()
+        self.reload_pa_fits()
+
+    def reload_pa_fits(self) -> None:
+        """Re-read the stored PA fits into the galaxy table, the list and its filters."""
+        self._pa_refreshed = time.monotonic()
+        if self.table is None or self.store is None:
+            return
+        vs.refresh_pa_fits(self.table, self.mine, self.store.conn)
+        # the list shows the new values; its order (filter) is recomputed when the filter is
+        # next chosen, so the galaxy on screen and the expert's place never jump
+        self.galaxy_list.set_data(self.table, self.state.order)
+        if self.state.current is not None:
+            self.galaxy_list.select(self.state.current)
 
     # ------------------------------------------------------------------------------------------
     # several experts: who labels, blind mode and the reveal strip, adjudication
