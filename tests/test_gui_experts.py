@@ -129,7 +129,7 @@ def test_adjudication_queue_by_keys_and_kappa_in_the_gui(qtbot, survey):
     try:
         press(qtbot, w, QtCore.Qt.Key_J, QtCore.Qt.ControlModifier)     # Label ▸ Adjudication queue
         qtbot.waitUntil(lambda: w.adjudication_dock.isVisible() and panel.table.rowCount() == 2)
-        assert panel.table.item(0, 0).text() == P[1] and panel.table.item(0, 3).text() == "tie"
+        assert panel.table.item(0, 0).text() == P[1] and panel.table.item(0, 2).text() == "2 0 → tie"
         assert w.state.current == P[1]                 # choosing a disagreement shows its galaxy
         # adjudicating reveals everyone, blind mode or not
         qtbot.waitUntil(lambda: strip_has(w, "<b>bob</b>"))
@@ -148,10 +148,12 @@ def test_adjudication_queue_by_keys_and_kappa_in_the_gui(qtbot, survey):
         assert "0</b> open" in panel.summary.text() and "2 adjudicated" in panel.summary.text()
         # κ per field and per class: ann 2,2,1 vs bob 2,0,2 on stellar quality
         assert panel.kappa.rowCount() == 5
-        assert panel.kappa.item(0, 0).text() == "stellar quality"
-        assert panel.kappa.item(0, 2).text() == "3"
-        assert "0 do not use:" in panel.kappa.item(0, 3).text()
-        assert panel.kappa.item(1, 3).text() == "fewer than two raters"
+        assert panel.kappa.item(0, 0).toolTip() == "stellar quality"
+        assert "over 3 galaxies" in panel.kappa.item(0, 1).toolTip()
+        assert panel.kappa.item(0, 1).text() == "-0.20"      # ann 2,2,1 vs bob 2,0,2: p_o 1/3, p_e 4/9
+        assert panel.kappa.item(0, 2).text() == "0.00" and "0 (do not use)" in panel.kappa.item(0, 2).toolTip()
+        assert panel.kappa.item(0, 5).text() == ""            # quality has no class 3
+        assert panel.kappa.item(1, 1).text() == "—"           # gas quality: one rater only
     finally:
         close_window(w)
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from kinview.labels import adjudication as adj
 from kinview.gui.reveal_strip import SHORT, value_text
 
-HEADERS = ["galaxy", "label", "experts' labels", "majority", "final"]
+HEADERS = ["galaxy", "label", "votes→maj", "final"]
 _DIGITS = {QtCore.Qt.Key_0: 0, QtCore.Qt.Key_1: 1, QtCore.Qt.Key_2: 2, QtCore.Qt.Key_3: 3}
 _ACCEPT = (QtCore.Qt.Key_Return, QtCore.Qt.Key_Enter)
 _WITHDRAW = (QtCore.Qt.Key_Backspace, QtCore.Qt.Key_Delete)
@@ -95,36 +96,44 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.key_decision.connect(self._key_decision)
         lay.addWidget(self.table, 3)
-        self.choice_box = QtWidgets.QGroupBox("Final label of the selected disagreement")
+        self.choice_box = QtWidgets.QGroupBox("Final label")
         self.choice_box.setStyleSheet("QGroupBox { color:#111111; font-weight:bold; }")
-        self.choices = QtWidgets.QHBoxLayout(self.choice_box)
+        self.choices = QtWidgets.QGridLayout(self.choice_box)
         self.choices.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.choice_box)
-        hint = QtWidgets.QLabel("Keys in the list: <b>0</b>–<b>3</b> final label · <b>Enter</b> accept "
-                                "the majority · <b>Backspace</b> withdraw · <b>↑ ↓</b> move")
+        hint = QtWidgets.QLabel("In the list: <b>0</b>–<b>3</b> final label · <b>Enter</b> majority · "
+                                "<b>Backspace</b> withdraw · <b>↑↓</b> move")
         hint.setWordWrap(True)
         hint.setStyleSheet("color:#444444;")
         lay.addWidget(hint)
-        kbox = QtWidgets.QGroupBox("Agreement between raters (κ per field and class)")
+        kbox = QtWidgets.QGroupBox("Agreement κ, per class")
         kbox.setStyleSheet("QGroupBox { color:#111111; font-weight:bold; }")
         kl = QtWidgets.QVBoxLayout(kbox)
         kl.setContentsMargins(4, 4, 4, 4)
-        self.kappa = QtWidgets.QTableWidget(0, 4)
-        self.kappa.setHorizontalHeaderLabels(["label", "κ", "galaxies", "κ per class"])
+        self.kappa = QtWidgets.QTableWidget(0, 6)
+        self.kappa.setHorizontalHeaderLabels(["label", "κ", "0", "1", "2", "3"])
+        for j in range(2, 6):
+            self.kappa.horizontalHeaderItem(j).setToolTip(f"κ of class {j - 2} against the rest "
+                                                          "(hover a cell for the class name)")
+        self.kappa.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        self.kappa.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
         self.kappa.verticalHeader().setVisible(False)
         self.kappa.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
         self.kappa.setFocusPolicy(QtCore.Qt.NoFocus)
         self.kappa.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
         kh = self.kappa.horizontalHeader()
         kh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
-        kh.setSectionResizeMode(3, QtWidgets.QHeaderView.Stretch)
+        kh.setStretchLastSection(True)
         self.kappa.setWordWrap(False)
         kl.addWidget(self.kappa)
         self.kappa_note = QtWidgets.QLabel("")
         self.kappa_note.setWordWrap(True)
         self.kappa_note.setStyleSheet("color:#444444; font-weight:normal;")
         kl.addWidget(self.kappa_note)
-        lay.addWidget(kbox, 2)
+        lay.addWidget(kbox, 0)
+        self.setMinimumWidth(260)
+        self.table.setMinimumWidth(120)
+        self.kappa.setMinimumWidth(120)
         self._rebuild_choices(None)
 
     # binding ---------------------------------------------------------------------------------
@@ -133,31 +142,43 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.store = store
         self.adjudicator = adjudicator
 
-    def refresh(self) -> None:
-        """Re-read the queue and κ from the store (keeps the selected disagreement if listed)."""
+    def refresh(self, kappa: bool = True) -> None:
+        """Re-read the queue (and κ) from the store; keeps the selected disagreement if listed.
+        A decision does not change the experts' labels, so it refreshes the queue only."""
         if self.store is None:
             return
         keep = self.selected_key()
         prev_row = max(self.table.currentRow(), 0)
-        self.queue = adj.adjudication_queue(self.store, include_resolved=self.show_resolved.isChecked())
-        counts = adj.queue_counts(self.store)
+        full = adj.adjudication_queue(self.store, include_resolved=True)
+        counts = adj.queue_counts(full)
+        resolved = full["resolved"].astype(bool).to_numpy() if len(full) else np.zeros(0, bool)
+        self.queue = (full if self.show_resolved.isChecked() else full[~resolved]).reset_index(drop=True)
         self.summary.setText(
-            f"<b>{counts['open']}</b> open disagreement{'s' if counts['open'] != 1 else ''} on "
-            f"<b>{counts['galaxies_open']}</b> galax{'ies' if counts['galaxies_open'] != 1 else 'y'} · "
-            f"{counts['resolved']} adjudicated · you adjudicate as <b>{self.adjudicator}</b>. "
-            "The consensus export uses the final labels.")
+            f"<b>{counts['open']}</b> open on <b>{counts['galaxies_open']}</b> "
+            f"galax{'ies' if counts['galaxies_open'] != 1 else 'y'} · {counts['resolved']} adjudicated"
+            f" · as <b>{self.adjudicator}</b>")
+        self.summary.setToolTip("Disagreements between raters on a quality, feature or gas note. "
+                                "Your final label is stored as an adjudication event; the consensus "
+                                "export (kinview labels export --consensus) and training on the "
+                                "consensus use it instead of the majority.")
         t = self.table
         t.blockSignals(True)
+        t.setColumnHidden(3, not self.show_resolved.isChecked())   # open ones have no final label
         t.setRowCount(len(self.queue))
         select = None
         for i, r in enumerate(self.queue.itertuples(index=False)):
-            votes = " · ".join(f"{e.split('=')[0]} {value_text(r.kind, e.split('=')[1])}"
-                               for e in str(r.experts).split(";") if "=" in e)
-            majority = "tie" if r.tie else value_text(r.kind, r.majority)
-            final = "" if r.final != r.final else f"{value_text(r.kind, r.final)} ({r.adjudicator})"
-            for j, text in enumerate([r.plateifu, SHORT[(r.field, r.kind)], votes, majority, final]):
+            pairs = [e.split("=", 1) for e in str(r.experts).split(";") if "=" in e]
+            majority = "tie" if r.tie else f"{int(r.majority)}"
+            # codes in the raters' name order (names in the tooltip and the reveal strip)
+            votes = " ".join(code for _, code in pairs) + f" → {majority}"
+            votes_tip = ("<br>".join(f"{name}: {value_text(r.kind, code)}" for name, code in pairs)
+                         + "<br>majority: " + ("none (a tie)" if r.tie else value_text(r.kind, r.majority)))
+            final = "" if r.final != r.final else f"{int(r.final)} {r.adjudicator}"
+            tips = [r.plateifu, f"{r.field} {r.kind.replace('_', ' ')}", votes_tip,
+                    "" if r.final != r.final else f"final {value_text(r.kind, r.final)} by {r.adjudicator}"]
+            for j, text in enumerate([r.plateifu, SHORT[(r.field, r.kind)], votes, final]):
                 item = QtWidgets.QTableWidgetItem(text)
-                item.setToolTip(text)
+                item.setToolTip(tips[j])
                 t.setItem(i, j, item)
             if keep == (r.plateifu, r.field, r.kind):
                 select = i
@@ -169,7 +190,8 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self._rebuild_choices(key)
         if key is not None and key != keep:
             self.galaxy_selected.emit(key[0])   # a new disagreement is chosen: show its galaxy
-        self._refresh_kappa()
+        if kappa:
+            self._refresh_kappa()
 
     def _refresh_kappa(self) -> None:
         rows = adj.kappa_summary(self.store)
@@ -177,23 +199,34 @@ class AdjudicationPanel(QtWidgets.QWidget):
         methods = set()
         for i, s in enumerate(rows):
             methods.add(s["method"])
-            per = " · ".join(f"{c} {adj.class_names(s['kind']).get(c, c)}: {_fmt(k)}"
-                             for c, k in sorted(s["per_class"].items()))
+            names = adj.class_names(s["kind"])
             kappa = _fmt(s["kappa"]) if s["method"] else "—"
-            texts = [f"{s['field']} {s['kind'].replace('_', ' ')}", kappa, str(s["n_items"]),
-                     per if s["method"] else "fewer than two raters"]
+            label = f"{s['field']} {s['kind'].replace('_', ' ')}"
+            texts = [SHORT[(s["field"], s["kind"])], kappa]
+            tips = [label, f"{'Cohen' if s['method'] == 'cohen' else 'Fleiss'} κ of {label} over "
+                    f"{s['n_items']} galaxies" if s["method"] else "fewer than two raters"]
+            for c in range(4):
+                if c in names and s["method"]:
+                    texts.append(_fmt(s["per_class"].get(c, float("nan"))))
+                    tips.append(f"{label} = {c} ({names[c]}) against the rest: κ = {texts[-1]}")
+                else:
+                    texts.append("")
+                    tips.append("")
             for j, text in enumerate(texts):
                 item = QtWidgets.QTableWidgetItem(text)
-                item.setToolTip(text)
-                if j in (1, 2):
+                item.setToolTip(tips[j])
+                if j >= 1:
                     item.setTextAlignment(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
                 self.kappa.setItem(i, j, item)
         kinds = ("Cohen's κ (two raters)" if methods == {"cohen"} else
                  "Fleiss' κ (three or more raters)" if methods == {"fleiss"} else
                  "Cohen's κ for two raters, Fleiss' κ for more")
-        self.kappa_note.setText(f"{kinds}, over the galaxies labelled by at least two raters; per class "
-                                "one-vs-rest; n/a where every label is in one class. Imported catalogues "
-                                "count as raters.")
+        self.kappa_note.setText(f"{kinds}; per class one-vs-rest; n/a: all in one class.")
+        self.kappa_note.setToolTip("Over the galaxies labelled by at least two raters. Imported "
+                                   "catalogues count as raters. Hover a cell for class names.")
+        self.kappa.resizeRowsToContents()
+        rows_h = sum(self.kappa.rowHeight(i) for i in range(self.kappa.rowCount()))
+        self.kappa.setFixedHeight(rows_h + self.kappa.horizontalHeader().height() + 6)
 
     # selection and decisions -----------------------------------------------------------------
     def selected_key(self) -> Optional[tuple]:
@@ -220,20 +253,21 @@ class AdjudicationPanel(QtWidgets.QWidget):
             lab = QtWidgets.QLabel("Nothing to adjudicate." if self.queue is not None and not len(self.queue)
                                    else "Choose a disagreement.")
             lab.setStyleSheet("color:#555555; font-weight:normal;")
-            self.choices.addWidget(lab)
+            self.choices.addWidget(lab, 0, 0)
             return
+        n = 0
         for code, name in adj.class_names(key[2]).items():
             b = QtWidgets.QPushButton(f"{code} {name}")
             b.setFocusPolicy(QtCore.Qt.NoFocus)
             b.setToolTip(f"Key {code}: the final {key[1]} {key[2].replace('_', ' ')} of {key[0]} is {code}")
             b.clicked.connect(lambda _=False, v=code: self.decide(v))
-            self.choices.addWidget(b)
+            self.choices.addWidget(b, n // 2, n % 2)
+            n += 1
         w = QtWidgets.QPushButton("withdraw")
         w.setFocusPolicy(QtCore.Qt.NoFocus)
         w.setToolTip("Backspace: withdraw the final label (the majority applies again)")
         w.clicked.connect(lambda: self.decide(None))
-        self.choices.addWidget(w)
-        self.choices.addStretch(1)
+        self.choices.addWidget(w, n // 2, n % 2)
 
     def _key_decision(self, what) -> None:
         if what == "majority":
@@ -263,7 +297,7 @@ class AdjudicationPanel(QtWidgets.QWidget):
             return None
         row = self.table.currentRow()
         self.decided.emit(*key, value)
-        self.refresh()              # the settled one leaves the list: the next one is selected
+        self.refresh(kappa=False)              # the settled one leaves the list: the next one is selected
         if self.show_resolved.isChecked() and row + 1 < len(self.queue):
             self.table.selectRow(row + 1)
         return event

@@ -47,6 +47,7 @@ QStatusBar { background:#e9e9e9; color:#111111; }
 QTabWidget::pane { border:1px solid #c8c8c8; }
 QTabBar::tab { background:#e4e4e4; color:#111111; padding:4px 12px; }
 QTabBar::tab:selected { background:#ffffff; font-weight:bold; }
+QMainWindow > QTabBar::tab:selected { font-weight:normal; border-bottom:2px solid #1f6fd1; }
 QToolBar { background:#eeeeee; border:none; spacing:6px; }
 QTableView { background:#ffffff; alternate-background-color:#f0f4fa; }
 QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit { background:#ffffff; color:#111111; }
@@ -746,7 +747,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.gui.adjudication_panel import AdjudicationPanel
 
         self.adjudication = AdjudicationPanel()
-        self.adjudication_dock = self.add_panel("Adjudication", self.adjudication, "right")
+        # a tab beside the galaxy list: the queue is the list of galaxies to settle, and the
+        # maps keep their room
+        self.adjudication_dock = self.add_panel("Adjudication", self.adjudication, "left")
+        self.tabifyDockWidget(self.list_dock, self.adjudication_dock)
         self.adjudication_dock.hide()
         self.adjudication_dock.visibilityChanged.connect(self._adjudication_visible)
         self.adjudication.galaxy_selected.connect(self.goto)

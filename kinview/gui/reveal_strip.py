@@ -22,6 +22,8 @@ _NAMES = {"quality": {0: "do not use", 1: "messy", 2: "clean"},
           "gas_note": {0: "none", 1: "depletion", 2: "no clear rot.", 3: "rot. but biased"}}
 
 DISPUTED_STYLE = "color:#b00000; font-weight:bold;"
+#: Most lines the strip shows (the rest are in its tooltip).
+MAX_LINES = 4
 
 
 def value_text(kind: str, value) -> str:
@@ -58,32 +60,38 @@ class RevealStrip(QtWidgets.QLabel):
         super().__init__(parent)
         self.setObjectName("reveal-strip")
         self.setTextFormat(QtCore.Qt.RichText)
-        self.setWordWrap(True)
+        # one line per rater, never wrapped: the strip must not widen or heighten the window
+        # beyond its lines (the full text is in the tooltip when a line is cut at the edge)
+        self.setWordWrap(False)
         self.setTextInteractionFlags(QtCore.Qt.NoTextInteraction)
         self.setFocusPolicy(QtCore.Qt.NoFocus)
         self.setStyleSheet("QLabel#reveal-strip { color:#111111; background:#fffbe6;"
                            " border:1px solid #e0d49a; border-radius:3px; padding:3px 6px; }")
-        self.setSizePolicy(QtWidgets.QSizePolicy.Preferred, QtWidgets.QSizePolicy.Minimum)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Minimum)
         self.reveal: Optional[Reveal] = None
         self.clear_reveal()
 
     def clear_reveal(self) -> None:
         self.reveal = None
-        self.setText("<span style='color:#555555'>Other experts: —</span>")
+        self._set("<span style='color:#555555'>Other experts: —</span>")
+
+    def _set(self, text: str) -> None:
+        self.setText(text)
+        self.setToolTip(text)
 
     def show_reveal(self, r: Reveal) -> None:
         """Show what ``r`` allows: a hidden notice, nobody else, or one line per rater."""
         self.reveal = r
         if r.hidden:
             who = "1 other expert has" if r.n_others == 1 else f"{r.n_others} other experts have"
-            self.setText(f"<span style='color:#555555'><b>Blind mode</b>: {who} labelled this galaxy — "
+            self._set(f"<span style='color:#555555'><b>Blind mode</b>: {who} labelled this galaxy — "
                          "their labels show once you have labelled it (View ▸ Blind mode).</span>"
                          if r.n_others else
                          "<span style='color:#555555'><b>Blind mode</b>: no other expert has "
                          "labelled this galaxy yet.</span>")
             return
         if not r.raters and not r.final:
-            self.setText("<span style='color:#555555'>Other experts: nobody else has labelled this "
+            self._set("<span style='color:#555555'>Other experts: nobody else has labelled this "
                          "galaxy yet.</span>")
             return
         lines = []
@@ -100,9 +108,13 @@ class RevealStrip(QtWidgets.QLabel):
                      f"{html.escape(who)}</span>" for k, (v, who) in
                      sorted(r.final.items(), key=lambda kv: ADJUDICABLE.index(kv[0]))]
             lines.append("<b style='color:#0a5a0a'>final</b>: " + " · ".join(parts))
-        if disputed:
-            open_keys = [SHORT[k] for k in ADJUDICABLE if k in disputed and k not in r.final]
-            if open_keys:
-                lines.append(f"<span style='{DISPUTED_STYLE}'>disagree on {', '.join(open_keys)}</span>"
-                             " <span style='color:#555555'>(Label ▸ Adjudication queue)</span>")
+        full = list(lines)
+        if len(lines) > MAX_LINES:
+            lines = lines[:MAX_LINES - 1] + [f"<span style='color:#555555'>… and {len(lines) - MAX_LINES + 1}"
+                                             " more (tooltip)</span>"]
+        open_keys = [SHORT[k] for k in ADJUDICABLE if k in disputed and k not in r.final]
+        if open_keys and lines:
+            lines[0] = (f"<span style='{DISPUTED_STYLE}'>⚑ disagree on {', '.join(open_keys)}</span>"
+                        " <span style='color:#555555'>(Ctrl+J)</span> &nbsp; " + lines[0])
         self.setText("<br>".join(lines))
+        self.setToolTip("<br>".join(full))

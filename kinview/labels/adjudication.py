@@ -188,9 +188,12 @@ def adjudication_queue(store, include_resolved: bool = False) -> pd.DataFrame:
     return out[QUEUE_COLUMNS].reset_index(drop=True)
 
 
-def queue_counts(store) -> Dict[str, int]:
-    """``{"open": n, "resolved": n, "galaxies_open": n}`` of the adjudication queue."""
-    q = adjudication_queue(store, include_resolved=True)
+def queue_counts(source) -> Dict[str, int]:
+    """``{"open": n, "resolved": n, "galaxies_open": n}`` of the adjudication queue.
+
+    ``source`` is a LabelStore, or a queue already read with ``include_resolved=True``.
+    """
+    q = source if isinstance(source, pd.DataFrame) else adjudication_queue(source, include_resolved=True)
     open_ = q[~q["resolved"].astype(bool)] if len(q) else q
     return {"open": int(len(open_)), "resolved": int(len(q) - len(open_)),
             "galaxies_open": int(open_["plateifu"].nunique()) if len(open_) else 0}
