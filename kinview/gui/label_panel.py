@@ -15,6 +15,8 @@ N, Space   next unlabelled galaxy
 → / ←      next / previous galaxy (also PgDn / PgUp)
 Ctrl+Z     undo the last label (the galaxy it belonged to is shown)
 [ / ]      narrower / wider velocity colour clip (percentile of |v − v_sys|)
+Ctrl+J     adjudication queue (0-3 final label, Enter majority, Backspace withdraw)
+Ctrl+Sh+E  switch expert (File menu)
 F1, ?      this help
 =========  =====================================================================
 
@@ -55,6 +57,8 @@ OTHER_KEYS: List[Tuple[str, str, str]] = [
     ("R", "clear_pa", "clear hand-set PAs of this galaxy"),
     ("[", "clip_down", "narrower colour clip"),
     ("]", "clip_up", "wider colour clip"),
+    ("Ctrl+J", "adjudicate", "adjudication queue (in it: 0-3 final label, Enter majority, Backspace withdraw)"),
+    ("Ctrl+Shift+E", "switch_expert", "switch expert"),
     ("F1", "help", "keyboard help"),
     ("?", "help", "keyboard help"),
 ]
