@@ -32,6 +32,9 @@ from kinview.settings import Settings
 
 #: Delay (ms) before the neighbours of the galaxy on screen start loading (after its paint).
 PREFETCH_DELAY_MS = 40
+#: Delay (ms) before the reveal strip is filled: after the galaxy's paint, and once per burst
+#: of key presses (two small indexed queries, ~0.1 ms).
+REVEAL_DELAY_MS = 40
 #: Delay (ms) after the last move before the position is saved to the settings file.
 SETTINGS_SAVE_DELAY_MS = 1500
 
@@ -785,7 +788,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def _update_reveal_soon(self) -> None:
         """Refresh the reveal strip after the galaxy is painted (one small query, off the
         keypress-to-paint path)."""
-        self._reveal_timer.start(0)
+        self._reveal_timer.start(REVEAL_DELAY_MS)
 
     def _update_reveal(self) -> None:
         pifu = self.state.current

@@ -32,7 +32,7 @@ import pandas as pd
 from kinview.conventions import VOCABULARIES
 from kinview.db import adjudications as db_adj
 from kinview.labels.consensus import CATEGORICAL, disagreements
-from kinview.labels.store import LabelValueError, normalize_value, utc_now
+from kinview.labels.store import LabelValueError, current_labels_sql, normalize_value, utc_now
 
 #: (field, kind) pairs that can disagree and be adjudicated, in display order.
 ADJUDICABLE: Tuple[Tuple[str, str], ...] = (
@@ -269,12 +269,13 @@ def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = T
         Blind mode: hide the others' labels until ``expert`` has labelled the galaxy.
     """
     who = store._expert(expert)
-    cur = store.current(plateifu=plateifu)
+    # plain rows (no DataFrame): this runs on every galaxy change in the GUI
+    rows = store._rows(current_labels_sql(["plateifu = ?"]), (plateifu,))
     by: Dict[str, Dict[Tuple[str, str], object]] = {}
     sources: Dict[str, set] = {}
-    for r in cur.itertuples(index=False):
-        by.setdefault(r.expert, {})[(r.field, r.kind)] = _value(r.kind, r.value, r.text)
-        sources.setdefault(r.expert, set()).add(r.source)
+    for _, fld, kind, name, num, text, _, _, source, *_ in rows:
+        by.setdefault(name, {})[(fld, kind)] = _value(kind, num, text)
+        sources.setdefault(name, set()).add(source)
     mine = by.pop(who, {})
     labelled = has_labelled(mine, has_gas)
     out = Reveal(plateifu=plateifu, expert=who, labelled=labelled, hidden=bool(blind and not labelled),
@@ -286,8 +287,8 @@ def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = T
         files = sorted(s[len(IMPORT_PREFIX):] for s in src if s.startswith(IMPORT_PREFIX))
         catalogue = files[0] if files and len(files) == len(src) else None
         out.raters.append(RaterLabels(name=name, labels=by[name], catalogue=catalogue))
-    for r in final_labels(store, plateifu).itertuples(index=False):
-        out.final[(r.field, r.kind)] = (float(r.value), r.adjudicator)
+    for _, fld, kind, value, adjudicator, *_ in db_adj.final_labels(store.conn, plateifu):
+        out.final[(fld, kind)] = (float(value), adjudicator)
     everyone = [mine] + [r.labels for r in out.raters]
     for key in ADJUDICABLE:
         values = {lab[key] for lab in everyone if key in lab}
