@@ -16,6 +16,11 @@ sent back as an event.
 
 *Cancel* stops training after the current batch: nothing is written and the previously
 active model stays active (the trainer guarantees it); the panel says ``cancelled``.
+
+No silent downgrades: a finished model becomes active only if it scores at least as well as
+the active model on the same held-out samples (:mod:`kinview.training.promotion`).  When it
+does not, the panel says so with both figures and shows *Activate anyway*
+(:meth:`TrainingPanel.activate_anyway`).
 """
 from __future__ import annotations
 
@@ -489,9 +494,9 @@ class TrainingPanel(QtWidgets.QWidget):
             self._say(f"done: model #{record.id} ({record.task}, {record.arch}) is active — {figures}{why}",
                       "#0a7a0a")
         else:
-            self._say(f"model #{record.id} ({record.task}, {record.arch}) was trained but NOT made active: "
-                      f"{decision.get('reason', 'it scored worse than the active model')}. It is kept in the "
-                      f"model list; “Activate anyway” uses it. {figures}", "#b36b00")
+            self._say(f"model #{record.id} NOT made active: "
+                      f"{decision.get('reason', 'it scored worse than the active model')}. "
+                      "It is kept in the Models tab; “Activate anyway” uses it.", "#b36b00")
             self.activate_button.setVisible(True)
             self.activate_button.setEnabled(True)
         self.progress.setValue(self.progress.maximum())

@@ -12,9 +12,11 @@ metrics and prediction rows.  The GUI calls it from a worker thread:
 - ``state.cancel()`` stops training after the current batch: :class:`kinview.errors.Cancelled`
   is raised and nothing is written (no file, no row; the previously active model stays active);
 - at the end the model is saved under ``WORKSPACE/models/`` (``.keras`` + JSON card), a row is
-  added to the ``models`` table and made the task's only active model, and predictions for
-  every sample of the workspace are written to ``predictions`` — one transaction, on a
-  connection this function opens in its own thread and closes.
+  added to the ``models`` table and made the task's only active model — unless it scores
+  worse than the active model on the same held-out samples (:mod:`kinview.training.promotion`;
+  the card's ``activation`` says why) — and predictions for every sample of the workspace are
+  written to ``predictions`` — one transaction, on a connection this function opens in its
+  own thread and closes.
 
 Samples of the held-out test split get ``extra["oof"] = true`` (out-of-sample predictions,
 used by :func:`kinview.training.active_learning.likely_label_errors`); with
