@@ -311,3 +311,38 @@ def test_registry_activate_remove_rollback(survey, tmp_path, capsys):
         assert rc == 2 and err.startswith("kinview: error:") and words in err, (args, err)
         assert len(err.strip().splitlines()) == 1
     assert _db_state(survey) == before
+
+
+def test_cli_train_keeps_a_worse_model_inactive_unless_forced(survey, tmp_path, capsys):
+    """The active model here is an imported one (run on its own inputs); a 1-epoch model is
+    compared with it on the new model's test split.  Whatever the comparison says, the CLI
+    prints it; --force-activate makes the new model active."""
+    from kinview.training.registry import active_model, get_model
+
+    path = tmp_path / "active.keras"
+    _keras_model(seed=9).save(str(path))
+    rc, out, err = _cli(["models", "import", str(path), "--task", TASK, "--survey", str(survey),
+                         "--activate"], capsys)
+    assert rc == 0, err
+    imported = int(out.strip().splitlines()[-1])
+    assert active_model(survey, TASK).id == imported
+    args = ["train", TASK, "--survey", str(survey), "--epochs", "1", "--option", "run_eagerly=1"]
+    rc, out, err = _cli(args, capsys)
+    assert rc == 0, err
+    first = out.splitlines()[0]
+    new_id = int(first.split()[1])
+    decision = get_model(survey, new_id).card["activation"]
+    assert decision["active_model"] == imported and decision["metric"] in ("roc_auc", "accuracy")
+    assert f"of active model #{imported} on the same {decision['n_held_out']} held-out samples" in first
+    if decision["activate"]:
+        assert "made active" in first and active_model(survey, TASK).id == new_id
+    else:
+        assert "NOT made active" in first and active_model(survey, TASK).id == imported
+        assert f"kinview models activate {new_id}" in out
+    # forced: active whatever the figures
+    assert _cli(["models", "activate", str(imported), "--survey", str(survey)], capsys)[0] == 0
+    rc, out, err = _cli(args + ["--force-activate", "--seed", "7"], capsys)
+    assert rc == 0, err
+    forced = int(out.splitlines()[0].split()[1])
+    assert active_model(survey, TASK).id == forced
+    assert get_model(survey, forced).card["activation"]["forced"] is True
