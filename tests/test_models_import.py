@@ -131,6 +131,28 @@ def test_seed32_input_is_the_seeds_opencv_preprocessing():
         np.testing.assert_allclose(seed32_input(field), ref, atol=2e-6, rtol=0)
 
 
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "mpl8_stellar_dev" / "maps"
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="real MaNGA dev fields (../shared) not present")
+def test_seed32_on_real_maps_equals_the_seed_on_the_fits_file():
+    """kinview's reader + seed32_input against the seed's own steps on the raw FITS file."""
+    cv2 = pytest.importorskip("cv2")
+    from astropy.io import fits
+
+    from kinview.data.maps import read_maps
+    from kinview.kinematics.inputs import seed32_input
+
+    files = sorted(REAL.glob("*.fits*"))[:12]
+    assert files
+    for f in files:
+        with fits.open(f) as hdu:
+            vel = hdu["STELLAR_VEL"].data
+            field = np.ma.MaskedArray(vel, mask=hdu[hdu["STELLAR_VEL"].header["QUALDATA"]].data > 0)
+            ref = cv2.resize(field.data / np.abs(field).max(), dsize=(32, 32), interpolation=cv2.INTER_CUBIC)
+        np.testing.assert_allclose(seed32_input(read_maps(f).stellar), ref, atol=2e-6, rtol=0)
+
+
 def test_seed32_keeps_masked_values_and_the_whole_grid():
     from kinview.kinematics.inputs import seed32_input, vfield_input
 
