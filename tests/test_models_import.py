@@ -291,6 +291,12 @@ def test_bad_imports_get_one_line_and_change_nothing(survey, tmp_path, capsys):
         assert rc == 2, (args, out, err)
         assert len(lines) == 1 and lines[0].startswith("kinview: error:") and words in lines[0], (args, err)
         assert _db_state(survey) == before, args
+    # a folder that is no survey stays as it was
+    nowhere = tmp_path / "not_a_survey"
+    nowhere.mkdir()
+    rc, out, err = _cli(["models", "import", str(good), "--task", TASK, "--survey", str(nowhere)], capsys)
+    assert rc == 2 and err.startswith("kinview: error:") and len(err.strip().splitlines()) == 1
+    assert list(nowhere.iterdir()) == []
 
 
 # ----------------------------------------------------------------------------- registry

@@ -321,18 +321,51 @@ def import_model(path: Union[str, Path], task, workspace_dir: Union[str, Path],
     -------
     ModelRecord (``active`` False); ``card["source"] == "imported"``.
     """
-    from kinview.data.survey import Survey  # noqa: F401  (surveys only; raises on bad dirs)
-    from kinview.db.connection import connect, transaction
     from kinview.tasks.registry import get
-    from kinview.training.model_card import card_path, write_card
-    from kinview.training.registry import ModelRecord
-    from kinview.training.trainer import _mark_rows, _version, predict_arrays
 
     task = get(task) if isinstance(task, str) else task
     src = Path(path).expanduser().resolve()
     workspace = Path(workspace_dir).expanduser().resolve()
     if not workspace.is_dir():
         raise KinviewError(f"{workspace}: no such survey directory")
+    created = _new_paths(workspace)
+    try:
+        return _import(src, task, workspace, input_style, state)
+    except BaseException:
+        created.remove_new()   # a failed import into a folder that was no survey leaves no trace
+        raise
+
+
+class _new_paths:
+    """Files a failed import may have created in a folder that was not yet a survey
+    (the database and the input cache made while reading it); :meth:`remove_new` deletes
+    those that did not exist before."""
+
+    NAMES = ("kinview.sqlite", "kinview.sqlite-wal", "kinview.sqlite-shm", ".kinview-cache")
+
+    def __init__(self, workspace: Path):
+        self.workspace = workspace
+        self.before = {n for n in self.NAMES if (workspace / n).exists()}
+
+    def remove_new(self) -> None:
+        if "kinview.sqlite" in self.before:
+            return
+        for n in self.NAMES:
+            p = self.workspace / n
+            if n in self.before or not p.exists():
+                continue
+            try:
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+            except OSError:
+                pass
+
+
+def _import(src: Path, task, workspace: Path, input_style: Optional[str], state: TaskState):
+    from kinview.db.connection import connect, transaction
+    from kinview.training.model_card import card_path, write_card
+    from kinview.training.registry import ModelRecord
+    from kinview.training.trainer import _mark_rows, _version, predict_arrays
+
     style = input_style or "kinview"
     if style not in INPUT_STYLES:
         raise KinviewError(f"--input {style!r}: known input styles are {', '.join(INPUT_STYLES)}")
