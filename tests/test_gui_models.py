@@ -73,7 +73,7 @@ def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(window, survey, q
     assert f"{decision['new']:.3f} is worse than {decision['active']:.3f}" in text
     assert f"same {decision['n_held_out']} held-out samples" in text
     assert f"#{shipped.id} stays active" in text
-    assert tp.activate_button.isVisible() and tp.activate_button.text() == "Activate anyway"
+    assert not tp.activate_button.isHidden() and tp.activate_button.text() == "Activate anyway"
     qtbot.waitUntil(lambda: w.model_id == shipped.id, timeout=30000)   # the table still shows it
 
     # the Models tab: both models, scored on the same held-out samples
@@ -97,7 +97,7 @@ def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(window, survey, q
     with qtbot.waitSignal(panels.table_reloaded, timeout=60000):
         assert tp.activate_anyway() is not None
     assert active_model(survey, TASK).id == rec.id and w.model_id == rec.id
-    assert not tp.activate_button.isVisible()
+    assert tp.activate_button.isHidden()
     with qtbot.waitSignal(panels.table_reloaded, timeout=60000):
         back = ml.rollback()
     assert back.id == shipped.id and active_model(survey, TASK).id == shipped.id
