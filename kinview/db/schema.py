@@ -15,8 +15,17 @@ models       trained models: task, architecture, path, metrics, label-set hash, 
 predictions  per (model, plateifu, field): value and confidence
 meta         survey-level key/value pairs (e.g. ingest time)
 
-Tables (adjudications migration)
---------------------------------
+Version 2
+---------
+models.removed   ISO 8601 UTC time a model was removed from the registry (NULL: listed);
+                 the row, its file and its predictions are kept for the record
+model_events     the registry's history, append-only: ``trained``, ``imported``, ``recorded``
+                 (a shipped or path model first used), ``activated``, ``deactivated``,
+                 ``removed``, ``kept-inactive`` (a new model that did not beat the active one),
+                 with a note saying why; *Roll back* reads it
+
+Version 3
+---------
 adjudications  the append-only log of adjudicators' final labels where experts disagree; the
                final label of a (plateifu, field, kind) is its latest event, NULL = withdrawn
                (see :mod:`kinview.db.adjudications`)
@@ -111,8 +120,22 @@ CREATE TABLE meta (
 );
 """
 
-#: The adjudication log (issue 15).  ``IF NOT EXISTS`` so the migration is harmless whatever its
-#: position among other branches' migrations.
+V2 = """
+ALTER TABLE models ADD COLUMN removed TEXT;   -- ISO 8601 UTC when removed; NULL = listed
+
+CREATE TABLE model_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id      INTEGER NOT NULL REFERENCES models(id),
+    task          TEXT NOT NULL,
+    event         TEXT NOT NULL,   -- trained | imported | recorded | activated | deactivated | removed | kept-inactive
+    created       TEXT NOT NULL,   -- ISO 8601 UTC
+    note          TEXT
+);
+CREATE INDEX model_events_task ON model_events (task, id);
+"""
+
+#: Version 3: the adjudication log (issue 15).  ``IF NOT EXISTS`` so the migration is harmless
+#: whatever its position among other branches' migrations.
 V_ADJUDICATIONS = """
 CREATE TABLE IF NOT EXISTS adjudications (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -140,6 +163,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
+    lambda conn: _run_script(conn, V2),
     lambda conn: _run_script(conn, V_ADJUDICATIONS),
 ]
 
