@@ -89,6 +89,24 @@ def test_first_run_asks_the_name_and_switch_expert_reloads(qtbot, survey, monkey
         close_window(w)
 
 
+def test_switching_expert_while_the_table_loads_shows_the_new_experts_labels(qtbot, survey):
+    from kinview.gui.app import create_app
+    from kinview.gui.main_window import MainWindow
+
+    _store_labels(survey, "ann", [(P[0], "stellar", "quality", 2), (P[0], "gas", "quality", 1)])
+    create_app()
+    w = MainWindow(survey, expert="login-name", settings=Settings())
+    qtbot.addWidget(w)
+    w.switch_expert("ann")                 # the first-run prompt answered before the table is in
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.view.drawn_plateifu is not None, timeout=30000)
+        assert w.store.expert == "ann" and w.progress.value() == 1
+        assert w.table.at[P[0], "stel_qual"] == 2
+    finally:
+        close_window(w)
+
+
 def test_blind_mode_hides_others_until_labelled_then_the_strip_reveals(qtbot, survey):
     _store_labels(survey, "ann", [(P[0], "stellar", "quality", 2), (P[0], "gas", "quality", 1),
                                   (P[1], "stellar", "quality", 0)])

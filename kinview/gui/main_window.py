@@ -134,6 +134,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._settings_timer: Optional[QtCore.QTimer] = None
 
         # read the table in a worker while the widgets are built
+        self._table_expert = self.state.expert     # whose labels the table job reads
         self._table_job = worker.submit(_load_table_job, str(self.survey_dir), self.state.expert,
                                         pass_state=False)
         self.setWindowTitle(f"kinview — {self.survey_dir.name}")
@@ -336,6 +337,12 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.labels.store import LabelStore
 
         self.store = LabelStore(self.survey_dir, expert=self.state.expert)
+        if self.state.expert != self._table_expert:
+            # the expert was switched (first-run prompt) while the table was loading
+            from kinview.labels.workflow import labels_by_galaxy
+
+            self.mine = labels_by_galaxy(self.store.current(self.state.expert))
+            vs.refresh_derived(table, self.mine)
         self.prefetcher = Prefetcher(self.survey_dir, self.row, db_path=self.store_db_path(),
                                      clean=self.state.toggles.get("cleaned", False))
         self.prefetcher.loaded.connect(self._galaxy_loaded)
