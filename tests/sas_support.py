@@ -145,3 +145,111 @@ def build_mirror(root: Path, work: Path) -> dict:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
     return {"dr15": "7815-3702", "dr17": sorted(demo), "real": real}
+
+
+# --- catalogue fixtures written from the SDSS datamodel (real names, dtypes, HDUs) ----------
+DR17_DAPTYPES = ("SPX-MILESHC-MASTARSSP", "VOR10-MILESHC-MASTARSSP", "HYB10-MILESHC-MASTARSSP",
+                 "HYB10-MILESHC-MASTARHC2")
+
+
+def write_drpall(path: Path, rows) -> None:
+    """A drpall-v3_1_1-style file: PRIMARY, MANGA (one row per cube), MASTAR extensions.
+
+    ``rows``: dicts with plateifu, mangaid, objra, objdec, nsa_z, th50 (arcsec), ba, phi,
+    sersic_n, mass (Msun/h^2).  Types follow the datamodel: PLATE int32, IFUDSGN/PLATEIFU/
+    MANGAID strings, OBJRA/OBJDEC float64, IFUDESIGNSIZE int32, NSA_* float32, 7-band
+    NSA_ELPETRO_ABSMAG float32[7]; TUNITs on the NSA angles (TH50 written in arcmin here to
+    check the unit conversion).
+    """
+    import numpy as np
+    from astropy.io import fits
+
+    n = len(rows)
+    plate = np.array([int(r["plateifu"].split("-")[0]) for r in rows], dtype=np.int32)
+    ifu = [r["plateifu"].split("-")[1] for r in rows]
+    f32 = lambda k: np.array([r[k] for r in rows], dtype=np.float32)  # noqa: E731
+    cols = [
+        fits.Column("PLATE", "J", array=plate),
+        fits.Column("IFUDSGN", "6A", array=np.array(ifu)),
+        fits.Column("PLATEIFU", "11A", array=np.array([r["plateifu"] for r in rows])),
+        fits.Column("MANGAID", "9A", array=np.array([r["mangaid"] for r in rows])),
+        fits.Column("VERSDRP3", "8A", array=np.array(["v3_1_1"] * n)),
+        fits.Column("OBJRA", "D", unit="deg", array=np.array([r["objra"] for r in rows])),
+        fits.Column("OBJDEC", "D", unit="deg", array=np.array([r["objdec"] for r in rows])),
+        fits.Column("IFUDESIGNSIZE", "J", array=np.array([int(i) // 100 for i in ifu],
+                                                         dtype=np.int32)),
+        fits.Column("DRP3QUAL", "J", array=np.zeros(n, dtype=np.int32)),
+        fits.Column("MNGTARG1", "J", array=np.full(n, 1216, dtype=np.int32)),
+        fits.Column("Z", "D", array=np.array([r["nsa_z"] for r in rows])),
+        fits.Column("NSA_Z", "E", array=f32("nsa_z")),
+        fits.Column("NSA_ZDIST", "E", array=f32("nsa_z")),
+        fits.Column("NSA_ELPETRO_TH50_R", "E", unit="arcmin", array=f32("th50") / 60.0),
+        fits.Column("NSA_ELPETRO_BA", "E", array=f32("ba")),
+        fits.Column("NSA_ELPETRO_PHI", "E", unit="deg", array=f32("phi")),
+        fits.Column("NSA_SERSIC_N", "E", array=f32("sersic_n")),
+        fits.Column("NSA_ELPETRO_MASS", "E", unit="Msun/h^2", array=f32("mass")),
+        fits.Column("NSA_ELPETRO_ABSMAG", "7E", array=np.tile(np.arange(7, dtype=np.float32)
+                                                              - 20, (n, 1))),
+    ]
+    manga = fits.BinTableHDU.from_columns(cols, name="MANGA")
+    mastar = fits.BinTableHDU.from_columns(
+        [fits.Column("PLATEIFU", "11A", array=np.array(["8078-12701"])),
+         fits.Column("MANGAID", "9A", array=np.array(["3-1"]))], name="MASTAR")
+    fits.HDUList([fits.PrimaryHDU(), manga, mastar]).writeto(path, overwrite=True)
+
+
+def write_dapall(path: Path, rows, daptypes=DR17_DAPTYPES, dr15: bool = False) -> None:
+    """A DAPall file: DR17 layout (one extension per DAPTYPE) or DR15 (one DAPALL table).
+
+    ``rows``: dicts with plateifu and, per DAPTYPE, ``sigma_1re`` (km/s).  Columns from the
+    datamodel: PLATE int32, IFUDESIGN int32, PLATEIFU, MANGAID, DAPTYPE strings, DAPDONE
+    bool, NSA_Z float64, STELLAR_SIGMA_1RE / HA_GSIGMA_1RE float64 (km/s), SFR_TOT float64,
+    SNR_MED float64[4].
+    """
+    import numpy as np
+    from astropy.io import fits
+
+    def table(pairs):
+        """Columns for [(row, daptype, k)]."""
+        n = len(pairs)
+        rs = [r for r, _, _ in pairs]
+        return [
+            fits.Column("PLATE", "J", array=np.array([int(r["plateifu"].split("-")[0])
+                                                       for r in rs], dtype=np.int32)),
+            fits.Column("IFUDESIGN", "J", array=np.array([int(r["plateifu"].split("-")[1])
+                                                           for r in rs], dtype=np.int32)),
+            fits.Column("PLATEIFU", "11A", array=np.array([r["plateifu"] for r in rs])),
+            fits.Column("MANGAID", "10A", array=np.array([r["mangaid"] for r in rs])),
+            fits.Column("DAPTYPE", "24A", array=np.array([d for _, d, _ in pairs])),
+            fits.Column("DAPDONE", "L", array=np.ones(n, dtype=bool)),
+            fits.Column("NSA_Z", "D", array=np.array([r["nsa_z"] for r in rs])),
+            fits.Column("STELLAR_SIGMA_1RE", "D", unit="km/s",
+                        array=np.array([r["sigma_1re"] + k for r, _, k in pairs])),
+            fits.Column("HA_GSIGMA_1RE", "D", unit="km/s",
+                        array=np.array([60.0 + k for _, _, k in pairs])),
+            fits.Column("SFR_TOT", "D", unit="Msun/yr", array=np.full(n, 0.5)),
+            fits.Column("SNR_MED", "4D", array=np.ones((n, 4))),
+        ]
+
+    if dr15:
+        pairs = [(r, d, k) for k, d in enumerate(daptypes) for r in rows]
+        hdus = [fits.PrimaryHDU(), fits.BinTableHDU.from_columns(table(pairs), name="DAPALL")]
+    else:
+        hdus = [fits.PrimaryHDU()] + [
+            fits.BinTableHDU.from_columns(table([(r, d, k) for r in rows]), name=d)
+            for k, d in enumerate(daptypes)]
+    fits.HDUList(hdus).writeto(path, overwrite=True)
+
+
+CAT_ROWS = [
+    dict(plateifu="7815-3702", mangaid="1-113540", objra=317.903201533, objdec=11.4969433994,
+         nsa_z=0.0293, th50=3.77, ba=0.889, phi=163.2, sersic_n=1.4, mass=2.1e10,
+         sigma_1re=80.0),
+    dict(plateifu="8485-1901", mangaid="1-209232", objra=232.544703894, objdec=48.6902009334,
+         nsa_z=0.0408, th50=2.5, ba=0.45, phi=20.0, sersic_n=3.1, mass=5.0e10,
+         sigma_1re=120.0),
+    # The same galaxy observed again on another plate: a second drpall row.
+    dict(plateifu="8486-1901", mangaid="1-209232", objra=232.544703894, objdec=48.6902009334,
+         nsa_z=0.0408, th50=2.5, ba=0.45, phi=20.0, sersic_n=3.1, mass=5.0e10,
+         sigma_1re=121.0),
+]
