@@ -299,10 +299,6 @@ def _retry_after(headers) -> Optional[float]:
     return max(0.0, min(seconds, MAX_RETRY_AFTER)) if math.isfinite(seconds) else None
 
 
-def _short(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:160]
-
-
 def fetch_images(survey, url_template: Optional[str] = None, size: int = IMAGE_SIZE_PX,
                  scale: float = IMAGE_SCALE_ARCSEC, jobs: int = 4, retries: int = 4,
                  backoff: float = 0.5, timeout: float = 30.0, overwrite: bool = False,

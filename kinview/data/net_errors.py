@@ -103,3 +103,22 @@ def is_unreachable(message: Optional[str]) -> bool:
     """True when a message from :func:`describe` says the host cannot be reached at all."""
     return bool(message) and "cannot reach " in message and \
         any(message.endswith(u) for u in UNREACHABLE)
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line, shortened at a space (a URL or word is never cut in two)."""
+    words = str(text).split()
+    out = ""
+    for w in words:
+        if out and len(out) + 1 + len(w) > limit:
+            return out + " ..."
+        out = f"{out} {w}" if out else w
+    return out
+
+
+def describe_any(exc: BaseException, url: str) -> str:
+    """:func:`describe` for network failures, else the exception's text on one line."""
+    cause = root_cause(exc)
+    if cause != type(exc).__name__:
+        return describe(exc, url)
+    return one_line(str(exc)) or type(exc).__name__
