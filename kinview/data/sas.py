@@ -87,6 +87,17 @@ def parse_plateifu(text: str) -> Tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def parse_plateifu_list(text: str) -> list:
+    """Plate-IFUs pasted as text (spaces, commas, semicolons or lines), in order, unique.
+
+    Raises KinviewError naming the first entry that is not a plate-IFU.
+    """
+    items = [t for t in re.split(r"[\s,;]+", str(text)) if t]
+    for item in items:
+        parse_plateifu(item)
+    return list(dict.fromkeys(items))
+
+
 def _expand(release_name: str, product: str, keys: dict) -> str:
     """Fill an sdss-access template; the environment and excepthook are put back after."""
     import sys
