@@ -64,19 +64,18 @@ def catalogue_card(record: dict, others: Iterable[str] = ()) -> List[Tuple[str, 
         f" = {re * scale:.2f} kpc" if scale else "")
     mass = _num(r.get("mass"))
     mass_text = dash if mass is None or mass <= 0 else (
-        f"log M* = {math.log10(mass):.2f} (M☉ h⁻²); {math.log10(mass / 0.49):.2f} for h=0.7")
+        f"log M* = {math.log10(mass):.2f} M☉/h² ({math.log10(mass / 0.49):.2f}, h=0.7)")
     ifu = _num(r.get("ifusize"))
     ifu_text = dash if ifu is None else f"{int(ifu)} fibres" + (
-        f" ({IFU_DIAMETER_ARCSEC[int(ifu)]:g}″ across)" if int(ifu) in IFU_DIAMETER_ARCSEC
-        else "")
+        f", {IFU_DIAMETER_ARCSEC[int(ifu)]:g}″" if int(ifu) in IFU_DIAMETER_ARCSEC else "")
     lines = [
         ("plate-IFU", str(r.get("plateifu") or dash)),
         ("MaNGA-ID", str(r.get("mangaid") or dash)),
-        ("RA, Dec", dash if ra is None or dec is None else f"{ra:.5f}°, {dec:+.5f}°"),
+        ("RA, Dec (°)", dash if ra is None or dec is None else f"{ra:.5f} {dec:+.5f}"),
         ("z", fmt(z, ".5f")),
         ("R_e", re_text),
         ("b/a", fmt(r.get("ba"), ".3f")),
-        ("photometric PA", fmt(r.get("phi"), ".1f", "° E of N")),
+        ("phot. PA", fmt(r.get("phi"), ".1f", "° E of N")),
         ("Sérsic n", fmt(r.get("sersic_n"), ".2f")),
         ("M*", mass_text),
         ("IFU", ifu_text),
@@ -85,10 +84,10 @@ def catalogue_card(record: dict, others: Iterable[str] = ()) -> List[Tuple[str, 
         lines.append(("DAPTYPE", str(r["daptype"])))
     sigma = _num(extra.get("stellar_sigma_1re"))
     if sigma is not None:
-        lines.append(("σ* (1 R_e, DAPall)", f"{sigma:.1f} km/s"))
+        lines.append(("σ* (R_e)", f"{sigma:.1f} km/s (DAPall)"))
     repeat = [p for p in others if p != r.get("plateifu")]
     if repeat:
-        lines.append(("also observed as", ", ".join(repeat)))
+        lines.append(("also as", ", ".join(repeat)))
     return lines
 
 

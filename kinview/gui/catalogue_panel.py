@@ -1,6 +1,6 @@
 """The catalogue panel: what the survey catalogue says about the galaxy on screen.
 
-A dock (right) with MaNGA-ID, RA/Dec, z, R_e (arcsec and kpc), b/a, photometric PA, Sérsic
+A dock (left, under the galaxy list) with MaNGA-ID, RA/Dec, z, R_e (arcsec and kpc), b/a, photometric PA, Sérsic
 n, M*, IFU size (the lines come from :func:`kinview.data.galaxy_card.catalogue_card`), and
 two buttons opening the galaxy in SkyServer's Explore tool and on Marvin's web page.  The
 record is read in a worker (:func:`kinview.data.galaxy_card.load_card`); the panel only
@@ -47,8 +47,14 @@ class CataloguePanel(QtWidgets.QWidget):
         buttons = QtWidgets.QHBoxLayout()
         buttons.addWidget(self.sky_button)
         buttons.addWidget(self.marvin_button)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        scroll.setWidget(self.text)
+        scroll.setMinimumHeight(self.fontMetrics().lineSpacing() * 12 + 12)  # the usual card
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addWidget(self.text, 1)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
 
     def show_card(self, card: dict) -> None:
@@ -71,7 +77,7 @@ def install(window) -> CataloguePanel:
     from kinview.data.galaxy_card import load_card
 
     panel = CataloguePanel()
-    window.catalogue_dock = window.add_panel("Catalogue", panel, "right")
+    window.catalogue_dock = window.add_panel("Catalogue", panel, "left")  # under the list
     pending = {"worker": None}
 
     def refresh(name, value=None):

@@ -139,6 +139,7 @@ def start_add_galaxies(window, plateifus, release: str, daptype: str,
 
     def cancelled():
         dialog.close()
+        window.add_galaxies_cancelled = True
         window.statusBar().showMessage("add galaxies: cancelled; nothing half-written", 8000)
 
     w.finished.connect(finished)
