@@ -22,8 +22,8 @@ DR15_MAPS_REL = ("dr15/manga/spectro/analysis/v2_4_3/2.2.1/HYB10-GAU-MILESHC/781
 class SasServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, root: Path):
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, root: Path, port: int = 0):
+        super().__init__(("127.0.0.1", port), _Handler)
         self.root = Path(root)
         self.lock = threading.Lock()
         self.requests = []         # (path, Range header or None)
@@ -253,3 +253,45 @@ CAT_ROWS = [
          nsa_z=0.0408, th50=2.5, ba=0.45, phi=20.0, sersic_n=3.1, mass=5.0e10,
          sigma_1re=121.0),
 ]
+
+
+def demo_rows(work: Path):
+    """drpall rows (``write_drpall`` keys) for the demo galaxies written under ``work``."""
+    from kinview.data.catalogue import read_catalogue
+
+    cat = read_catalogue(work / "catalogue.fits")
+    return [dict(plateifu=r.plateifu, mangaid=r.mangaid, objra=r.objra, objdec=r.objdec,
+                 nsa_z=r.nsa_z, th50=r.nsa_elpetro_th50_r, ba=r.nsa_elpetro_ba,
+                 phi=r.nsa_elpetro_phi, sersic_n=r.nsa_sersic_n, mass=r.nsa_elpetro_mass,
+                 sigma_1re=100.0) for r in cat.itertuples()]
+
+
+def build_full_mirror(root: Path, work: Path) -> dict:
+    """:func:`build_mirror` plus a DR17 drpall and DAPall listing every galaxy served."""
+    from kinview.data import sas
+
+    info = build_mirror(root, work)
+    rows = [CAT_ROWS[0]] + demo_rows(work)
+    rels = sas.catalogue_paths("DR17")
+    for key, writer in (("drpall", write_drpall), ("dapall", write_dapall)):
+        target = root / rels[key]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        writer(target, rows)
+    return info
+
+
+if __name__ == "__main__":
+    # A loopback SAS mirror to try the README's "Real data" steps without a network:
+    #   python tests/sas_support.py [PORT]
+    import sys
+    import tempfile
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8765
+    tmp = Path(tempfile.mkdtemp(prefix="kinview-sas-mirror-"))
+    info = build_full_mirror(tmp / "mirror", tmp / "demo")
+    server = SasServer(tmp / "mirror", port)
+    print(f"SAS mirror at http://127.0.0.1:{port}/sas/ serving {tmp / 'mirror'}")
+    print(f"  DR15: {info['dr15']} ({'the real DAP file' if info['real'] else 'a demo file'})")
+    print(f"  DR17: {' '.join(info['dr17'])} (demo files), drpall and DAPall")
+    sys.stdout.flush()
+    server.serve_forever()

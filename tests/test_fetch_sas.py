@@ -204,3 +204,18 @@ def test_cancel_keeps_nothing_visible(mirror, server, tmp_path):
     with pytest.raises(Cancelled):
         fetch_sas.fetch_maps(tmp_path, mirror["dr17"], base_url=server.base, state=state)
     assert _visible_files(tmp_path) == []
+
+
+@pytest.mark.skipif(__import__("importlib").util.find_spec("marvin") is not None,
+                    reason="Marvin is installed here")
+@pytest.mark.parametrize("argv", [
+    ["fetch-maps", "--survey", "{d}", "--plateifu", "7815-3702", "--via", "marvin"],
+    ["gui", "--plateifu", "7815-3702", "--survey", "{d}", "--screenshot", "{d}/x.png"],
+])
+def test_without_marvin_one_line_says_how_to_install(tmp_path, capsys, argv):
+    rc = cli_main([a.replace("{d}", str(tmp_path)) for a in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith("kinview: error: Marvin is not installed: pip install "
+                             "'kinview[marvin]'")
+    assert list(tmp_path.iterdir()) == []
