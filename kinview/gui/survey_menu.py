@@ -30,14 +30,22 @@ def open_survey(window, survey_dir) -> QtWidgets.QMainWindow:
     path = Path(survey_dir).expanduser().resolve()
     if not path.is_dir():
         raise KinviewError(f"{path}: no such survey directory")
-    window.save_settings()
-    new = MainWindow(path, expert=window.state.expert, settings=window.settings)
-    new.resize(window.size())
-    new.show()
+    # Closing a main window closes every other kinview window, so the old one goes first;
+    # the application must not quit in between, when no window is open.
+    app = QtWidgets.QApplication.instance()
+    quit_on_last = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        size = window.size()
+        window.close()                      # saves its settings (position, filters, layout)
+        new = MainWindow(path, expert=window.state.expert, settings=window.settings)
+        new.resize(size)
+        new.setAttribute(QtCore.Qt.WA_DeleteOnClose, True)
+        new.show()
+    finally:
+        app.setQuitOnLastWindowClosed(quit_on_last)
     _WINDOWS.append(new)
     new.destroyed.connect(lambda *_: new in _WINDOWS and _WINDOWS.remove(new))
-    new.setAttribute(QtCore.Qt.WA_DeleteOnClose, True)
-    window.close()
     return new
 
 
