@@ -8,7 +8,7 @@ import sas_support as ss
 from kinview.cli.main import main as cli_main
 from kinview.data import fetch_sas, sas
 from kinview.data.survey import Survey
-from kinview.errors import Cancelled, KinviewError
+from kinview.errors import Cancelled
 from kinview.progress import TaskState
 
 
@@ -104,10 +104,9 @@ def test_interrupted_run_resumes_next_time_and_never_shows_a_partial_file(
         mirror, server, tmp_path):
     name = Path(ss.DR15_MAPS_REL).name
     server.drop[name] = 1
-    with pytest.raises(KinviewError, match="gave up|dropped"):
-        report = fetch_sas.fetch_maps(tmp_path, ["7815-3702"], "DR15", base_url=server.base,
-                                      retries=0)
-        raise KinviewError(report.failed["7815-3702"])
+    report = fetch_sas.fetch_maps(tmp_path, ["7815-3702"], "DR15", base_url=server.base,
+                                  retries=0)
+    assert "connection dropped mid-transfer" in report.failed["7815-3702"]
     assert not (tmp_path / ss.DR15_MAPS_REL).exists()
     parts = list(tmp_path.rglob(".*.part"))
     assert len(parts) == 1 and parts[0].stat().st_size > 0

@@ -1,6 +1,5 @@
 """Real data in the GUI, offscreen: catalogue panel and links, Open survey / Recent surveys,
 Add galaxies (download in a worker from a loopback SAS mirror, cancellable)."""
-from pathlib import Path
 
 import pytest
 from PyQt5 import QtWidgets

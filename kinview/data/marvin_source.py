@@ -24,7 +24,6 @@ kinview's own reader opens it directly.
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -261,18 +260,3 @@ def fetch_maps(survey_dir: Union[str, Path], plateifus: Sequence[str], release: 
     if report.paths:
         _ingest(root)
     return report
-
-
-def copy_into_survey(path: Union[str, Path], survey_dir: Union[str, Path]) -> Path:
-    """Copy a local MAPS file that Marvin opened into the survey (unchanged bytes)."""
-    maps = open_maps(path)
-    from kinview.data import sas
-
-    rel = sas.maps_path(maps.plateifu, LAYOUT.get(str(maps.release).upper(), "DR17"),
-                        str(maps.header.get("DAPTYPE", "")).strip())
-    target = Path(survey_dir) / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.part")
-    shutil.copyfile(path, tmp)
-    os.replace(tmp, target)
-    return target
