@@ -176,7 +176,7 @@ def main(argv=None) -> int:
     _wait(app, lambda: w.adjudication.table.rowCount() > 0 or counts0["open"] == 0)
     panel = w.adjudication
     panel.table.setFocus()
-    shots += shoot(app, w, "adjudication-queue", args.out, lambda: None)
+    shots += shoot(app, w, "adjudication-queue", args.out, w.size_adjudication_dock)
     decided = 0
     t1 = time.perf_counter()
     while panel.table.rowCount() and decided < 10 * args.n:

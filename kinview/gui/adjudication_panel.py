@@ -70,7 +70,18 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.store = None
         self.adjudicator = ""
         self.queue = None
-        lay = QtWidgets.QVBoxLayout(self)
+        # everything scrolls when the dock area is short (it shares it with other docks), so
+        # no part is ever squeezed below its size
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        outer.addWidget(self.scroll)
+        body = QtWidgets.QWidget()
+        self.scroll.setWidget(body)
+        lay = QtWidgets.QVBoxLayout(body)
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(4)
         self.summary = QtWidgets.QLabel("")
@@ -134,6 +145,9 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.setMinimumWidth(260)
         self.table.setMinimumWidth(120)
         self.kappa.setMinimumWidth(120)
+        # at least five disagreements visible, whatever shares the dock area
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(rows * 5 + self.table.horizontalHeader().sizeHint().height() + 4)
         self._rebuild_choices(None)
 
     # binding ---------------------------------------------------------------------------------
@@ -221,7 +235,7 @@ class AdjudicationPanel(QtWidgets.QWidget):
         kinds = ("Cohen's κ (two raters)" if methods == {"cohen"} else
                  "Fleiss' κ (three or more raters)" if methods == {"fleiss"} else
                  "Cohen's κ for two raters, Fleiss' κ for more")
-        self.kappa_note.setText(f"{kinds}; per class one-vs-rest; n/a: all in one class.")
+        self.kappa_note.setText(f"{kinds}; per class: one-vs-rest.")
         self.kappa_note.setToolTip("Over the galaxies labelled by at least two raters. Imported "
                                    "catalogues count as raters. Hover a cell for class names.")
         self.kappa.resizeRowsToContents()

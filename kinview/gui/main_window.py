@@ -794,7 +794,13 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.adjudication_dock.show()
         self.adjudication_dock.raise_()
+        self.size_adjudication_dock()
         self.adjudication.table.setFocus(QtCore.Qt.ShortcutFocusReason)
+
+    def size_adjudication_dock(self) -> None:
+        """Give the adjudication queue most of the height of its dock area (it may share it
+        with other docks, such as the catalogue panel)."""
+        self.resizeDocks([self.adjudication_dock], [int(self.height() * 0.7)], QtCore.Qt.Vertical)
 
     def _update_reveal_soon(self) -> None:
         """Refresh the reveal strip after the galaxy is painted (one small query, off the
