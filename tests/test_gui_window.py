@@ -209,9 +209,9 @@ def test_missing_image_or_maps_still_open_and_say_so(qtbot, survey):
     assert "gas (Hα) map has no valid spaxels" in w.view.missing.text()
     assert "no valid spaxels" in w.view.gas.getPlotItem().titleLabel.text
     press(qtbot, w, QtCore.Qt.Key_W)
-    assert w.state.current == P[2]              # the gas quality is still to be given
-    press(qtbot, w, QtCore.Qt.Key_A)
-    assert w.state.current != P[2]
+    assert w.state.current != P[2]              # no valid gas: the stellar quality alone labels it
+    labels = current_labels(survey, "miss")
+    assert labels[(P[2], "stellar", "quality")] == 1 and labels[(P[2], "gas", "quality")] == 0
     close_window(w)
 
 
@@ -258,7 +258,8 @@ def test_toggles_clip_hover_and_note(qtbot, survey):
     store.close()
     assert w.state.current == P[0]
     lim0 = w.view.stellar.bar.levels()[1]
-    press(qtbot, w, QtCore.Qt.Key_BracketLeft)            # narrower clip -> smaller limit
+    for _ in range(3):                                     # narrower clip -> smaller limit
+        press(qtbot, w, QtCore.Qt.Key_BracketLeft)
     assert w.state.clip_percentile < 98.0
     assert w.view.stellar.bar.levels()[1] < lim0
     press(qtbot, w, QtCore.Qt.Key_D, QtCore.Qt.ControlModifier)   # dispersion maps

@@ -61,8 +61,9 @@ class ModelRef:
 
     Attributes
     ----------
-    path : str          absolute ``.keras`` path (the same on every worker)
-    sha256 : str        of the file: workers refuse a different file at the same path
+    path : str          absolute model path, a ``.keras``/``.h5`` file or a SavedModel
+                        directory (the same on every worker)
+    sha256 : str        of its contents: workers refuse a different model at the same path
     model_id : str      the survey registry id, else the file name without suffix
     card_sha256 : str   SHA-256 of the model card (canonical JSON), '' without a card
     card : dict
@@ -76,10 +77,16 @@ class ModelRef:
 
 
 def _sha256_file(path: Union[str, Path]) -> str:
+    """SHA-256 of a model file, or of a model directory's files (names and contents)."""
+    path = Path(path)
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        if path.is_dir():
+            h.update(str(f.relative_to(path)).encode() + b"\0")
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
 
 
@@ -107,16 +114,15 @@ def resolve_model(task, model: Optional[str] = None, survey: Optional[Union[str,
         No such file or id, a model card of another task, no model at all.
     """
     from kinview.training.model_card import read_card
-    from kinview.training.trainer import active_model, list_models, shipped_model_path
+    from kinview.training.trainer import active_model, shipped_model_path
 
     rec = None
-    if model is not None and str(model).strip().isdigit():
+    if model is not None and str(model).strip().isdigit() and not Path(model).exists():
         if survey is None:
             raise KinviewError(f"--model {model} is a model id: give the survey it belongs to (--survey DIR)")
-        rec = next((r for r in list_models(survey, task) if r.id == int(model)), None)
-        if rec is None:
-            raise KinviewError(f"{survey}: no {task.name} model with id {model}")
-        path = Path(rec.path)
+        from kinview.training.trainer import resolve_model as registry_model
+
+        path, rec, _ = registry_model(survey, task, str(model).strip())
     elif model is not None:
         path = Path(model).expanduser().resolve()
     elif survey is not None and active_model(survey, task) is not None:
@@ -126,7 +132,7 @@ def resolve_model(task, model: Optional[str] = None, survey: Optional[Union[str,
         path = shipped_model_path(task)
         if path is None:
             raise KinviewError(f"no shipped {task.name} model: give one with --model PATH")
-    if not path.is_file():
+    if not path.exists():
         raise KinviewError(f"{path}: no such model file")
     card = (rec.card if rec is not None and rec.card else None) or read_card(path)
     if card.get("task") and card["task"] != task.name:
@@ -157,7 +163,7 @@ def worker_model(ref: ModelRef, image_size: int):
         model = _MODELS.get(key)
         if model is not None:
             return model
-        if not Path(ref.path).is_file():
+        if not Path(ref.path).exists():
             raise KinviewError(f"{ref.path}: no such model file on this worker")
         if _sha256_file(ref.path) != ref.sha256:
             raise KinviewError(f"{ref.path}: the model file on this worker differs from the client's")
@@ -165,8 +171,9 @@ def worker_model(ref: ModelRef, image_size: int):
 
         setup_keras(threads=_worker_threads())
         model = load_model(ref.path)
-        shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
-        if shape != (image_size, image_size, 3):
+        shape = getattr(model, "input_shape", None)       # imported models: an adapter
+        shape = tuple(shape[1:]) if isinstance(shape, tuple) else None
+        if shape is not None and shape != (image_size, image_size, 3):
             raise KinviewError(f"{ref.path}: the model takes inputs of shape {shape}, not the "
                                f"task's {image_size}×{image_size}×3 colour images")
         _MODELS.clear()
