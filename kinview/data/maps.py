@@ -218,7 +218,7 @@ def _gas(r: _Reader, x, y) -> Optional[VelocityField]:
 
 _HEADER_KEYS = ("PLATEIFU", "MANGAID", "OBJRA", "OBJDEC", "IFURA", "IFUDEC", "DAPTYPE",
                 "VERSDAP", "DAPVER", "SCINPVEL", "Z", "EBVGAL", "REFF", "ECOOPA", "ECOOELL",
-                "IFUSIZE", "DRPRELS")
+                "IFUSIZE", "DRPRELS", "RFWHM")
 
 
 def _read(path: Path, hdul) -> MapsData:

@@ -53,6 +53,8 @@ OTHER_KEYS: List[Tuple[str, str, str]] = [
     ("R", "clear_pa", "clear hand-set PAs of this galaxy"),
     ("[", "clip_down", "narrower colour clip"),
     ("]", "clip_up", "wider colour clip"),
+    ("Home", "reset_zoom", "reset the zoom of the sky panels"),
+    ("Ctrl+Home", "first", "first galaxy of the list"),
     ("F1", "help", "keyboard help"),
     ("?", "help", "keyboard help"),
 ]
@@ -97,7 +99,7 @@ class LabelPanel(QtWidgets.QWidget):
         self.setStyleSheet(BUTTON_STYLE)
         outer = QtWidgets.QHBoxLayout(self)
         outer.setContentsMargins(6, 4, 6, 4)
-        outer.setSpacing(8)
+        outer.setSpacing(5)
         info = QtWidgets.QVBoxLayout()
         info.setSpacing(3)
         self.title = QtWidgets.QLabel("—")
@@ -126,7 +128,7 @@ class LabelPanel(QtWidgets.QWidget):
         info.addStretch(1)
         info_w = QtWidgets.QWidget()
         info_w.setLayout(info)
-        info_w.setMinimumWidth(170)
+        info_w.setMinimumWidth(150)
         info_w.setMaximumWidth(300)
         outer.addWidget(info_w)
         group_style = ("QGroupBox { color:#111111; font-weight:bold; border:1px solid #c4c4c4;"
@@ -166,7 +168,7 @@ class LabelPanel(QtWidgets.QWidget):
         note_help.setStyleSheet("color:#555555; font-weight:normal;")
         nl.addWidget(note_help)
         nl.addStretch(1)
-        note_box.setMinimumWidth(140)
+        note_box.setMinimumWidth(120)
         outer.addWidget(note_box, 1)
         self._note_saved = ""
 

@@ -45,7 +45,7 @@ QDockWidget::title { background:#e4e4e4; padding:3px; font-weight:bold; }
 QStatusBar { background:#e9e9e9; color:#111111; }
 QTabWidget::pane { border:1px solid #c8c8c8; }
 QTabBar::tab { background:#e4e4e4; color:#111111; padding:4px 12px; }
-QTabBar::tab:selected { background:#ffffff; font-weight:bold; }
+QTabBar::tab:selected { background:#ffffff; border-bottom:2px solid #1f6fd1; }
 QToolBar { background:#eeeeee; border:none; spacing:6px; }
 QTableView { background:#ffffff; alternate-background-color:#f0f4fa; }
 QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit { background:#ffffff; color:#111111; }
@@ -53,6 +53,57 @@ QProgressBar { border:1px solid #9a9a9a; border-radius:3px; background:#ffffff; 
                text-align:center; min-width:180px; }
 QProgressBar::chunk { background:#7fb8e6; }
 """
+
+
+def _scroll_if_narrow(widget: QtWidgets.QWidget, min_height: int = 220) -> QtWidgets.QScrollArea:
+    """``widget`` in a frameless scroll area: it is laid out at its full size when there is
+    room, and scrolls (rather than forcing the window wider than the screen, or being
+    clipped) when there is not."""
+    area = QtWidgets.QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
+    area.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
+    hint = widget.minimumSizeHint()
+    area.setMinimumHeight(min(hint.height(), min_height))
+    area.setMinimumWidth(min(hint.width(), 200))
+    return area
+
+
+class _Tabs(QtWidgets.QTabWidget):
+    """The central tabs.  Pages other than the galaxy view sit in a scroll area (so a page's
+    minimum size never forces the window past a 1280×800 screen); the tab widget's methods
+    still take and return the page itself, not its scroll area."""
+
+    def add_page(self, widget, name: str, scroll: bool = True) -> int:
+        page = widget
+        if scroll:
+            page = _scroll_if_narrow(widget, min_height=0)
+            page.inner = widget
+        return self.addTab(page, name)
+
+    def indexOf(self, widget):  # noqa: N802 - Qt name
+        i = super().indexOf(widget)
+        if i >= 0:
+            return i
+        for j in range(self.count()):
+            if getattr(super().widget(j), "inner", None) is widget:
+                return j
+        return -1
+
+    def setCurrentWidget(self, widget):  # noqa: N802 - Qt name
+        i = self.indexOf(widget)
+        if i >= 0:
+            self.setCurrentIndex(i)
+
+    def widget(self, index):
+        page = super().widget(index)
+        return getattr(page, "inner", page)
+
+    def currentWidget(self):  # noqa: N802 - Qt name
+        page = super().currentWidget()
+        return getattr(page, "inner", page)
 
 
 def _load_table_job(survey_dir: str, expert: str, state=None):
@@ -135,15 +186,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view = GalaxyView()
         self.view.set_toggles(self.state.toggles)
         self.view.percentile = self.state.clip_percentile
-        self.tabs = QtWidgets.QTabWidget()
+        self.tabs = _Tabs()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.view, "Galaxy")
         self.setCentralWidget(self.tabs)
         self.galaxy_list = GalaxyList()
         self.label_panel = LabelPanel()
         self.list_dock = self.add_panel("Galaxies", self.galaxy_list, "left")
-        self.label_dock = self.add_panel("Label", self.label_panel, "bottom")
-        self.setCorner(QtCore.Qt.BottomLeftCorner, QtCore.Qt.LeftDockWidgetArea)
+        self.label_dock = self.add_panel("Label", _scroll_if_narrow(self.label_panel), "bottom")
+        self.panels["Label"] = self.label_panel
+        # the label panel spans the whole width (its five groups of buttons need it at 1280 px);
+        # the galaxy list and the training dock stop above it
+        self.setCorner(QtCore.Qt.BottomLeftCorner, QtCore.Qt.BottomDockWidgetArea)
+        self.setCorner(QtCore.Qt.BottomRightCorner, QtCore.Qt.BottomDockWidgetArea)
         self._build_status()
         self._build_actions()
         self._build_toolbar()
@@ -177,7 +232,7 @@ class MainWindow(QtWidgets.QMainWindow):
         (a dock).  Returns the dock widget (or the widget itself for a tab)."""
         self.panels[name] = widget
         if area == "tab":
-            self.tabs.addTab(widget, name)
+            self.tabs.add_page(widget, name)
             return widget
         areas = {"left": QtCore.Qt.LeftDockWidgetArea, "right": QtCore.Qt.RightDockWidgetArea,
                  "bottom": QtCore.Qt.BottomDockWidgetArea, "top": QtCore.Qt.TopDockWidgetArea}
@@ -252,7 +307,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Next unlabelled", keys["next_unlabelled"], self.next_unlabelled, gm)
         self._action("Next", keys["next"], self.next, gm)
         self._action("Previous", keys["previous"], self.previous, gm)
-        self._action("First", "Home", lambda: self.state.go(0), gm)
+        self._action("First", keys["first"], lambda: self.state.go(0), gm)
         self.view_menu = mb.addMenu("&View")
         t = self.state.toggles
         self.toggle_actions = {
@@ -272,15 +327,62 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Narrower colour clip", "[", lambda: self.step_clip(-1), self.view_menu)
         self._action("Wider colour clip", "]", lambda: self.step_clip(+1), self.view_menu)
         self.view_menu.addSeparator()
+        self._build_view_options(self.view_menu)
+        self.view_menu.addSeparator()
         for dock in self.findChildren(QtWidgets.QDockWidget):
             self.view_menu.addAction(dock.toggleViewAction())
         hm = mb.addMenu("&Help")
         self._action("Keyboard help", ["F1", "?"], self.show_help, hm)
 
+    def _build_view_options(self, menu) -> None:
+        """Zoom, framing, scale and colour-map options of the sky panels (View menu)."""
+        t = self.state.toggles
+        self._action("Reset zoom", "Home", self.view.reset_zoom, menu)
+        for key, text, keys in (
+                ("keep_zoom", "Keep the zoom between galaxies", None),
+                ("wide_image", "Wide colour image (whole cutout)", "Ctrl+I"),
+                ("shared_vscale", "One velocity scale for both maps", "Ctrl+J"),
+                ("marks", "Scale bar (kpc) and PSF", "Ctrl+B")):
+            self.toggle_actions[key] = self._action(
+                text, keys, lambda on, k=key: self.set_toggle(k, on), menu, True, t.get(key, False))
+        from kinview import viewing
+
+        self.cmap_actions = {}
+        for kind, title in (("velocity", "Velocity colour map"),
+                            ("sequential", "Dispersion/flux colour map")):
+            sub = menu.addMenu(title)
+            group = QtWidgets.QActionGroup(self)
+            group.setExclusive(True)
+            current = viewing.valid_cmap(kind, self.settings.colormaps.get(kind))
+            for name in viewing.cmap_choices(kind):
+                act = QtWidgets.QAction(name, self, checkable=True)
+                act.setChecked(name == current)
+                act.triggered.connect(lambda _=False, k=kind, n=name: self.set_cmap(k, n))
+                group.addAction(act)
+                sub.addAction(act)
+                self.cmap_actions[(kind, name)] = act
+            self.view.set_cmap(kind, current)
+
+    def set_cmap(self, kind: str, name: str) -> None:
+        """Use colour map ``name`` for ``kind`` ('velocity' or 'sequential'); remembered."""
+        from kinview import viewing
+
+        name = viewing.valid_cmap(kind, name)
+        self.view.set_cmap(kind, name)
+        self.settings.colormaps[kind] = name
+        act = self.cmap_actions.get((kind, name))
+        if act is not None and not act.isChecked():
+            act.setChecked(True)
+
     def _build_toolbar(self) -> None:
-        tb = self.addToolBar("View")
+        # the view toolbar sits in the menu bar's row: a toolbar row of its own costs the maps
+        # 30 px of height, which a 1280×800 screen does not have
+        tb = QtWidgets.QToolBar("View", self)
         tb.setObjectName("toolbar-view")
         tb.setMovable(False)
+        tb.setIconSize(QtCore.QSize(12, 12))
+        self.menuBar().setCornerWidget(tb, QtCore.Qt.TopRightCorner)
+        self.view_toolbar = tb
         lab = QtWidgets.QLabel(" colour clip ")
         tb.addWidget(lab)
         self.clip_box = QtWidgets.QDoubleSpinBox()
@@ -338,7 +440,23 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list.set_data(table, order)
         self.state.set_order(order, keep=keep if keep in table.index else None)
         self.statusBar().showMessage(f"{len(table)} galaxies in {self.survey_dir}", 5000)
+        self._watch_models()
         self.table_loaded.emit()
+
+    def _watch_models(self) -> None:
+        """Re-read the predictions whenever the models table changes, from any process (a CLI
+        ``kinview train``/``predict`` included): :class:`kinview.gui.model_watch.ModelWatcher`."""
+        from kinview.gui.model_watch import ModelWatcher
+
+        self.model_watch = ModelWatcher(self.store_db_path(), parent=self)
+        self.model_watch.changed.connect(self._models_changed)
+        self.model_watch.start()
+
+    def _models_changed(self) -> None:
+        panels = getattr(self, "model_panels", None)
+        if panels is not None:
+            panels.reload_predictions()
+            self.statusBar().showMessage("the survey's models changed: predictions re-read", 5000)
 
     def store_db_path(self) -> Path:
         return self.survey_dir / "kinview.sqlite"
@@ -491,7 +609,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list.set_data(self.table, order)
         self.state.set_order(order)
         if not order:
-            self.view.header.setText("<span style='color:#555'>No galaxy passes this filter.</span>")
+            self.view.show_empty(f"No galaxy passes the filter “{vs.FILTERS.get(name, name)}”.\n"
+                                 "Choose another filter in the galaxy list.")
+            self.label_panel.setEnabled(False)
+        else:
+            self.label_panel.setEnabled(True)
 
     def _sort(self, column: str) -> None:
         if self.state.sort_key == column:
@@ -663,7 +785,8 @@ class MainWindow(QtWidgets.QMainWindow):
     def default_dock_sizes(self) -> None:
         """Galaxy list ≈ 23 % of the width, label panel ≈ 200 px high."""
         self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
-        self.resizeDocks([self.label_dock], [200], QtCore.Qt.Vertical)
+        self.resizeDocks([self.label_dock], [min(self.label_panel.sizeHint().height() + 30, 260)],
+                         QtCore.Qt.Vertical)
 
     def showEvent(self, ev):  # noqa: N802 - Qt name
         super().showEvent(ev)
@@ -684,6 +807,9 @@ class MainWindow(QtWidgets.QMainWindow):
             if other is not self and other.isWindow() and other.isVisible():
                 other.close()
         self.save_settings()
+        watch = getattr(self, "model_watch", None)
+        if watch is not None:
+            watch.stop()
         for name in ("pa_worker", "shipped_worker"):
             background = getattr(self, name, None)
             if background is not None:

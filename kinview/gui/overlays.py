@@ -209,3 +209,102 @@ class Crosshair:
         else:
             self.item.setData([x], [y])
             self.item.setVisible(True)
+
+
+class CornerMarks:
+    """A physical scale bar (bottom right, "5 kpc") and the PSF FWHM (a circle, bottom left)
+    kept in the corners of a sky panel as it zooms and pans.
+
+    The bar's length is a round number of kpc (:func:`kinview.viewing.scale_bar`) about a
+    quarter of the view's width, so it follows the zoom; the PSF circle's diameter is the FWHM
+    in arcsec, drawn to scale.
+    """
+
+    def __init__(self, plot: pg.PlotItem, color="#222222"):
+        self.plot = plot
+        self.vb = plot.getViewBox()
+        pen = pg.mkPen(color, width=3)
+        pen.setCosmetic(True)
+        self.bar = pg.PlotCurveItem(pen=pen)
+        self.bar.setZValue(45)
+        self.bar_text = pg.TextItem("", color=color, anchor=(0.5, 1.0))
+        self.bar_text.setZValue(45)
+        self.psf = QtWidgets.QGraphicsEllipseItem()
+        ppen = pg.mkPen(color, width=1.5)
+        ppen.setCosmetic(True)
+        self.psf.setPen(ppen)
+        self.psf.setBrush(pg.mkBrush(128, 128, 128, 60))
+        self.psf.setZValue(45)
+        self.psf.setToolTip("PSF FWHM")
+        self.psf_text = pg.TextItem("", color=color, anchor=(0.0, 1.0))
+        self.psf_text.setZValue(45)
+        for item in (self.bar, self.bar_text, self.psf, self.psf_text):
+            item.setVisible(False)
+            plot.addItem(item)
+        self.kpc_per_arcsec = float("nan")
+        self.fwhm = float("nan")
+        self.psf_label = ""
+        self.enabled = True
+        self._placed = None
+        self.vb.sigRangeChanged.connect(lambda *_: self._place())
+        self.vb.sigResized.connect(lambda *_: self._place())
+
+    def set(self, kpc_per_arcsec: float, fwhm: float = float("nan"), psf_label: str = "") -> None:
+        """Scale (kpc/arcsec, NaN: no bar) and PSF FWHM (arcsec, NaN: no circle)."""
+        self.kpc_per_arcsec = float(kpc_per_arcsec)
+        self.fwhm = float(fwhm)
+        self.psf_label = psf_label
+        self._placed = None
+        self._place()
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = bool(on)
+        self._placed = None
+        self._place()
+
+    def describe(self) -> dict:
+        """What is drawn: {'bar_arcsec', 'bar_label', 'psf_fwhm'} (None where hidden)."""
+        return {"bar_arcsec": self._bar_len if self.bar.isVisible() else None,
+                "bar_label": self.bar_text.textItem.toPlainText() if self.bar.isVisible() else None,
+                "psf_fwhm": self.fwhm if self.psf.isVisible() else None}
+
+    _bar_len = float("nan")
+
+    def _place(self) -> None:
+        from kinview.viewing import nice_length
+
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        pixels = self.vb.width()
+        room = pixels >= 170 or pixels == 0      # too narrow a panel: the marks would collide
+        key = (round(x0, 3), round(x1, 3), round(y0, 3), round(y1, 3), self.kpc_per_arcsec,
+               self.fwhm, self.enabled and room)
+        if key == self._placed:
+            return
+        self._placed = key
+        w = abs(x1 - x0)
+        h = abs(y1 - y0)
+        xmin, xmax = min(x0, x1), max(x0, x1)
+        ymin = min(y0, y1)
+        show_bar = self.enabled and room and np.isfinite(self.kpc_per_arcsec) and w > 0
+        if show_bar:
+            kpc = nice_length(w * 0.28 * self.kpc_per_arcsec)
+            length = kpc / self.kpc_per_arcsec
+            # East is left: the bottom-right corner of the panel is the smallest x
+            right = xmin + 0.05 * w
+            yb = ymin + 0.06 * h
+            self.bar.setData([right, right + length], [yb, yb])
+            self.bar_text.setText(f"{kpc:g} kpc")
+            self.bar_text.setPos(right + length / 2.0, yb)
+            self._bar_len = length
+        for item in (self.bar, self.bar_text):
+            item.setVisible(bool(show_bar))
+        show_psf = self.enabled and room and np.isfinite(self.fwhm) and self.fwhm > 0 and w > 2 * self.fwhm
+        if show_psf:
+            r = self.fwhm / 2.0
+            cx = xmax - 0.05 * w - r
+            cy = ymin + 0.06 * h + r
+            self.psf.setRect(cx - r, cy - r, 2 * r, 2 * r)
+            self.psf_text.setText(self.psf_label or f"PSF {self.fwhm:.1f}″")
+            self.psf_text.setPos(cx + r, cy + r)   # x inverted: cx + r is the left edge
+        for item in (self.psf, self.psf_text):
+            item.setVisible(bool(show_psf))

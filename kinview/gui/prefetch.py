@@ -125,6 +125,7 @@ class GalaxyData:
     re_arcsec: float = float("nan")
     missing: List[str] = field(default_factory=list)
     load_seconds: float = 0.0
+    psf_fwhm: float = float("nan")      # r-band reconstructed PSF FWHM (arcsec), MAPS RFWHM
 
     def field(self, kind: str) -> Optional[FieldView]:
         return self.fields.get(kind)
@@ -315,6 +316,7 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
         data.missing.append("no MAPS file")
     new_fits = []
     if maps is not None:
+        data.psf_fwhm = _f((maps.header or {}).get("RFWHM"))
         if not np.isfinite(data.phot_pa) and np.isfinite(_f(maps.ell_pa)):
             data.phot_pa = float(maps.ell_pa)
         for kind in FIELDS:
