@@ -395,8 +395,10 @@ class MapPanel(SkyPlot):
         """Clear the map and say what is missing."""
         self.loading = False
         self._blank()
-        self.set_title(f"{self.base_title} · <span style='color:#b00000'>{text}</span>",
-                       self.base_title)
+        short = {"Stellar velocity": "Stellar v", "Hα velocity": "Hα v"}.get(self.base_title,
+                                                                          self.base_title)
+        red = f"<span style='color:#b00000'>{text}</span>"
+        self.set_title(f"{self.base_title} · {red}", f"{short} · {red}", red)
         self.message.setText(text)
         self.set_view(view_range or ((-10.0, 10.0), (-10.0, 10.0)))
 
@@ -494,8 +496,8 @@ class MapPanel(SkyPlot):
             return [base]
         if pa_override is not None and np.isfinite(pa_override):
             return [f"{base} · PA {pa_override:.1f}° <i>(by hand)</i>",
-                    f"{short} · PA {pa_override:.1f}° <i>(hand)</i>",
-                    f"{short} · PA {pa_override:.0f}°"]
+                    f"{short} · PA {pa_override:.1f}° <i>(by hand)</i>",
+                    f"{short} · PA {pa_override:.0f}° <i>by hand</i>"]
         if np.isfinite(fv.pa):
             err = f" ± {fv.pa_err:.1f}" if np.isfinite(fv.pa_err) else ""
             src = f" <span style='color:#555555'>({fv.pa_source})</span>" if fv.pa_source else ""
