@@ -55,13 +55,48 @@ QProgressBar::chunk { background:#7fb8e6; }
 """
 
 
+class _FitScroll(QtWidgets.QScrollArea):
+    """A scroll area that gives its widget the whole viewport, and scrolls only when the
+    viewport is smaller than the widget's *minimum* size.  (``widgetResizable`` would size a
+    widget with word-wrapped labels to its preferred height-for-width and scroll needlessly.)"""
+
+    def __init__(self, widget, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setWidget(widget)
+        widget.installEventFilter(self)
+
+    def _fit(self) -> None:
+        w = self.widget()
+        if w is None:
+            return
+        vp = self.maximumViewportSize()
+        m = w.minimumSizeHint().expandedTo(w.minimumSize())
+        width = max(vp.width(), m.width())
+        height = max(vp.height(), m.height())
+        # a scroll bar on one axis takes room from the other
+        if width > vp.width():
+            height = max(vp.height() - self.horizontalScrollBar().sizeHint().height(), m.height())
+        if height > vp.height():
+            width = max(vp.width() - self.verticalScrollBar().sizeHint().width(), m.width())
+        if w.size() != QtCore.QSize(width, height):
+            w.resize(width, height)
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt name
+        self._fit()
+        super().resizeEvent(ev)
+
+    def eventFilter(self, obj, ev):  # noqa: N802 - Qt name
+        if obj is self.widget() and ev.type() == QtCore.QEvent.LayoutRequest:
+            QtCore.QTimer.singleShot(0, self._fit)
+        return False
+
+
 def _scroll_if_narrow(widget: QtWidgets.QWidget, min_height: int = 220) -> QtWidgets.QScrollArea:
     """``widget`` in a frameless scroll area: it is laid out at its full size when there is
     room, and scrolls (rather than forcing the window wider than the screen, or being
     clipped) when there is not."""
-    area = QtWidgets.QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
+    area = _FitScroll(widget)
     area.setFrameShape(QtWidgets.QFrame.NoFrame)
     area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
     area.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
@@ -217,6 +252,11 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.gui.model_panels import install as install_model_panels
 
         self.model_panels = install_model_panels(self)
+        side = getattr(self.model_panels, "dock", None)
+        if isinstance(side, QtWidgets.QDockWidget):
+            # deferred: moving a dock from inside its own visibility signal crashes Qt
+            side.visibilityChanged.connect(lambda on, d=side: QtCore.QTimer.singleShot(
+                0, lambda: self._place_side_dock(d, on)))
         self._layout_restored = qsettings.restore_window(self, self.settings)
         self._shown_once = False
         self.statusBar().showMessage(f"opening {self.survey_dir} …")
@@ -787,6 +827,29 @@ class MainWindow(QtWidgets.QMainWindow):
         self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
         self.resizeDocks([self.label_dock], [min(self.label_panel.sizeHint().height() + 30, 260)],
                          QtCore.Qt.Vertical)
+
+    #: Below this window width a side dock (the training panel) opens as a tab beside the
+    #: galaxy list instead of taking the maps' width (three maps need ~1000 px).
+    SIDE_BY_SIDE_WIDTH = 1700
+
+    def _place_side_dock(self, dock: QtWidgets.QDockWidget, visible: bool) -> None:
+        """On a narrow window, open ``dock`` as a tab beside the galaxy list (and bring it to
+        the front) rather than as a third column that squeezes the maps."""
+        if dock.isHidden() or dock.isFloating():
+            return
+        tabbed = dock in self.tabifiedDockWidgets(self.list_dock)
+        if self.width() >= self.SIDE_BY_SIDE_WIDTH:
+            if tabbed and getattr(dock, "_kinview_tabbed", False):
+                # put there for a narrow window: a wide one has room for it on the right again
+                dock._kinview_tabbed = False
+                self.addDockWidget(QtCore.Qt.RightDockWidgetArea, dock)
+                self.resizeDocks([dock], [380], QtCore.Qt.Horizontal)
+            return
+        if tabbed or self.dockWidgetArea(dock) != QtCore.Qt.RightDockWidgetArea:
+            return
+        self.tabifyDockWidget(self.list_dock, dock)
+        dock._kinview_tabbed = True
+        QtCore.QTimer.singleShot(0, dock.raise_)
 
     def showEvent(self, ev):  # noqa: N802 - Qt name
         super().showEvent(ev)

@@ -492,6 +492,7 @@ class MapPanel(SkyPlot):
         """The title, then shorter forms for narrow panels (the PA first, then the name)."""
         base = self.base_title
         short = {"Stellar velocity": "Stellar v", "Hα velocity": "Hα v"}.get(base, base)
+        tiny = {"Stellar velocity": "★", "Hα velocity": "Hα"}.get(base, base)
         if self.quantity != "velocity":
             return [base]
         if pa_override is not None and np.isfinite(pa_override):
@@ -504,7 +505,8 @@ class MapPanel(SkyPlot):
             return [f"{base} · <b>PA {fv.pa:.1f}{err}°</b>{src}",
                     f"{base} · <b>PA {fv.pa:.1f}{err}°</b>",
                     f"{short} · <b>PA {fv.pa:.1f}{err}°</b>",
-                    f"{short} · <b>PA {fv.pa:.0f}°</b>"]
+                    f"{short} · <b>PA {fv.pa:.0f}°</b>",
+                    f"{tiny} <b>PA {fv.pa:.0f}°</b>"]
         reason = (fv.pa_reason or "no PA fit").split("(")[0].strip().rstrip(":")
         if not reason.lower().startswith("no pa"):
             reason = f"no PA: {reason}"

@@ -275,7 +275,7 @@ class CornerMarks:
 
         (x0, x1), (y0, y1) = self.vb.viewRange()
         pixels = self.vb.width()
-        room = pixels >= 170 or pixels == 0      # too narrow a panel: the marks would collide
+        room = pixels >= 140 or pixels == 0      # too narrow a panel: the marks would collide
         key = (round(x0, 3), round(x1, 3), round(y0, 3), round(y1, 3), self.kpc_per_arcsec,
                self.fwhm, self.enabled and room)
         if key == self._placed:
