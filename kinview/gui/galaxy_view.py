@@ -281,9 +281,16 @@ class GalaxyView(QtWidgets.QWidget):
         self._default_view = (maps_view, image_view)
         self._share_limits()
         view, img_view = self._views()
-        scale = viewing.kpc_per_arcsec(row.get("z"))
+        scale = getattr(data, "kpc_per_arcsec", None)       # computed by the loader
+        if scale is None or not np.isfinite(scale):
+            scale = viewing.kpc_per_arcsec(row.get("z"))
         fwhm, measured = viewing.psf_fwhm(getattr(data, "psf_fwhm", None))
         psf_label = f"PSF {fwhm:.1f}″" if measured else f"PSF ~{fwhm:.1f}″"
+        shown = [p for p in self.panels
+                 if p.isVisible() or p in (self.image, self.stellar, self.gas)]
+        for panel in shown:      # placed by the range change that follows, or below
+            panel.marks.set(scale, float("nan") if panel is self.image else fwhm, psf_label,
+                            place=False)
         for kind, panel in self.maps.items():
             fv = data.fields.get(kind)
             if fv is None:
@@ -313,9 +320,8 @@ class GalaxyView(QtWidgets.QWidget):
                 self.flux.base_title = "Hα flux (log)" if fv.kind == "gas" else "Stellar flux (log)"
                 self.flux.set_field(fv, data.footprint, self.percentile, False, False, view)
         self.image.set_galaxy(data, pas.get("stellar", float("nan")), img_view)
-        for panel in self.panels:
-            if panel.isVisible() or panel in (self.image, self.stellar, self.gas):
-                panel.marks.set(scale, float("nan") if panel is self.image else fwhm, psf_label)
+        for panel in shown:
+            panel.marks.place()
         # header line
         dpa = float(delta_pa(pas.get("stellar", np.nan), pas.get("gas", np.nan)))
         z = row.get("z")

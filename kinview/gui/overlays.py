@@ -114,6 +114,8 @@ class PALine(QtCore.QObject):
         self._redraw()
 
     def set_wedge_visible(self, visible: bool) -> None:
+        if bool(visible) == self._show_wedge:
+            return                                  # nothing to redraw (this is per galaxy)
         self._show_wedge = bool(visible)
         self._redraw()
 
@@ -249,12 +251,19 @@ class CornerMarks:
         self.vb.sigRangeChanged.connect(lambda *_: self._place())
         self.vb.sigResized.connect(lambda *_: self._place())
 
-    def set(self, kpc_per_arcsec: float, fwhm: float = float("nan"), psf_label: str = "") -> None:
-        """Scale (kpc/arcsec, NaN: no bar) and PSF FWHM (arcsec, NaN: no circle)."""
+    def set(self, kpc_per_arcsec: float, fwhm: float = float("nan"), psf_label: str = "",
+            place: bool = True) -> None:
+        """Scale (kpc/arcsec, NaN: no bar) and PSF FWHM (arcsec, NaN: no circle).  With
+        ``place=False`` the marks move at the next range change or :meth:`place` (drawing a
+        galaxy sets the range right after: one placement instead of two)."""
         self.kpc_per_arcsec = float(kpc_per_arcsec)
         self.fwhm = float(fwhm)
         self.psf_label = psf_label
-        self._placed = None
+        if place:
+            self._place()
+
+    def place(self) -> None:
+        """Put the marks where the current range wants them (no work when they are there)."""
         self._place()
 
     def set_enabled(self, on: bool) -> None:
@@ -269,6 +278,8 @@ class CornerMarks:
                 "psf_fwhm": self.fwhm if self.psf.isVisible() else None}
 
     _bar_len = float("nan")
+    _bar_text = None
+    _psf_text = None
 
     def _place(self) -> None:
         from kinview.viewing import nice_length
@@ -293,18 +304,26 @@ class CornerMarks:
             right = xmin + 0.05 * w
             yb = ymin + 0.06 * h
             self.bar.setData([right, right + length], [yb, yb])
-            self.bar_text.setText(f"{kpc:g} kpc")
+            text = f"{kpc:g} kpc"
+            if text != self._bar_text:
+                self._bar_text = text
+                self.bar_text.setText(text)
             self.bar_text.setPos(right + length / 2.0, yb)
             self._bar_len = length
         for item in (self.bar, self.bar_text):
-            item.setVisible(bool(show_bar))
+            if item.isVisible() != bool(show_bar):
+                item.setVisible(bool(show_bar))
         show_psf = self.enabled and room and np.isfinite(self.fwhm) and self.fwhm > 0 and w > 2 * self.fwhm
         if show_psf:
             r = self.fwhm / 2.0
             cx = xmax - 0.05 * w - r
             cy = ymin + 0.06 * h + r
             self.psf.setRect(cx - r, cy - r, 2 * r, 2 * r)
-            self.psf_text.setText(self.psf_label or f"PSF {self.fwhm:.1f}″")
+            text = self.psf_label or f"PSF {self.fwhm:.1f}″"
+            if text != self._psf_text:
+                self._psf_text = text
+                self.psf_text.setText(text)
             self.psf_text.setPos(cx + r, cy + r)   # x inverted: cx + r is the left edge
         for item in (self.psf, self.psf_text):
-            item.setVisible(bool(show_psf))
+            if item.isVisible() != bool(show_psf):
+                item.setVisible(bool(show_psf))
