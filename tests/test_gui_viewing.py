@@ -301,7 +301,7 @@ def test_kpc_scale_bar_and_psf_are_drawn_to_scale(qtbot, survey):
         assert marks["bar_arcsec"] == pytest.approx(kpc / viewing.kpc_per_arcsec(z), rel=1e-6)
         assert marks["psf_fwhm"] == viewing.DEFAULT_PSF_FWHM_ARCSEC
         assert v.stellar.marks.psf.rect().width() == pytest.approx(marks["psf_fwhm"])
-        assert "PSF" in v.stellar.marks.psf_text.textItem.toPlainText()
+        assert "PSF" in v.stellar.marks.psf_text.toPlainText()
         assert v.image.marks.describe()["bar_label"] == marks["bar_label"]
         w.set_toggle("marks", False)
         assert v.stellar.marks.describe()["bar_label"] is None

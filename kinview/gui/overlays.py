@@ -213,6 +213,35 @@ class Crosshair:
             self.item.setVisible(True)
 
 
+class PixelText(QtWidgets.QGraphicsSimpleTextItem):
+    """A text label at a sky position, drawn upright at a fixed pixel size and anchored by
+    ``anchor`` = (fraction of its width, fraction of its height), like pyqtgraph's TextItem
+    but much cheaper to move and paint (no re-layout when the view changes)."""
+
+    def __init__(self, color="#222222", anchor=(0.5, 1.0)):
+        super().__init__()
+        self.setBrush(pg.mkBrush(color))
+        self.setFlag(QtWidgets.QGraphicsItem.ItemIgnoresTransformations, True)
+        self.anchor = anchor
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
+        super().setText(text)
+        r = super().boundingRect()
+        self._offset = QtCore.QPointF(-self.anchor[0] * r.width(), -self.anchor[1] * r.height())
+
+    _offset = QtCore.QPointF(0, 0)
+
+    def boundingRect(self):  # noqa: N802 - Qt name
+        return super().boundingRect().translated(self._offset)
+
+    def paint(self, p, opt, widget=None):
+        p.translate(self._offset)
+        super().paint(p, opt, widget)
+
+    def toPlainText(self) -> str:  # noqa: N802 - same name as QGraphicsTextItem
+        return self.text()
+
+
 class CornerMarks:
     """A physical scale bar (bottom right, "5 kpc") and the PSF FWHM (a circle, bottom left)
     kept in the corners of a sky panel as it zooms and pans.
@@ -229,7 +258,7 @@ class CornerMarks:
         pen.setCosmetic(True)
         self.bar = pg.PlotCurveItem(pen=pen)
         self.bar.setZValue(45)
-        self.bar_text = pg.TextItem("", color=color, anchor=(0.5, 1.0))
+        self.bar_text = PixelText(color, anchor=(0.5, 1.0))
         self.bar_text.setZValue(45)
         self.psf = QtWidgets.QGraphicsEllipseItem()
         ppen = pg.mkPen(color, width=1.5)
@@ -238,7 +267,7 @@ class CornerMarks:
         self.psf.setBrush(pg.mkBrush(128, 128, 128, 60))
         self.psf.setZValue(45)
         self.psf.setToolTip("PSF FWHM")
-        self.psf_text = pg.TextItem("", color=color, anchor=(0.0, 1.0))
+        self.psf_text = PixelText(color, anchor=(0.0, 1.0))
         self.psf_text.setZValue(45)
         for item in (self.bar, self.bar_text, self.psf, self.psf_text):
             item.setVisible(False)
@@ -274,7 +303,7 @@ class CornerMarks:
     def describe(self) -> dict:
         """What is drawn: {'bar_arcsec', 'bar_label', 'psf_fwhm'} (None where hidden)."""
         return {"bar_arcsec": self._bar_len if self.bar.isVisible() else None,
-                "bar_label": self.bar_text.textItem.toPlainText() if self.bar.isVisible() else None,
+                "bar_label": self.bar_text.toPlainText() if self.bar.isVisible() else None,
                 "psf_fwhm": self.fwhm if self.psf.isVisible() else None}
 
     _bar_len = float("nan")
