@@ -18,9 +18,14 @@ def data_version(conn: sqlite3.Connection) -> int:
 
 def models_mark(conn: sqlite3.Connection) -> Tuple:
     """(number of models, newest model id, the active models' ids, newest prediction row,
-    number of predictions) — changes whenever a model is added, activated or predicts."""
+    newest registry event) — changes whenever a model is added, activated, removed or
+    predicts."""
     n, newest = conn.execute("SELECT count(*), max(id) FROM models").fetchone()
     active = tuple(r[0] for r in conn.execute(
         "SELECT id FROM models WHERE active = 1 ORDER BY id"))
     last_pred = conn.execute("SELECT max(rowid) FROM predictions").fetchone()[0]
-    return int(n or 0), newest, active, last_pred
+    try:                                   # schema v2: the registry's append-only history
+        last_event = conn.execute("SELECT max(id) FROM model_events").fetchone()[0]
+    except sqlite3.OperationalError:
+        last_event = None
+    return int(n or 0), newest, active, last_pred, last_event

@@ -496,6 +496,9 @@ class MainWindow(QtWidgets.QMainWindow):
         panels = getattr(self, "model_panels", None)
         if panels is not None:
             panels.reload_predictions()
+            listing = getattr(panels, "model_list", None)
+            if listing is not None and self.tabs.currentWidget() is listing:
+                listing.refresh()
             self.statusBar().showMessage("the survey's models changed: predictions re-read", 5000)
 
     def store_db_path(self) -> Path:
