@@ -133,10 +133,12 @@ def test_loading_state_blanks_every_panel_until_drawn(qtbot, survey):
             assert panel.loading
             assert panel.image.image is None       # nothing of the previous galaxy
             assert panel.message.isVisible() and "loading" in panel.message.textItem.toPlainText()
+            assert not panel.getPlotItem().titleLabel.item.isVisible()    # no stale title
         assert not v.stellar.pa_line.line.isVisible()
         wait_drawn(qtbot, w, P[1])
         for panel in (v.image, v.stellar, v.gas):
             assert not panel.loading
+            assert panel.getPlotItem().titleLabel.item.isVisible()
     finally:
         close_window(w)
 

@@ -254,7 +254,7 @@ class SkyPlot(pg.GraphicsLayoutWidget):
 
     def fit_title(self) -> None:
         """Show the longest title form that fits :meth:`title_space`."""
-        if not hasattr(self, "_title_font"):       # a resize while still being built
+        if not hasattr(self, "_title_font") or self.loading:   # being built, or no galaxy yet
             return
         try:
             self.plot_item.titleLabel.geometry()
@@ -275,6 +275,8 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         if chosen != self._shown_title:
             self._shown_title = chosen
             self.plot_item.setTitle(chosen, color="#111111", size=f"{TITLE_PT}pt")
+        if not self.plot_item.titleLabel.item.isVisible():
+            self.plot_item.titleLabel.item.setVisible(True)
 
     def title_fit(self):
         """(pixels the shown title needs, pixels its label has) — for the layout tests."""
@@ -292,8 +294,10 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         self.crosshair.show_at(None, None)
         self.marks.set(float("nan"))
         self._blank()
-        self.set_title(f"{self.base_title} · <span style='color:#777777'>loading…</span>",
-                       self.base_title)
+        # the previous galaxy's title (its PA) goes; hiding the text is much cheaper than
+        # setting a new title (a re-layout of the plot), which the draw does anyway
+        self.plot_item.titleLabel.item.setVisible(False)
+        self._shown_title = None
 
     def _blank(self) -> None:
         """Remove the galaxy's content (subclasses add their own items)."""
