@@ -257,6 +257,10 @@ class MainWindow(QtWidgets.QMainWindow):
             # deferred: moving a dock from inside its own visibility signal crashes Qt
             side.visibilityChanged.connect(lambda on, d=side: QtCore.QTimer.singleShot(
                 0, lambda: self._place_side_dock(d, on)))
+        from kinview.gui import catalogue_panel, survey_menu
+
+        catalogue_panel.install(self)
+        survey_menu.install(self)
         self._layout_restored = qsettings.restore_window(self, self.settings)
         self._shown_once = False
         self.statusBar().showMessage(f"opening {self.survey_dir} …")
