@@ -22,18 +22,19 @@ def main(survey, outdir, sizes=((1280, 800), (1920, 1080))):
     from kinview.settings import Settings
 
     app = create_app()  # noqa: F841 - kept alive
-    w = MainWindow(survey, expert="demo", settings=Settings())
-    w.resize(*sizes[0])
-    w.show()
-    wait_drawn(w)
     bad = 0
     for size in sizes:
+        # a fresh window per size: its first layout is the one a screen of that size gets
+        w = MainWindow(survey, expert="demo", settings=Settings())
+        w.resize(*size)
+        w.show()
+        wait_drawn(w)
         for path in render_set(w, outdir, size):
             print(path)
             for kind, text, need, avail in clipped_texts(w):
                 bad += 1
                 print(f"  clipped {kind}: {text!r} needs {need} px, has {avail}")
-    w.close()
+        w.close()
     return 1 if bad else 0
 
 

@@ -830,10 +830,25 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"settings not saved: {exc}", 5000)
 
     def default_dock_sizes(self) -> None:
-        """Galaxy list ≈ 23 % of the width, label panel ≈ 200 px high."""
+        """Galaxy list ≈ 23 % of the width, label panel at its natural height (≤ 260 px), and
+        the galaxy list at least ~60 % of the left column (the catalogue card under it)."""
         self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
         self.resizeDocks([self.label_dock], [min(self.label_panel.sizeHint().height() + 30, 260)],
                          QtCore.Qt.Vertical)
+        card = getattr(self, "catalogue_dock", None)
+        if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating():
+            if self.height() < self.STACKED_LEFT_HEIGHT:
+                # too short for the list and the card one above the other: the list would
+                # show a row or two; the card becomes a tab beside it
+                self.tabifyDockWidget(self.list_dock, card)
+                QtCore.QTimer.singleShot(0, self.list_dock.raise_)
+            else:
+                left = max(self.list_dock.height() + card.height(), 200)
+                self.resizeDocks([self.list_dock, card], [int(left * 0.6), left - int(left * 0.6)],
+                                 QtCore.Qt.Vertical)
+
+    #: Below this window height the catalogue card is a tab beside the galaxy list.
+    STACKED_LEFT_HEIGHT = 950
 
     #: Below this window width a side dock (the training panel) opens as a tab beside the
     #: galaxy list instead of taking the maps' width (three maps need ~1000 px).
