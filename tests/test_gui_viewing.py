@@ -320,11 +320,14 @@ def test_usability_histogram_shows_every_bin(qtbot, survey):
         w.tabs.setCurrentWidget(b)
         for _ in range(5):
             QtWidgets.QApplication.processEvents()
-        b.hist.resize(300, 200)
-        for _ in range(3):
-            QtWidgets.QApplication.processEvents()
-        (x0, x1), _ = b.hist.getPlotItem().getViewBox().viewRange()
-        assert x0 <= 0.0 and x1 >= 1.0             # the P ≥ 0.9 bar is inside the panel
+        vb = b.hist.getPlotItem().getViewBox()
+        (x0, x1), _ = vb.viewRange()
+        assert x0 <= 0.0 and x1 >= 1.0             # the P ≥ 0.9 bar is inside the plot ...
+        # ... and the plot inside a 1280-px screen (the window used to be forced 1585 px wide,
+        # and the last bins were off-screen)
+        right = vb.mapViewToScene(QtCore.QPointF(1.0, 0.0))
+        at = b.hist.mapTo(w, b.hist.mapFromScene(right))
+        assert w.width() == 1280 and 0 < at.x() < 1280
         assert w.tabs.currentWidget() is b
     finally:
         close_window(w)
