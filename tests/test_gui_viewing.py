@@ -83,7 +83,8 @@ def test_nothing_clipped_at_supported_sizes(qtbot, survey, tmp_path, size):
         assert len(paths) == 3
         for dock_open in (False, True):
             w.model_panels.dock.setVisible(dock_open)
-            for page in (w.view, w.model_panels.browser):
+            pages = [w.view, w.model_panels.browser, getattr(w.model_panels, "model_list", None)]
+            for page in [p for p in pages if p is not None]:
                 w.tabs.setCurrentWidget(page)
                 for _ in range(5):
                     QtWidgets.QApplication.processEvents()
