@@ -25,6 +25,7 @@ from typing import Optional
 
 import numpy as np
 
+from kinview.blas_threads import one_thread
 from kinview.kinematics.cleaning import CleanedField, clean_field
 from kinview.kinematics.pa_fast import MIN_SPAXELS, UNCONSTRAINED_ERR3, fit_pa_fast, grid_for
 
@@ -149,6 +150,7 @@ def _points_from(field, clean: bool, clean_kwargs):
     return cleaned, xe, yy, vv, cleaned.vsyst, grid
 
 
+@one_thread
 def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
            dvel=10.0, exhaustive: bool = False, polish: bool = True, **clean_kwargs) -> PAFit:
     """Fit the global kinematic PA of one velocity field.
@@ -183,6 +185,11 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
     -------
     PAFit
         Receding-side PA in [0, 360) degrees E of N with its 1σ error, or NaN + reason.
+
+    Notes
+    -----
+    Runs with one BLAS/OpenMP thread (:func:`kinview.blas_threads.single_threaded`), in any
+    process: the fit is many tiny linear-algebra calls that threaded BLAS only slows down.
     """
     t0 = time.perf_counter()
     if method not in METHODS:
