@@ -2,7 +2,7 @@
 
 ::
 
-    kinview labels import FILE --survey DIR [--expert NAME]
+    kinview labels import FILE --survey DIR [--expert NAME] [--allow-codes]
     kinview labels export FILE --survey DIR [--expert NAME | --consensus] [--labelled-only]
     kinview labels stats --survey DIR [--json]
 """
@@ -28,6 +28,9 @@ def register(sub):
     _survey_args(imp)
     imp.add_argument("--expert", metavar="NAME", help="store the labels under this expert name "
                      "(default: $KINVIEW_EXPERT, the settings, or your login name)")
+    imp.add_argument("--allow-codes", action="store_true",
+                     help="import flag codes outside the documented vocabulary as given "
+                     "(the MPL-7 catalogue has two stel_qual = 3); default: refuse the file")
     imp.set_defaults(func=_import)
 
     exp = lsub.add_parser("export", help="export labels (.csv .fits .ecsv .vot .parquet)")
@@ -61,6 +64,9 @@ def _open(args, need_db: bool = True):
     if not root.is_dir():
         raise SurveyError(f"{root}: no such survey directory")
     db = root / "kinview.sqlite"
+    if db.is_dir():
+        raise SurveyError(f"{db}: is a folder, not a database; move it away so that kinview "
+                          f"can create kinview.sqlite there")
     if need_db and not db.is_file():
         raise SurveyError(f"{root}: no kinview.sqlite; run 'kinview ingest {root}' first")
     return LabelStore(root, expert=getattr(args, "expert", None))
@@ -72,7 +78,8 @@ def _import(args) -> int:
 
     with _open(args) as store:
         with tqdm_state("import", unit="row") as state:
-            report = import_catalogue(store, args.file, state=state)
+            report = import_catalogue(store, args.file, state=state,
+                                      allow_codes=args.allow_codes)
     lines = report.summary().splitlines()
     print(lines[0])
     for line in lines[1:]:
