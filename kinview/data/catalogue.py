@@ -189,6 +189,13 @@ def _normalise(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     if (pifu == "").any():
         n = int((pifu == "").sum())
         raise SurveyError(f"{path}: {n} row(s) with an empty 'plateifu'")
+    bad = ~pifu.str.fullmatch(r"\d+-\d+")
+    if bad.any():
+        first = pifu[bad].iloc[0]
+        hint = (" (a column of numbers: write plate-ifus as text, e.g. 8485-1901)"
+                if pd.api.types.is_numeric_dtype(df["plateifu"]) else "")
+        raise SurveyError(f"{path}: {int(bad.sum())} row(s) with a 'plateifu' that is not "
+                          f"PLATE-IFU, first {first!r}{hint}")
     df["plateifu"] = pifu.astype(object)
     df = df.loc[~df["plateifu"].duplicated()].reset_index(drop=True)
     for name in ("mangaid",):

@@ -208,7 +208,8 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     -------
     dict
         ``{'galaxies', 'fitted', 'failed', 'skipped', 'seconds', 'method', 'jobs',
-        'fields_per_second'}`` (counts of fields; ``skipped`` already had a row).
+        'fields_per_second', 'failures'}`` (counts of fields; ``skipped`` already had a row;
+        ``failures`` lists ``(plateifu, field, reason)`` of the fields left without a PA).
 
     Raises
     ------
@@ -238,7 +239,7 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         n_all = n_gal * len(fields)
         n_todo = sum(len(it[2]) for it in items)
         summary = {"galaxies": n_gal, "fitted": 0, "failed": 0, "skipped": n_all - n_todo,
-                   "method": method, "nsteps": nsteps}
+                   "method": method, "nsteps": nsteps, "failures": []}
         state.set_total(len(items))
         state.set_status(f"{method}: {len(items)} galaxies to fit")
         jobs = (os.cpu_count() or 1) if jobs is None else max(1, int(jobs))
@@ -251,6 +252,8 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
             pending.extend(rows)
             for r in rows:
                 summary["fitted" if r[3] is not None else "failed"] += 1
+                if r[3] is None:
+                    summary["failures"].append((r[0], r[1], r[8]))
             if len(pending) >= BATCH_ROWS or time.monotonic() - last >= BATCH_SECONDS:
                 flush()
 

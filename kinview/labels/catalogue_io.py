@@ -437,6 +437,9 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
                            "expert": who, "source": source})
         state.advance()
     if events:
+        from kinview.db.connection import check_integrity
+
+        check_integrity(store.conn, store.path)   # never write into a damaged file
         store.add_many(events, source=source, strict=False)
     report.events = len(events)
     return report
