@@ -109,7 +109,7 @@ def collect_stats(store) -> dict:
 
     current = store.current()
     experts = store.experts()
-    n_events = int(store.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
+    n_events = store.n_events()
     n_gal = int(store.conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
     per_expert = {}
     for name in experts:
@@ -117,8 +117,7 @@ def collect_stats(store) -> dict:
         per_expert[name] = {
             "galaxies": int(mine["plateifu"].nunique()),
             "labels": int(len(mine)),
-            "events": int(store.conn.execute("SELECT COUNT(*) FROM labels WHERE expert = ?",
-                                             (name,)).fetchone()[0]),
+            "events": store.n_events(name),
             "by_kind": {f"{f} {k}": int(n) for (f, k), n in
                         mine.groupby(["field", "kind"]).size().items()},
         }

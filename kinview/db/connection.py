@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -273,6 +274,40 @@ def explain(exc: sqlite3.Error, path: Union[str, Path, None] = None) -> str:
         return (f"{path}: the kinview database is damaged ({text}); nothing was written: "
                 f"{_restore_hint(Path(path))}")
     return f"{path}: database error ({text})"
+
+
+@contextlib.contextmanager
+def prompt_write(conn: sqlite3.Connection, timeout_s: Optional[float] = None,
+                 poll_s: float = 0.002) -> Iterator[sqlite3.Connection]:
+    """Like :func:`transaction`, for a short interactive write (a label from the GUI).
+
+    SQLite's own busy handler backs off to 100 ms between tries, so a writer that commits
+    chunk after chunk (a large import, which pauses briefly between chunks) could starve it.
+    This polls for the write lock every ``poll_s`` instead, so it gets in at the next pause.
+    """
+    deadline = time.monotonic() + (BUSY_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s)
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    if "locked" in text or "busy" in text:
+                        raise locked_error(_db_file(conn)) from None
+                    raise
+                time.sleep(poll_s)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
 
 
 @contextlib.contextmanager

@@ -14,6 +14,9 @@ pa_fits      position-angle fits per (plateifu, field, method); a refit replaces
 models       trained models: task, architecture, path, metrics, label-set hash, card
 predictions  per (model, plateifu, field): value and confidence
 meta         survey-level key/value pairs (e.g. ingest time)
+
+Version 2 adds ``import_batches`` and ``labels.batch``: a large import is written in chunks
+that no reader sees until its batch is finished (:mod:`kinview.db.import_batches`).
 """
 from __future__ import annotations
 
@@ -105,6 +108,22 @@ CREATE TABLE meta (
 );
 """
 
+#: Version 2: label imports written in chunks, visible at once (see
+#: :mod:`kinview.db.import_batches`).  ``labels.batch`` NULL is an ordinary event.
+V2 = """
+CREATE TABLE import_batches (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    source        TEXT NOT NULL,   -- import:<file>
+    expert        TEXT,
+    pid           INTEGER,         -- the importing process (unfinished batches of dead ones are swept)
+    command       TEXT,
+    started       TEXT NOT NULL,
+    finished      TEXT             -- NULL: being written, invisible to every reader
+);
+ALTER TABLE labels ADD COLUMN batch INTEGER REFERENCES import_batches(id);
+CREATE INDEX labels_batch ON labels (batch) WHERE batch IS NOT NULL;
+"""
+
 #: Migrations, oldest first.  Entry i brings a database from version i to i + 1.
 #: Add new ones at the end; never edit a released one.
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -117,6 +136,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
+    lambda conn: _run_script(conn, V2),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
