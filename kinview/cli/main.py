@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "kinview.cli.pa_cmd",
     "kinview.cli.labels_cmd",
     "kinview.cli.model_cmd",
+    "kinview.cli.models_cmd",
     "kinview.cli.clusters_cmd",
 )
 

@@ -15,7 +15,18 @@ models       trained models: task, architecture, path, metrics, label-set hash, 
 predictions  per (model, plateifu, field): value and confidence
 meta         survey-level key/value pairs (e.g. ingest time)
 
-Version 2 adds ``import_batches`` and ``labels.batch``: a large import is written in chunks
+Version 2
+---------
+models.removed   ISO 8601 UTC time a model was removed from the registry (NULL: listed);
+                 the row, its file and its predictions are kept for the record
+model_events     the registry's history, append-only: ``trained``, ``imported``, ``recorded``
+                 (a shipped or path model first used), ``activated``, ``deactivated``,
+                 ``removed``, ``kept-inactive`` (a new model that did not beat the active one),
+                 with a note saying why; *Roll back* reads it
+
+Version 3
+---------
+``import_batches`` and ``labels.batch``: a large import is written in chunks
 that no reader sees until its batch is finished (:mod:`kinview.db.import_batches`).
 """
 from __future__ import annotations
@@ -108,9 +119,23 @@ CREATE TABLE meta (
 );
 """
 
-#: Version 2: label imports written in chunks, visible at once (see
-#: :mod:`kinview.db.import_batches`).  ``labels.batch`` NULL is an ordinary event.
 V2 = """
+ALTER TABLE models ADD COLUMN removed TEXT;   -- ISO 8601 UTC when removed; NULL = listed
+
+CREATE TABLE model_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id      INTEGER NOT NULL REFERENCES models(id),
+    task          TEXT NOT NULL,
+    event         TEXT NOT NULL,   -- trained | imported | recorded | activated | deactivated | removed | kept-inactive
+    created       TEXT NOT NULL,   -- ISO 8601 UTC
+    note          TEXT
+);
+CREATE INDEX model_events_task ON model_events (task, id);
+"""
+
+#: Version 3: label imports written in chunks, visible at once (see
+#: :mod:`kinview.db.import_batches`).  ``labels.batch`` NULL is an ordinary event.
+V3 = """
 CREATE TABLE import_batches (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     source        TEXT NOT NULL,   -- import:<file>
@@ -137,6 +162,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
     lambda conn: _run_script(conn, V2),
+    lambda conn: _run_script(conn, V3),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

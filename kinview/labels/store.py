@@ -218,7 +218,7 @@ class LabelStore:
     @property
     def visible(self) -> str:
         """SQL condition: the event is visible (not part of an import still being written).
-        ``"1"`` on a read-only database of schema version 1, which has no import batches."""
+        ``"1"`` on a read-only database older than schema version 3 (no import batches)."""
         vis = getattr(self, "_visible", None)
         if vis is None:
             cols = {r[1] for r in self.conn.execute("PRAGMA table_info(labels)")}
