@@ -242,10 +242,10 @@ def _catalogue(survey, text=None, data=None, name="catalogue.csv"):
 
 
 CATALOGUE_CASES = {
-    "float-plateifu": (dict(text="plateifu,objra\n8485.1901,1.0\n8486.1902,2.0\n"), ["plate-ifu"]),
+    "float-plateifu": (dict(text="plateifu,objra\n8485.1901,1.0\n8486.1902,2.0\n"), ["numbers"]),
     "empty-plateifu": (dict(text="plateifu,objra\n,1.0\n8485-1901,2.0\n"), ["empty"]),
     "no-plateifu": (dict(text="name,objra\nA,1.0\n"), ["plateifu"]),
-    "word-plateifu": (dict(text="plateifu,objra\nNGC1234,1.0\n"), ["plate-ifu"]),
+    "int-plateifu": (dict(text="plateifu,objra\n8485,1.0\n"), ["numbers"]),
     "garbage-fits": (dict(data=os.urandom(5000), name="catalogue.fits"), ["catalogue"]),
     "text-as-fits": (dict(text="SIMPLE = T\n", name="catalogue.fits"), ["catalogue"]),
     "binary-csv": (dict(data=b"\x00\xff\xfe" * 1000), ["catalogue"]),
@@ -580,3 +580,24 @@ def test_bad_arguments_are_refused(survey, capsys, tmp_path, case):
     for w in words:
         assert w.lower() in lines[0].lower(), lines[0]
     assert label_hash(survey) == before
+
+
+# ------------------------------------------------------------------------------- environment
+def test_pool_workers_import_kinview_whatever_the_working_directory_holds(survey, tmp_path):
+    """A folder named ``kinview`` in the working directory must not replace the package in
+    the ``kinview pa --jobs 2`` workers (it did: BrokenProcessPool)."""
+    import subprocess
+    import sys
+
+    cwd = tmp_path / "cwd"
+    (cwd / "kinview").mkdir(parents=True)
+    (cwd / "kinview" / "__init__.py").write_text("")      # an empty look-alike package
+    script = tmp_path / "run_kinview.py"                     # like the console script
+    script.write_text("import sys\nfrom kinview.cli.main import main\n"
+                      "if __name__ == '__main__':\n    sys.exit(main())\n")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, str(script), "pa", "--survey", str(survey), "--jobs", "2",
+                          "--refit"], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr and "fields fitted" in out.stdout
