@@ -1,4 +1,4 @@
-"""Large label imports in short chunks, visible all at once (schema version 3).
+"""Large label imports in short chunks, visible all at once (schema version 4).
 
 A catalogue import of 100,000 galaxies writes ~700,000 label events.  Written in one
 transaction it held the write lock for many seconds, so a labelling expert's next label

@@ -26,6 +26,12 @@ model_events     the registry's history, append-only: ``trained``, ``imported``,
 
 Version 3
 ---------
+adjudications  the append-only log of adjudicators' final labels where experts disagree; the
+               final label of a (plateifu, field, kind) is its latest event, NULL = withdrawn
+               (see :mod:`kinview.db.adjudications`)
+
+Version 4
+---------
 ``import_batches`` and ``labels.batch``: a large import is written in chunks
 that no reader sees until its batch is finished (:mod:`kinview.db.import_batches`).
 """
@@ -133,10 +139,28 @@ CREATE TABLE model_events (
 CREATE INDEX model_events_task ON model_events (task, id);
 """
 
-#: Version 3: label imports written in chunks, visible at once (see
-#: :mod:`kinview.db.import_batches`).  ``labels.batch`` NULL is an ordinary event.
-V3 = """
-CREATE TABLE import_batches (
+#: Version 3: the adjudication log (issue 15).  ``IF NOT EXISTS`` so the migration is harmless
+#: whatever its position among other branches' migrations.
+V_ADJUDICATIONS = """
+CREATE TABLE IF NOT EXISTS adjudications (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    plateifu      TEXT NOT NULL,
+    field         TEXT NOT NULL CHECK (field IN ('stellar', 'gas')),
+    kind          TEXT NOT NULL CHECK (kind IN ('quality', 'feature', 'gas_note')),
+    value_num     REAL,            -- the final code; NULL = adjudication withdrawn
+    adjudicator   TEXT NOT NULL,
+    created       TEXT NOT NULL,   -- ISO 8601 UTC
+    basis         TEXT,            -- the experts' labels it settled, "name=value;..." at the time
+    source        TEXT NOT NULL DEFAULT 'gui'   -- gui | cli | undo
+);
+CREATE INDEX IF NOT EXISTS adjudications_key ON adjudications (plateifu, field, kind, id);
+"""
+
+#: Version 4: label imports written in chunks, visible at once (see
+#: :mod:`kinview.db.import_batches`).  ``labels.batch`` NULL is an ordinary event.  Written
+#: so that it is harmless whatever its position among other branches' migrations.
+V_IMPORT_BATCHES = """
+CREATE TABLE IF NOT EXISTS import_batches (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     source        TEXT NOT NULL,   -- import:<file>
     expert        TEXT,
@@ -145,9 +169,14 @@ CREATE TABLE import_batches (
     started       TEXT NOT NULL,
     finished      TEXT             -- NULL: being written, invisible to every reader
 );
-ALTER TABLE labels ADD COLUMN batch INTEGER REFERENCES import_batches(id);
-CREATE INDEX labels_batch ON labels (batch) WHERE batch IS NOT NULL;
+CREATE INDEX IF NOT EXISTS labels_batch ON labels (batch) WHERE batch IS NOT NULL;
 """
+
+
+def _import_batches(conn: sqlite3.Connection) -> None:
+    if "batch" not in {r[1] for r in conn.execute("PRAGMA table_info(labels)")}:
+        conn.execute("ALTER TABLE labels ADD COLUMN batch INTEGER REFERENCES import_batches(id)")
+    _run_script(conn, V_IMPORT_BATCHES)
 
 #: Migrations, oldest first.  Entry i brings a database from version i to i + 1.
 #: Add new ones at the end; never edit a released one.
@@ -162,7 +191,8 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
     lambda conn: _run_script(conn, V2),
-    lambda conn: _run_script(conn, V3),
+    lambda conn: _run_script(conn, V_ADJUDICATIONS),
+    _import_batches,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -218,7 +218,7 @@ class LabelStore:
     @property
     def visible(self) -> str:
         """SQL condition: the event is visible (not part of an import still being written).
-        ``"1"`` on a read-only database older than schema version 3 (no import batches)."""
+        ``"1"`` on a read-only database older than schema version 4 (no import batches)."""
         vis = getattr(self, "_visible", None)
         if vis is None:
             cols = {r[1] for r in self.conn.execute("PRAGMA table_info(labels)")}
@@ -504,10 +504,13 @@ class LabelStore:
             f"SELECT DISTINCT expert FROM labels WHERE {self.visible} ORDER BY expert")]
 
     def consensus(self) -> pd.DataFrame:
-        """Majority labels of all experts (see :func:`kinview.labels.consensus.consensus_table`)."""
+        """Majority labels of all experts (see :func:`kinview.labels.consensus.consensus_table`),
+        with an adjudicator's final label in place of the majority where one was recorded
+        (column ``adjudicator``; see :mod:`kinview.labels.adjudication`)."""
+        from kinview.labels.adjudication import apply_final, final_labels
         from kinview.labels.consensus import consensus_table
 
-        return consensus_table(self.current())
+        return apply_final(consensus_table(self.current()), final_labels(self))
 
     def disagreements(self) -> pd.DataFrame:
         """Galaxies where experts disagree (see :func:`kinview.labels.consensus.disagreements`)."""
@@ -554,7 +557,7 @@ class LabelStore:
         ----------
         source : str
             ``"expert:NAME"`` (that expert's current labels), ``"consensus"`` (majority of all
-            experts; tied fields are left out) or ``"all"`` (every expert's current labels, one
+            experts or the adjudicator's final label; tied fields without one are left out) or ``"all"`` (every expert's current labels, one
             row per expert).
 
         Returns
