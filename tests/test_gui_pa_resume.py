@@ -93,12 +93,14 @@ def test_cancel_keeps_what_was_fitted(qtbot, tmp_path):
     root = _survey(tmp_path)
     w = open_window(qtbot, root, "pat")
     try:
+        said = []                             # every status message, not only the last one:
+        w.statusBar().messageChanged.connect(said.append)   # a later one may replace it
         start_pa_fits(w)
         w.cancel_pa_fits()
         qtbot.waitUntil(lambda: w.pa_worker.is_done, timeout=120000)
         qtbot.waitUntil(lambda: not w.pa_progress.isVisible(), timeout=10000)
         if unfitted_fields(root):             # cancelled before the end (the usual case)
-            assert "resume at the next start" in w.statusBar().currentMessage()
+            qtbot.waitUntil(lambda: any("resume at the next start" in m for m in said), timeout=10000)
     finally:
         close_window(w)
         worker.wait_all(30000)
