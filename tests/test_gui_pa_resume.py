@@ -104,3 +104,20 @@ def test_cancel_keeps_what_was_fitted(qtbot, tmp_path):
     finally:
         close_window(w)
         worker.wait_all(30000)
+
+
+def test_a_survey_opened_from_the_file_menu_resumes_its_fits_too(qtbot, tmp_path):
+    from kinview.gui import survey_menu
+
+    first = make_survey(tmp_path / "first", standard_specs(3))          # fitted already
+    second = _survey(tmp_path)                                          # nothing fitted yet
+    w = open_window(qtbot, first, "pat")
+    new = survey_menu.open_survey(w, second)
+    qtbot.addWidget(new)
+    try:
+        qtbot.waitUntil(lambda: getattr(new, "pa_worker", None) is not None, timeout=60000)
+        qtbot.waitUntil(lambda: new.pa_worker.is_done, timeout=180000)
+        assert unfitted_fields(second) == 0
+    finally:
+        close_window(new)
+        worker.wait_all(30000)
