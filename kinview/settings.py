@@ -42,7 +42,11 @@ class Settings:
     clip_percentile : float
         Percentile of |v − v_sys| setting the symmetric velocity colour limits.
     toggles : dict
-        Map toggles (``sigma``, ``flux``, ``cleaned``, ``wedge``, ``auto_advance``).
+        Map toggles (``sigma``, ``flux``, ``cleaned``, ``wedge``, ``auto_advance``, and the
+        view options of :class:`kinview.viewstate.ViewState`).
+    colormaps : dict
+        ``{'velocity': name, 'sequential': name}`` colour maps of the sky panels
+        (:mod:`kinview.viewing`).
     window_geometry, window_state : str or None
         Base64 of ``QMainWindow.saveGeometry()`` / ``saveState()``.
     recent_surveys : list of str
@@ -55,6 +59,7 @@ class Settings:
     filters: Dict[str, list] = field(default_factory=dict)
     clip_percentile: float = 98.0
     toggles: Dict[str, bool] = field(default_factory=dict)
+    colormaps: Dict[str, str] = field(default_factory=dict)
     window_geometry: Optional[str] = None
     window_state: Optional[str] = None
     recent_surveys: List[str] = field(default_factory=list)
@@ -78,7 +83,7 @@ class Settings:
             out.clip_percentile = float(out.clip_percentile)
         except (TypeError, ValueError):
             out.clip_percentile = 98.0
-        for name in ("positions", "filters", "toggles"):
+        for name in ("positions", "filters", "toggles", "colormaps"):
             if not isinstance(getattr(out, name), dict):
                 setattr(out, name, {})
         if not isinstance(out.recent_surveys, list):

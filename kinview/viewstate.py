@@ -368,7 +368,10 @@ class ViewState:
         Percentile of |v − v_sys| that sets the symmetric colour limits (e.g. 98).
     toggles : dict
         ``sigma``, ``flux`` (extra map rows), ``cleaned`` (show spaxels the cleaning removed),
-        ``wedge`` (PA error wedge), ``auto_advance``.
+        ``wedge`` (PA error wedge), ``auto_advance``, ``wide_image`` (the whole colour cutout
+        rather than the IFU's sky), ``keep_zoom`` (a hand-set zoom carries over to the next
+        galaxy), ``shared_vscale`` (one velocity scale for the stellar and gas maps),
+        ``marks`` (kpc scale bar and PSF FWHM on the panels).
     """
 
     survey_dir: Optional[str] = None
@@ -381,7 +384,8 @@ class ViewState:
     descending: bool = False
     clip_percentile: float = 98.0
     toggles: Dict[str, bool] = field(default_factory=lambda: {
-        "sigma": False, "flux": False, "cleaned": False, "wedge": True, "auto_advance": True})
+        "sigma": False, "flux": False, "cleaned": False, "wedge": True, "auto_advance": True,
+        "wide_image": False, "keep_zoom": False, "shared_vscale": False, "marks": True})
     _observers: List[Observer] = field(default_factory=list, repr=False)
 
     # observers -------------------------------------------------------------------------------

@@ -31,10 +31,18 @@ class SasServer(ThreadingHTTPServer):
         self.corrupt = {}          # file name -> number of requests answered with junk
         self.busy = {}             # file name -> number of 503 answers
         self.ignore_range = False
+        self.errors = []           # exceptions raised in handlers (see handle_error)
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}/sas/"
+
+    def handle_error(self, request, client_address):
+        """Keep a handler's exception (a client hanging up mid-answer, say) instead of printing
+        it: the server shares the test's stderr, where only kinview's own output belongs."""
+        import sys
+
+        self.errors.append(repr(sys.exc_info()[1]))
 
     def count(self, name: str) -> int:
         return sum(1 for p, _ in self.requests if p.endswith(name))

@@ -93,12 +93,31 @@ def test_cancel_keeps_what_was_fitted(qtbot, tmp_path):
     root = _survey(tmp_path)
     w = open_window(qtbot, root, "pat")
     try:
+        said = []                             # every status message, not only the last one:
+        w.statusBar().messageChanged.connect(said.append)   # a later one may replace it
         start_pa_fits(w)
         w.cancel_pa_fits()
         qtbot.waitUntil(lambda: w.pa_worker.is_done, timeout=120000)
         qtbot.waitUntil(lambda: not w.pa_progress.isVisible(), timeout=10000)
         if unfitted_fields(root):             # cancelled before the end (the usual case)
-            assert "resume at the next start" in w.statusBar().currentMessage()
+            qtbot.waitUntil(lambda: any("resume at the next start" in m for m in said), timeout=10000)
     finally:
         close_window(w)
+        worker.wait_all(30000)
+
+
+def test_a_survey_opened_from_the_file_menu_resumes_its_fits_too(qtbot, tmp_path):
+    from kinview.gui import survey_menu
+
+    first = make_survey(tmp_path / "first", standard_specs(3))          # fitted already
+    second = _survey(tmp_path)                                          # nothing fitted yet
+    w = open_window(qtbot, first, "pat")
+    new = survey_menu.open_survey(w, second)
+    qtbot.addWidget(new)
+    try:
+        qtbot.waitUntil(lambda: getattr(new, "pa_worker", None) is not None, timeout=60000)
+        qtbot.waitUntil(lambda: new.pa_worker.is_done, timeout=180000)
+        assert unfitted_fields(second) == 0
+    finally:
+        close_window(new)
         worker.wait_all(30000)

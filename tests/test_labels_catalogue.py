@@ -51,7 +51,7 @@ def imported(tmp_path):
     cat = write_mpl7(tmp_path / "mpl7-test.csv")
     root = make_survey(tmp_path / "survey", pifus_of(MPL7_ROWS))
     store = LabelStore(root, expert="duckworth")
-    report = import_catalogue(store, cat)
+    report = import_catalogue(store, cat, allow_codes=True)
     yield store, cat, report
     store.close()
 
@@ -61,6 +61,7 @@ def test_mpl7_import_then_export_reproduces_the_nine_columns_exactly(imported, t
     assert report.kind == "mpl7" and report.rows == len(MPL7_ROWS) == report.imported_rows
     assert report.unknown == []
     assert report.out_of_vocabulary == [(8, "stel_qual", 3)]  # line 8 of the file
+
     out = tmp_path / "export.csv"
     export_catalogue(store, out, expert="duckworth")
     assert first_nine(out, skip_index=False) == first_nine(cat, skip_index=True)
@@ -78,12 +79,21 @@ def test_mpl7_import_then_export_reproduces_the_nine_columns_exactly(imported, t
                                               "gas": {"pa_override": 190.0}, "galaxy": {}}
 
 
+def test_codes_outside_the_vocabulary_refuse_the_file_unless_allowed(tmp_path):
+    cat = write_mpl7(tmp_path / "mpl7-test.csv")
+    store = LabelStore(make_survey(tmp_path / "survey", pifus_of(MPL7_ROWS)), expert="d")
+    with pytest.raises(LabelFormatError, match=r"line 8: stel_qual 3 .*--allow-codes"):
+        import_catalogue(store, cat)
+    assert store.events().empty
+    store.close()
+
+
 def test_reimport_changes_nothing_and_another_expert_is_kept_apart(imported):
     store, cat, _ = imported
     n = len(store.events())
-    again = import_catalogue(store, cat)
+    again = import_catalogue(store, cat, allow_codes=True)
     assert again.events == 0 and again.unchanged > 0 and len(store.events()) == n
-    other = import_catalogue(store, cat, expert="second")
+    other = import_catalogue(store, cat, expert="second", allow_codes=True)
     assert other.events == again.unchanged
     assert store.experts() == ["duckworth", "second"]
 
@@ -92,7 +102,7 @@ def test_unknown_plateifus_are_reported_not_imported(tmp_path):
     cat = write_mpl7(tmp_path / "mpl7.csv")
     known = pifus_of(MPL7_ROWS)[:5]
     store = LabelStore(make_survey(tmp_path / "survey", known), expert="d")
-    report = import_catalogue(store, cat)
+    report = import_catalogue(store, cat, allow_codes=True)
     assert report.unknown == pifus_of(MPL7_ROWS)[5:]
     assert report.imported_rows == 5
     assert set(store.current()["plateifu"]) == set(known)
@@ -100,7 +110,7 @@ def test_unknown_plateifus_are_reported_not_imported(tmp_path):
     # a survey that knows none of them refuses the file
     empty = LabelStore(make_survey(tmp_path / "other", ["1-1"]), expert="d")
     with pytest.raises(LabelFormatError, match="none of its 8 plate-ifus"):
-        import_catalogue(empty, cat)
+        import_catalogue(empty, cat, allow_codes=True)
 
 
 @pytest.mark.parametrize("header, row, words", [
@@ -120,7 +130,7 @@ def test_malformed_catalogue_is_refused_and_the_database_untouched(tmp_path, hea
     rows = MPL7_ROWS + ([row] if row else [])  # the bad row comes last: nothing may be written
     cat = write_mpl7(tmp_path / "bad.csv", rows, header or MPL7_HEADER)
     with pytest.raises(LabelFormatError) as err:
-        import_catalogue(store, cat)
+        import_catalogue(store, cat, allow_codes=True)
     message = str(err.value)
     assert words in message and "bad.csv" in message and "\n" not in message
     pd.testing.assert_frame_equal(store.events(), before)
@@ -215,7 +225,7 @@ def test_kinview_export_imports_back(imported, tmp_path):
     out = tmp_path / "mine.parquet"
     export_catalogue(store, out, expert="duckworth")
     fresh = LabelStore(make_survey(tmp_path / "copy", pifus_of(MPL7_ROWS)), expert="duckworth")
-    report = import_catalogue(fresh, out)
+    report = import_catalogue(fresh, out, allow_codes=True)
     assert report.kind == "kinview" and report.rows == len(MPL7_ROWS)
     assert fresh.current_for("10001-6104") == store.current_for("10001-6104")
     export_catalogue(fresh, tmp_path / "again.csv")

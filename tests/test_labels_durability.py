@@ -119,7 +119,8 @@ def test_a_version_1_database_opens_in_this_kinview(tmp_path):
     assert len(cur) == len(PIFUS) and list(cur["value"]) == [i % 3 for i in range(len(PIFUS))]
     store.add(PIFUS[0], "stellar", "quality", 2)
     store.close()
-    assert _labels(db)[:len(before)] == before
+    # migrations only add: every old row keeps its values (new columns come after)
+    assert [r[:len(before[0])] for r in _labels(db)[:len(before)]] == before
 
 
 def test_migration_runs_in_one_transaction_and_a_failing_one_changes_nothing(tmp_path, monkeypatch):
@@ -152,7 +153,7 @@ def test_migration_runs_in_one_transaction_and_a_failing_one_changes_nothing(tmp
     monkeypatch.setattr(schema, "MIGRATIONS", base + [add_column])
     conn = connect(db)
     assert schema.schema_version(conn) == len(base) + 1
-    assert [tuple(r)[:-1] for r in conn.execute("SELECT * FROM labels ORDER BY id")] == before
+    assert [tuple(r)[:len(before[0])] for r in conn.execute("SELECT * FROM labels ORDER BY id")] == before
     conn.close()
 
 
@@ -165,3 +166,124 @@ def test_a_database_newer_than_kinview_is_refused_and_left_alone(tmp_path):
     with pytest.raises(SurveyError, match="newer than this kinview"):
         LabelStore(tmp_path, expert="x")
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+
+
+IMPORTER = r"""
+import sys
+import kinview.labels.store as store
+store.IMPORT_CHUNK_ROWS = 300          # many chunks, so a kill lands between two of them
+from kinview.cli.main import main
+sys.exit(main(["labels", "import", sys.argv[1], "--survey", sys.argv[2], "--expert", "imp"]))
+"""
+
+
+def _visible_import_events(db):
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM labels WHERE expert = 'imp' AND (batch IS NULL OR "
+                            "batch IN (SELECT id FROM import_batches WHERE finished IS NOT NULL))"
+                            ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def _pending_batches(db):
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM import_batches WHERE finished IS NULL"
+                                ).fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_kill_9_of_a_chunked_import_leaves_all_or_none_visible(tmp_path):
+    """The import is written in chunks; readers see none of it until the last, tiny commit,
+    whatever moment kill -9 lands on; the next import sweeps the dead batch away."""
+    import random
+    import subprocess
+    import sys
+    import time
+
+    from label_support import make_survey
+
+    pifus = [f"{9000 + i // 100}-{1000 + i % 100}" for i in range(3000)]
+    root = make_survey(tmp_path / "survey", pifus)
+    cat = tmp_path / "big.csv"
+    cat.write_text("plateifu,stellar_pa,halpha_pa,pa_offset,stel_qual,stel_feature,halpha_qual,"
+                   "halpha_feature,halpha_notes\n"
+                   + "".join(f"{p},10.0,20.0,10.0,2,0,1,0,0\n" for p in pifus))
+    full = 7 * len(pifus)
+    db = root / "kinview.sqlite"
+    rng = random.Random(17)
+    seen = set()
+    mid_import_kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-c", IMPORTER, str(cat), str(root)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:   # wait for the first chunk
+            if _pending_batches(db):
+                break
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0.0, 0.3))
+        proc.kill()
+        proc.wait()
+        n = _visible_import_events(db)
+        assert n in (0, full), n
+        if n == 0 and _pending_batches(db):
+            mid_import_kills += 1
+        seen.add(n)
+        if n == full:
+            break
+    assert mid_import_kills >= 1
+    # the next import sweeps what a killed one left, and completes
+    proc = subprocess.run([sys.executable, "-c", IMPORTER, str(cat), str(root)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert _visible_import_events(db) == full
+    conn = sqlite3.connect(db)
+    pending = conn.execute("SELECT COUNT(*) FROM import_batches WHERE finished IS NULL").fetchone()[0]
+    hidden = conn.execute("SELECT COUNT(*) FROM labels WHERE batch IN "
+                          "(SELECT id FROM import_batches WHERE finished IS NULL)").fetchone()[0]
+    conn.close()
+    assert pending == 0 and hidden == 0
+
+
+HOLDER = r"""
+import sys, time
+from kinview.db import connection
+connection.COMMAND = "kinview labels import huge.csv --survey S"
+conn = connection.connect(sys.argv[1])
+with connection.transaction(conn):
+    print("holding", flush=True)
+    time.sleep(30)
+"""
+
+
+def test_a_lock_held_past_the_timeout_names_the_other_writer(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from kinview.db import connection
+    from label_support import make_survey
+
+    root = make_survey(tmp_path / "survey", PIFUS)
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(root)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+        monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 300)
+        store = LabelStore(root, expert="x")
+        with pytest.raises(SurveyError) as e:
+            store.add(PIFUS[0], "stellar", "quality", 1)
+        text = str(e.value)
+        assert "\n" not in text and "locked" in text
+        assert "kinview labels import huge.csv" in text and f"pid {proc.pid}" in text
+        assert store.events().empty
+        store.close()
+    finally:
+        proc.kill()
+        proc.wait()

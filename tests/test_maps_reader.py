@@ -216,15 +216,67 @@ def test_wrong_shape(tmp_path):
     _one_line(e, out, "EMLINE_GVEL_MASK", "shape")
 
 
-def test_no_halpha_channel(tmp_path):
-    path, _ = _write(tmp_path)
+def test_no_halpha_channel_keeps_the_stellar_field(tmp_path):
+    path, (x, y, vel, mask, gas, gmask) = _write(tmp_path)
     with fits.open(path) as h:
         h["EMLINE_GVEL"].header["C24"] = "Hx-9999"
         out = tmp_path / "noha.fits"
         h.writeto(out)
+    m = read_maps(out)
+    assert m.gas is None
+    assert "Ha-6564" in m.missing["gas"] and "EMLINE_GVEL" in m.missing["gas"]
+    np.testing.assert_array_equal(m.stellar.vel, read_maps(path).stellar.vel)
+
+
+def test_bunit_m_per_s_is_converted_to_km_per_s(tmp_path):
+    path, (x, y, vel, mask, gas, gmask) = _write(tmp_path)
+    ref = read_maps(path)
+    with fits.open(path) as h:
+        for ext in ("STELLAR_VEL", "EMLINE_GVEL"):
+            h[ext].data = h[ext].data * 1000.0
+            h[ext].header["BUNIT"] = "m/s"
+        for ext in ("STELLAR_VEL_IVAR", "EMLINE_GVEL_IVAR"):
+            h[ext].data = h[ext].data / 1e6
+        out = tmp_path / "ms.fits"
+        h.writeto(out)
+    m = read_maps(out)
+    np.testing.assert_allclose(m.stellar.vel, ref.stellar.vel, rtol=1e-6)
+    np.testing.assert_allclose(m.gas.vel, ref.gas.vel, rtol=1e-6)
+    np.testing.assert_allclose(m.stellar.vel_ivar, ref.stellar.vel_ivar, rtol=1e-5)
+
+
+def test_bunit_not_a_velocity_is_refused(tmp_path):
+    path, _ = _write(tmp_path)
+    with fits.open(path) as h:
+        h["STELLAR_VEL"].header["BUNIT"] = "1E-17 erg/s/cm^2/spaxel"
+        out = tmp_path / "flux.fits"
+        h.writeto(out)
     with pytest.raises(MapsFormatError) as e:
         read_maps(out)
-    _one_line(e, out, "EMLINE_GVEL", "Ha-6564")
+    _one_line(e, out, "STELLAR_VEL", "BUNIT")
+
+
+def test_wrong_shaped_stellar_vel_is_named(tmp_path):
+    path, _ = _write(tmp_path)
+    with fits.open(path) as h:
+        h["STELLAR_VEL"].data = h["STELLAR_VEL"].data[:-2, :-2].copy()
+        out = tmp_path / "shape.fits"
+        h.writeto(out)
+    with pytest.raises(MapsFormatError) as e:
+        read_maps(out)
+    _one_line(e, out, "STELLAR_VEL", "shape")
+    assert "SPX_SKYCOO" not in str(e.value).split("expected")[0]
+
+
+def test_all_nan_skycoo_is_refused(tmp_path):
+    path, _ = _write(tmp_path)
+    with fits.open(path) as h:
+        h["SPX_SKYCOO"].data = np.full_like(h["SPX_SKYCOO"].data, np.nan)
+        out = tmp_path / "nan.fits"
+        h.writeto(out)
+    with pytest.raises(MapsFormatError) as e:
+        read_maps(out)
+    _one_line(e, out, "SPX_SKYCOO", "finite")
 
 
 def test_channel_order_changed_is_followed(tmp_path):

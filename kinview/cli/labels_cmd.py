@@ -2,7 +2,7 @@
 
 ::
 
-    kinview labels import FILE --survey DIR [--expert NAME]
+    kinview labels import FILE --survey DIR [--expert NAME] [--allow-codes]
     kinview labels export FILE --survey DIR [--expert NAME | --consensus] [--labelled-only]
     kinview labels stats --survey DIR [--json]
 """
@@ -28,6 +28,9 @@ def register(sub):
     _survey_args(imp)
     imp.add_argument("--expert", metavar="NAME", help="store the labels under this expert name "
                      "(default: $KINVIEW_EXPERT, the settings, or your login name)")
+    imp.add_argument("--allow-codes", action="store_true",
+                     help="import flag codes outside the documented vocabulary as given "
+                     "(the MPL-7 catalogue has two stel_qual = 3); default: refuse the file")
     imp.set_defaults(func=_import)
 
     exp = lsub.add_parser("export", help="export labels (.csv .fits .ecsv .vot .parquet)")
@@ -61,6 +64,9 @@ def _open(args, need_db: bool = True):
     if not root.is_dir():
         raise SurveyError(f"{root}: no such survey directory")
     db = root / "kinview.sqlite"
+    if db.is_dir():
+        raise SurveyError(f"{db}: is a folder, not a database; move it away so that kinview "
+                          f"can create kinview.sqlite there")
     if need_db and not db.is_file():
         from kinview.data.survey import empty_survey_message, has_survey_content
 
@@ -76,7 +82,8 @@ def _import(args) -> int:
 
     with _open(args) as store:
         with tqdm_state("import", unit="row") as state:
-            report = import_catalogue(store, args.file, state=state)
+            report = import_catalogue(store, args.file, state=state,
+                                      allow_codes=args.allow_codes)
     lines = report.summary().splitlines()
     print(lines[0])
     for line in lines[1:]:
@@ -106,7 +113,7 @@ def collect_stats(store) -> dict:
 
     current = store.current()
     experts = store.experts()
-    n_events = int(store.conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0])
+    n_events = store.n_events()
     n_gal = int(store.conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
     per_expert = {}
     for name in experts:
@@ -114,8 +121,7 @@ def collect_stats(store) -> dict:
         per_expert[name] = {
             "galaxies": int(mine["plateifu"].nunique()),
             "labels": int(len(mine)),
-            "events": int(store.conn.execute("SELECT COUNT(*) FROM labels WHERE expert = ?",
-                                             (name,)).fetchone()[0]),
+            "events": store.n_events(name),
             "by_kind": {f"{f} {k}": int(n) for (f, k), n in
                         mine.groupby(["field", "kind"]).size().items()},
         }

@@ -51,14 +51,34 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not argv or argv[0].startswith("--") and argv[0] not in ("--help", "--version"):
         argv = ["gui"] + argv
     args = parser.parse_args(argv)
+    import sqlite3
+
+    from kinview.db import connection
+
+    connection.COMMAND = " ".join(["kinview"] + argv)[:200]
     try:
         return int(args.func(args) or 0)
     except KinviewError as exc:
-        print(f"kinview: error: {exc}", file=sys.stderr)
-        return 2
+        return _error(exc)
+    except sqlite3.Error as exc:   # locked past the busy timeout, read-only, damaged file
+        return _error(connection.explain(exc))
+    except OSError as exc:         # a file or folder that cannot be read or written
+        return _error(_os_error(exc))
     except KeyboardInterrupt:
         print("kinview: interrupted; everything committed so far is kept", file=sys.stderr)
         return 130
+
+
+def _error(message) -> int:
+    text = " ".join(str(message).split("\n")).strip() or "failed"
+    print(f"kinview: error: {text}", file=sys.stderr)
+    return 2
+
+
+def _os_error(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else ""
+    what = exc.strerror or type(exc).__name__
+    return f"{where}: {what}" if where else f"{what} ({exc})"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,8 @@ def register(sub):
     from kinview.cli import batch_cmd
 
     batch_cmd.add_arguments(p)
+    p.add_argument("--verbose", action="store_true",
+                   help="list every sample left without a prediction and why (default: a summary)")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("evaluate", help="held-out metrics of a model as JSON on stdout",
@@ -108,6 +110,12 @@ def _train(args) -> int:
     from kinview.tasks.registry import get
     from kinview.training import train
 
+    from kinview.errors import KinviewError
+
+    if args.epochs is not None and args.epochs < 1:
+        raise KinviewError(f"--epochs must be at least 1, not {args.epochs}")
+    if args.oof is not None and args.oof < 0 or args.oof == 1:
+        raise KinviewError(f"--oof must be 0 (none) or at least 2 folds, not {args.oof}")
     task = get(args.task)
     survey = _survey_dir(args.survey)
     options = _options(args.option)
@@ -160,6 +168,13 @@ def _predict(args) -> int:
     finally:
         conn.close()
     print(f"{n} {task.name} predictions written with model {rec.id} ({rec.path}); it is now active")
+    skipped = getattr(rec, "skipped", None) or []
+    if skipped:
+        from kinview.cli.reasons import summarise
+
+        print(f"{len(skipped)} without a prediction:")
+        for line in summarise(skipped, verbose=args.verbose):
+            print(line)
     return 0
 
 

@@ -3,7 +3,7 @@
 ::
 
     kinview pa --survey DIR [--method fast|pafit] [--jobs N | --scheduler ADDRESS] [--refit]
-               [--nsteps N] [--field stellar|gas] [--json]
+               [--nsteps N] [--field stellar|gas] [--json] [--verbose]
 
 PAs are degrees East of North to the receding side, [0, 360), stored in the survey's
 ``pa_fits`` table as they complete.  Re-running skips fields already fitted with the method
@@ -40,6 +40,8 @@ def register(sub):
     p.add_argument("--field", choices=("stellar", "gas"), action="append", default=None,
                    help="fit only this field (repeatable; default both)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--verbose", action="store_true",
+                   help="list every field left without a PA and why (default: a summary)")
     p.set_defaults(func=run)
 
 
@@ -63,8 +65,12 @@ def run(args) -> int:
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
+        from kinview.cli.reasons import summarise
+
         print(f"{summary['fitted']} fields fitted, {summary['failed']} without a PA, "
               f"{summary['skipped']} already done ({summary['method']}, "
               f"{summary.get('where') or str(summary['jobs']) + ' jobs'}, "
               f"{summary['seconds']:.1f} s)")
+        for line in summarise(summary.get("failures", ()), verbose=args.verbose):
+            print(line)
     return 0

@@ -271,6 +271,12 @@ def _normalise(df: pd.DataFrame, path: Path) -> pd.DataFrame:
     if (pifu == "").any():
         n = int((pifu == "").sum())
         raise SurveyError(f"{path}: {n} row(s) with an empty 'plateifu'")
+    if pd.api.types.is_numeric_dtype(df["plateifu"]) or pifu.str.fullmatch(r"\d+\.\d*").any():
+        # 8485.1901 read as a number: the plate-ifu is lost (8485-190 and 8485-1901 collide)
+        numeric = pifu[pifu.str.fullmatch(r"[\d.eE+-]+")]
+        first = numeric.iloc[0] if len(numeric) else (pifu.iloc[0] if len(pifu) else "")
+        raise SurveyError(f"{path}: column 'plateifu' holds numbers (first {first!r}), not "
+                          f"PLATE-IFU text such as 8485-1901; write it as text")
     df["plateifu"] = pifu.astype(object)
     df = df.loc[~df["plateifu"].duplicated()].reset_index(drop=True)
     for name in ("mangaid",):

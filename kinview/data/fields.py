@@ -115,6 +115,8 @@ class MapsData:
     header : dict
         Selected primary-header keywords (``PLATEIFU``, ``DAPTYPE``, ``DAPVER``, ``SCINPVEL``,
         ``OBJRA``, ``OBJDEC``, ``Z``...).
+    missing : dict
+        Why a field is None, by kind (e.g. ``{'gas': 'EMLINE_GVEL has no Ha-6564 channel'}``).
     """
 
     plateifu: str
@@ -130,6 +132,7 @@ class MapsData:
     reff: float = float("nan")
     snr: Optional[np.ndarray] = None
     header: Dict[str, object] = field(default_factory=dict)
+    missing: Dict[str, str] = field(default_factory=dict)
 
     def field(self, kind: str) -> Optional[VelocityField]:
         """``'stellar'`` or ``'gas'``."""

@@ -6,7 +6,8 @@ gzipped.  Emission-line channels are found by *name* from the ``C<n>`` header ke
 in DR15 and C24 in DR17), never by a fixed index.  Only the extensions kinview needs are read.
 
 Conventions (SPEC §1): ``SPX_SKYCOO`` x = (α−α₀)cos δ₀ East positive, y = δ−δ₀ North positive,
-arcsec; velocities in km/s relative to ``SCINPVEL``; masks True = do not use (any bit of
+arcsec; velocities in km/s relative to ``SCINPVEL`` (each velocity extension's ``BUNIT``
+is honoured: m/s and cm/s are converted, other units refused); masks True = do not use (any bit of
 :data:`kinview.data.dapbits.DONOTUSE_SET`, ivar ≤ 0 or a non-finite value).
 
 Every problem with a file raises :class:`~kinview.errors.MapsFormatError` with one line that
@@ -89,6 +90,27 @@ def _fail(path, problem):
     raise MapsFormatError(f"{path}: {problem}")
 
 
+#: Velocity units kinview converts to km/s (``BUNIT`` normalised: lower case, no spaces,
+#: ``s-1``/``s^-1`` → ``/s``).  A velocity extension without ``BUNIT`` is taken as km/s.
+VELOCITY_UNITS = {"km/s": 1.0, "m/s": 1e-3, "cm/s": 1e-5}
+
+
+def velocity_scale(path, name, header) -> float:
+    """Factor that turns the values of velocity extension ``name`` into km/s, from its
+    ``BUNIT`` (km/s, m/s or cm/s; absent → km/s).  Any other unit is refused."""
+    unit = header.get("BUNIT") if header is not None else None
+    if unit is None or not str(unit).strip():
+        return 1.0
+    key = re.sub(r"\s+", "", str(unit).strip().lower())
+    key = re.sub(r"s\^?\{?-1\}?$", "/s", key).replace("//", "/")
+    if key.endswith("./s"):
+        key = key[:-3] + "/s"
+    if key not in VELOCITY_UNITS:
+        _fail(path, f"extension {name} has BUNIT {str(unit).strip()!r}; expected a velocity "
+              f"(km/s, m/s or cm/s)")
+    return VELOCITY_UNITS[key]
+
+
 class _Reader:
     """Reads extensions of one open HDUList with checks that name file and extension."""
 
@@ -129,9 +151,26 @@ class _Reader:
             self.shape = shape
         elif shape != self.shape:
             _fail(self.path, f"extension {name} has shape {shape}, expected "
-                  f"{self.shape} like STELLAR_VEL")
+                  f"{self.shape} like SPX_SKYCOO")
         data = hdu.plane(channel) if len(hdu.shape) == 3 else hdu.data
         return np.asarray(data, dtype=dtype)
+
+    def velocity(self, name, ivar_name=None, required=True, channel=None, ivar_channel=None):
+        """A velocity-like map in km/s (``BUNIT`` honoured) and its inverse variance in
+        (km/s)⁻², or ``(None, None)`` when the optional extension is absent."""
+        vel = self.data(name, required, channel=channel)
+        if vel is None:
+            return None, None
+        scale = velocity_scale(self.path, name, self.hdu(name).header)
+        ivar = None
+        if ivar_name is not None:
+            ivar = self.data(ivar_name, required=False,
+                             channel=channel if ivar_channel is None else ivar_channel)
+        if scale != 1.0:
+            vel = vel * scale
+            if ivar is not None:
+                ivar = ivar / scale ** 2
+        return vel, ivar
 
 
 def _mask(maskbits, ivar, values):
@@ -142,15 +181,13 @@ def _mask(maskbits, ivar, values):
 
 
 def _stellar(r: _Reader, x, y, flux) -> VelocityField:
-    vel = r.data("STELLAR_VEL")
-    ivar = r.data("STELLAR_VEL_IVAR", required=False)
+    vel, ivar = r.velocity("STELLAR_VEL", "STELLAR_VEL_IVAR")
     bits = r.data("STELLAR_VEL_MASK", dtype=np.int64)
     if ivar is None:
         ivar = np.where(np.isfinite(vel), 1.0, 0.0)
-    sigma = r.data("STELLAR_SIGMA", required=False)
-    sigma_ivar = sigma_mask = sigma_corr = None
+    sigma, sigma_ivar = r.velocity("STELLAR_SIGMA", "STELLAR_SIGMA_IVAR", required=False)
+    sigma_mask = sigma_corr = None
     if sigma is not None:
-        sigma_ivar = r.data("STELLAR_SIGMA_IVAR", required=False)
         sbits = r.data("STELLAR_SIGMA_MASK", required=False, dtype=np.int64)
         sigma_mask = _mask(sbits if sbits is not None else np.zeros(sigma.shape, np.int64),
                            sigma_ivar, sigma)
@@ -159,7 +196,7 @@ def _stellar(r: _Reader, x, y, flux) -> VelocityField:
             # DR15: one plane; DR17: 'resolution_difference' and 'fit' -- the DAP recommends
             # the first channel.
             ch = _channel(corr_hdu.header, "resolution_difference", 0)
-            sigma_corr = r.data("STELLAR_SIGMACORR", channel=ch)
+            sigma_corr = r.velocity("STELLAR_SIGMACORR", channel=ch)[0]
     binid = _binid(r, *BINID_STELLAR)
     return VelocityField(kind="stellar", x=x, y=y, vel=vel, vel_ivar=ivar,
                          mask=_mask(bits, ivar, vel), maskbits=bits, sigma=sigma,
@@ -177,7 +214,7 @@ def _binid(r: _Reader, name, fallback):
     return r.data("BINID", channel=ch, dtype=np.int64)
 
 
-def _gas(r: _Reader, x, y) -> Optional[VelocityField]:
+def _gas(r: _Reader, x, y, missing: list) -> Optional[VelocityField]:
     hdu = r.hdu("EMLINE_GVEL", required=False)
     if hdu is None:
         return None
@@ -185,29 +222,40 @@ def _gas(r: _Reader, x, y) -> Optional[VelocityField]:
         ha = find_channel(hdu.header, HALPHA)
     except KeyError:
         names = channel_names(hdu.header)
-        _fail(r.path, f"extension EMLINE_GVEL has no {HALPHA} channel "
-              f"(channels: {', '.join(names[:6]) + (' ...' if len(names) > 6 else '') or 'none named'})")
+        # the stellar field is still good: keep it, and say why there is no gas field
+        missing[0] = (f"EMLINE_GVEL has no {HALPHA} channel (channels: "
+                      f"{', '.join(names[:6]) + (' ...' if len(names) > 6 else '') or 'none named'})")
+        return None
 
-    def line(ext, required=True, dtype=np.float64):
+    def chan(ext, required=True):
         h = r.hdu(ext, required)
         if h is None:
             return None
-        ch = _channel(h.header, HALPHA, ha)  # each extension names its channels
-        return r.data(ext, channel=ch, dtype=dtype)
+        return _channel(h.header, HALPHA, ha)  # each extension names its channels
 
-    vel = line("EMLINE_GVEL")
-    ivar = line("EMLINE_GVEL_IVAR", required=False)
+    def line(ext, required=True, dtype=np.float64):
+        ch = chan(ext, required)
+        return None if ch is None else r.data(ext, channel=ch, dtype=dtype)
+
+    def speed(ext, ivar_ext=None, required=True):
+        ch = chan(ext, required)
+        if ch is None:
+            return None, None
+        ich = chan(ivar_ext, False) if ivar_ext else None
+        return r.velocity(ext, ivar_ext if ich is not None else None, required, channel=ch,
+                          ivar_channel=ich)
+
+    vel, ivar = speed("EMLINE_GVEL", "EMLINE_GVEL_IVAR")
     bits = line("EMLINE_GVEL_MASK", dtype=np.int64)
     if ivar is None:
         ivar = np.where(np.isfinite(vel), 1.0, 0.0)
-    sigma = line("EMLINE_GSIGMA", required=False)
-    sigma_ivar = sigma_mask = None
+    sigma, sigma_ivar = speed("EMLINE_GSIGMA", "EMLINE_GSIGMA_IVAR", required=False)
+    sigma_mask = None
     if sigma is not None:
-        sigma_ivar = line("EMLINE_GSIGMA_IVAR", required=False)
         sbits = line("EMLINE_GSIGMA_MASK", required=False, dtype=np.int64)
         sigma_mask = _mask(sbits if sbits is not None else np.zeros(sigma.shape, np.int64),
                            sigma_ivar, sigma)
-    inst = line("EMLINE_INSTSIGMA", required=False)
+    inst = speed("EMLINE_INSTSIGMA", required=False)[0]
     flux = line("EMLINE_GFLUX", required=False)
     binid = _binid(r, *BINID_GAS)
     return VelocityField(kind="gas", x=x, y=y, vel=vel, vel_ivar=ivar,
@@ -218,20 +266,51 @@ def _gas(r: _Reader, x, y) -> Optional[VelocityField]:
 
 _HEADER_KEYS = ("PLATEIFU", "MANGAID", "OBJRA", "OBJDEC", "IFURA", "IFUDEC", "DAPTYPE",
                 "VERSDAP", "DAPVER", "SCINPVEL", "Z", "EBVGAL", "REFF", "ECOOPA", "ECOOELL",
-                "IFUSIZE", "DRPRELS")
+                "IFUSIZE", "DRPRELS", "RFWHM")
+
+
+#: Extensions whose map shape fixes the grid (the most common shape among those present).
+_GRID_EXTENSIONS = ("SPX_SKYCOO", "STELLAR_VEL", "STELLAR_VEL_MASK", "STELLAR_VEL_IVAR",
+                    "EMLINE_GVEL", "EMLINE_GVEL_MASK", "BINID", "SPX_ELLCOO")
+
+
+def _grid_shape(r: _Reader) -> None:
+    """Fix the map shape by majority of the core extensions, so that an error names the
+    extension that is odd (a wrong-shaped ``STELLAR_VEL`` is reported as such)."""
+    shapes = {}
+    for name in _GRID_EXTENSIONS:
+        hdu = r.hdu(name, required=False)
+        if hdu is not None and hdu.shape and len(hdu.shape) in (2, 3):
+            shapes[name] = tuple(hdu.shape[-2:])
+    if not shapes:
+        return
+    counts = {}
+    for shp in shapes.values():
+        counts[shp] = counts.get(shp, 0) + 1
+    best = max(counts.values())
+    # ties: SPX_SKYCOO (the coordinate grid) decides
+    ref = shapes.get("SPX_SKYCOO") if counts.get(shapes.get("SPX_SKYCOO"), 0) == best else \
+        next(s for s in shapes.values() if counts[s] == best)
+    like = [n for n, shp in shapes.items() if shp == ref]
+    for name, shp in shapes.items():
+        if shp != ref:
+            _fail(r.path, f"extension {name} has maps of shape {shp}, expected {ref} like "
+                  f"{', '.join(like[:3])}")
+    r.shape = ref
 
 
 def _read(path: Path, hdul) -> MapsData:
     r = _Reader(path, hdul)
-    # STELLAR_VEL first: it fixes the map shape every other extension must match.
     if not r.has("STELLAR_VEL"):
         _fail(path, "not a DAP MAPS file: missing extension STELLAR_VEL")
-    r.data("STELLAR_VEL")
     sky = r.hdu("SPX_SKYCOO")
     if len(sky.shape) != 3 or sky.shape[0] < 2:
         _fail(path, f"extension SPX_SKYCOO has shape {sky.shape}, expected (2, ny, nx)")
+    _grid_shape(r)
     x = r.data("SPX_SKYCOO", channel=0)
     y = r.data("SPX_SKYCOO", channel=1)
+    if not (np.isfinite(x) & np.isfinite(y)).any():
+        _fail(path, "extension SPX_SKYCOO has no finite sky coordinates")
 
     ell = r.hdu("SPX_ELLCOO", required=False)
     if ell is not None and len(ell.shape) == 3:
@@ -251,7 +330,10 @@ def _read(path: Path, hdul) -> MapsData:
         mflux = r.data("BIN_MFLUX", required=False)
     snr = r.data("SPX_SNR", required=False)
     stellar = _stellar(r, x, y, mflux)
-    gas = _gas(r, x, y)
+    why = [None]
+    gas = _gas(r, x, y, why)
+    missing = {"gas": why[0] or "no EMLINE_GVEL extension (no emission-line maps)"} \
+        if gas is None else {}
 
     prim = hdul[0].header
     header = {k: prim[k] for k in _HEADER_KEYS if k in prim}
@@ -269,7 +351,7 @@ def _read(path: Path, hdul) -> MapsData:
     return MapsData(plateifu=plateifu, path=str(path), daptype=daptype, stellar=stellar,
                     gas=gas, r_arcsec=r_arc, r_re=r_re, theta=theta,
                     ell_ba=1.0 - ecooell, ell_pa=float(header.get("ECOOPA", np.nan)),
-                    reff=reff, snr=snr, header=header)
+                    reff=reff, snr=snr, header=header, missing=missing)
 
 
 def read_maps(path) -> MapsData:
@@ -293,7 +375,9 @@ def read_maps(path) -> MapsData:
     MapsFormatError
         Missing, empty, truncated or non-FITS file; a FITS file that is not a MAPS file
         (missing ``STELLAR_VEL``, ``STELLAR_VEL_MASK`` or ``SPX_SKYCOO``); maps of the
-        wrong shape; an ``EMLINE_GVEL`` without an ``Ha-6564`` channel.
+        wrong shape; a velocity ``BUNIT`` that is not km/s, m/s or cm/s; ``SPX_SKYCOO``
+        without a finite coordinate.  An ``EMLINE_GVEL`` without an ``Ha-6564`` channel is
+        not an error: the gas field is None and ``missing['gas']`` says why.
     """
     path = Path(path)
     if not path.exists():

@@ -32,7 +32,7 @@ import pandas as pd
 
 from kinview.data.catalogue import (catalogue_value, find_catalogue, find_dapall, join_dapall,
                                     read_catalogue, read_dapall)
-from kinview.db.connection import DB_NAME, connect, transaction
+from kinview.db.connection import DB_NAME, check_integrity, connect, transaction
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
 
@@ -270,7 +270,7 @@ class Survey:
         if not self.db_path.exists() and not os.access(self.root, os.W_OK):
             raise SurveyError(f"{self.root}: directory is not writable; kinview needs to "
                               f"create {DB_NAME} there (copy or link the survey elsewhere)")
-        return connect(self.db_path)
+        return connect(self.db_path, readonly=None)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -362,6 +362,7 @@ class Survey:
         rows = list(zip(*[_sql_values(frame[c]) for c in GALAXY_COLUMNS]))
         placeholders = ",".join("?" * len(GALAXY_COLUMNS))
         conn = self._conn()
+        check_integrity(conn, self.db_path)   # never write into a damaged file
         state.set_status(f"writing {len(rows)} galaxies")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with transaction(conn):

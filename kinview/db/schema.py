@@ -29,6 +29,11 @@ Version 3
 adjudications  the append-only log of adjudicators' final labels where experts disagree; the
                final label of a (plateifu, field, kind) is its latest event, NULL = withdrawn
                (see :mod:`kinview.db.adjudications`)
+
+Version 4
+---------
+``import_batches`` and ``labels.batch``: a large import is written in chunks
+that no reader sees until its batch is finished (:mod:`kinview.db.import_batches`).
 """
 from __future__ import annotations
 
@@ -151,6 +156,28 @@ CREATE TABLE IF NOT EXISTS adjudications (
 CREATE INDEX IF NOT EXISTS adjudications_key ON adjudications (plateifu, field, kind, id);
 """
 
+#: Version 4: label imports written in chunks, visible at once (see
+#: :mod:`kinview.db.import_batches`).  ``labels.batch`` NULL is an ordinary event.  Written
+#: so that it is harmless whatever its position among other branches' migrations.
+V_IMPORT_BATCHES = """
+CREATE TABLE IF NOT EXISTS import_batches (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    source        TEXT NOT NULL,   -- import:<file>
+    expert        TEXT,
+    pid           INTEGER,         -- the importing process (unfinished batches of dead ones are swept)
+    command       TEXT,
+    started       TEXT NOT NULL,
+    finished      TEXT             -- NULL: being written, invisible to every reader
+);
+CREATE INDEX IF NOT EXISTS labels_batch ON labels (batch) WHERE batch IS NOT NULL;
+"""
+
+
+def _import_batches(conn: sqlite3.Connection) -> None:
+    if "batch" not in {r[1] for r in conn.execute("PRAGMA table_info(labels)")}:
+        conn.execute("ALTER TABLE labels ADD COLUMN batch INTEGER REFERENCES import_batches(id)")
+    _run_script(conn, V_IMPORT_BATCHES)
+
 #: Migrations, oldest first.  Entry i brings a database from version i to i + 1.
 #: Add new ones at the end; never edit a released one.
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -165,6 +192,7 @@ MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
     lambda conn: _run_script(conn, V2),
     lambda conn: _run_script(conn, V_ADJUDICATIONS),
+    _import_batches,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -338,6 +338,9 @@ class ConfidenceBrowser(QtWidgets.QWidget):
                                 f"{vf['mode']}): {int(ok.sum())} fields predicted{acc}")
         self._draw_bars()
         self.hist.setYRange(0, max(1, int(self.counts.max()) if len(self.counts) else 1) * 1.08, padding=0)
+        # every bin, the P ≥ 0.9 one included, inside the panel whatever its size
+        self.hist.getPlotItem().getViewBox().setLimits(xMin=-0.03, xMax=1.03)
+        self.hist.setXRange(0, 1, padding=0.02)
         self.hist_note.setText("" if self.selected_bin is None else self._bin_text(self.selected_bin))
 
         sp = data.get("spin")

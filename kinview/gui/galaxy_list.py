@@ -174,6 +174,7 @@ class GalaxyList(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._selecting = False
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.setSpacing(3)
@@ -216,6 +217,14 @@ class GalaxyList(QtWidgets.QWidget):
         self.view.setColumnWidth(2, 40)
         for c in range(3, len(self.model.columns)):
             self.view.setColumnWidth(c, 46)
+        # no header clipped: each column at least as wide as its (bold) header text
+        bold = QtGui.QFont(self.view.horizontalHeader().font())
+        bold.setBold(True)
+        fm = QtGui.QFontMetrics(bold)
+        for c, name in enumerate(self.model.columns):
+            need = fm.horizontalAdvance(COLUMNS[name]) + 14
+            if self.view.columnWidth(c) < need:
+                self.view.setColumnWidth(c, need)
         self.view.setAlternatingRowColors(True)
         self.view.setStyleSheet("QTableView { color:#111111; font-size:9pt; }")
         self.view.clicked.connect(self._clicked)
@@ -256,14 +265,23 @@ class GalaxyList(QtWidgets.QWidget):
             return
         idx = self.model.index(r, 0)
         sel = self.view.selectionModel()
-        sel.blockSignals(True)
-        sel.setCurrentIndex(idx, QtCore.QItemSelectionModel.ClearAndSelect
-                            | QtCore.QItemSelectionModel.Rows)
-        sel.blockSignals(False)
+        # the selection model's signals must reach the view (blocking them left the rows
+        # selected before painted as selected: eight highlighted rows after fast → presses);
+        # only our own "activated" is held back while the program moves the selection
+        self._selecting = True
+        try:
+            sel.setCurrentIndex(idx, QtCore.QItemSelectionModel.ClearAndSelect
+                                | QtCore.QItemSelectionModel.Rows)
+        finally:
+            self._selecting = False
         self.view.scrollTo(idx, QtWidgets.QAbstractItemView.EnsureVisible)
 
+    def selected_rows(self) -> List[int]:
+        """Rows selected in the table (one at most)."""
+        return sorted({i.row() for i in self.view.selectionModel().selectedIndexes()})
+
     def _clicked(self, index) -> None:
-        if index.isValid():
+        if index.isValid() and not self._selecting:
             self.activated.emit(self.model.order[index.row()])
 
     def _search(self) -> None:

@@ -1,8 +1,14 @@
 """The galaxy view: colour image, stellar and gas velocity maps side by side (linked), an
 optional second row with the flux and the dispersion maps, a header line and a hover read-out.
 
-Linked: the two velocity maps (and the dispersion maps) share their sky range, so zooming or
-panning one moves the others, and the hovered sky position is marked on every panel.
+Linked: every sky panel (the image included) shares one sky range, so zooming or panning one
+moves the others, and the hovered sky position is marked on every panel.  By default each
+galaxy opens framed on its IFU (the image too); the ``wide_image`` toggle shows the whole
+cutout instead, ``keep_zoom`` keeps a hand-set zoom from galaxy to galaxy, and
+:meth:`GalaxyView.reset_zoom` (the Home key) returns to the default framing
+(:class:`kinview.viewing.ZoomState`).  Each panel carries a kpc scale bar (from z) and the
+PSF FWHM (toggle ``marks``).  While a galaxy loads every panel is blank and says so, so a
+header never names one galaxy above another's maps.
 """
 from __future__ import annotations
 
@@ -12,9 +18,14 @@ from typing import Dict, Optional
 import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
+from kinview import viewing
 from kinview.conventions import delta_pa
 from kinview.gui.image_panel import ImagePanel
 from kinview.gui.map_panel import MapPanel
+
+#: View toggles the galaxy view understands (see the module docstring).
+VIEW_TOGGLES = ("sigma", "flux", "cleaned", "wedge", "wide_image", "keep_zoom", "shared_vscale",
+                "marks")
 
 
 class GalaxyView(QtWidgets.QWidget):
@@ -52,7 +63,20 @@ class GalaxyView(QtWidgets.QWidget):
         self.panels = []
         self.hover = QtWidgets.QLabel(" ")
         self.hover.setStyleSheet("color:#222222; font-family:monospace; padding:1px 4px;")
-        grid = QtWidgets.QGridLayout()
+        self.hover.setMinimumWidth(10)
+        self.hover.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+        self.header.setMinimumWidth(10)
+        self.header.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+        self.header.setWordWrap(True)
+        self.missing.setWordWrap(True)
+        self.missing.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
+        self.empty = QtWidgets.QLabel("")
+        self.empty.setAlignment(QtCore.Qt.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.empty.setStyleSheet("color:#555555; font-size:14pt; padding:40px;")
+        self.empty.setVisible(False)
+        self.sky = QtWidgets.QWidget()
+        grid = QtWidgets.QGridLayout(self.sky)
         grid.setSpacing(4)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.addWidget(self.image, 0, 0)
@@ -68,7 +92,8 @@ class GalaxyView(QtWidgets.QWidget):
         lay.setSpacing(2)
         lay.addWidget(self.header)
         lay.addWidget(self.missing)
-        lay.addLayout(grid, 1)
+        lay.addWidget(self.sky, 1)
+        lay.addWidget(self.empty, 1)
         lay.addWidget(self.hover)
         for panel in (self.image, self.stellar, self.gas):
             self._register(panel)
@@ -79,16 +104,26 @@ class GalaxyView(QtWidgets.QWidget):
         self.drawn_plateifu: Optional[str] = None
         self.drawn_at = 0.0
         self.percentile = 98.0
-        self.toggles = {"sigma": False, "flux": False, "cleaned": False, "wedge": True}
+        self.toggles = {"sigma": False, "flux": False, "cleaned": False, "wedge": True,
+                        "wide_image": False, "keep_zoom": False, "shared_vscale": False,
+                        "marks": True}
+        self.zoom = viewing.ZoomState()
+        self.cmaps = dict(viewing.DEFAULT_CMAPS)
+        self._default_view = None       # the framing of the galaxy on screen: maps, image
+        self._zoom_for = None           # the galaxy the zoom state belongs to
+        self._row = {}
+        self._labels = {}
         self._apply_rows()
 
     def _register(self, panel) -> None:
         self.panels.append(panel)
         panel.hovered.connect(lambda x, y, p=panel: self._hover(p, x, y))
+        self.linked.append(panel)
+        panel.getPlotItem().getViewBox().sigRangeChangedManually.connect(
+            lambda *_, p=panel: self._follow(p))
         if isinstance(panel, MapPanel):
-            self.linked.append(panel)
-            panel.getPlotItem().getViewBox().sigRangeChangedManually.connect(
-                lambda *_, p=panel: self._follow(p))
+            panel.set_cmap(self.cmaps["velocity" if panel.quantity == "velocity" else "sequential"]
+                           if hasattr(self, "cmaps") else panel.cmap_name)
 
     def _extra_panel(self, name: str) -> MapPanel:
         panel = self._extra.get(name)
@@ -117,12 +152,15 @@ class GalaxyView(QtWidgets.QWidget):
     # toggles -------------------------------------------------------------------------------
     def set_toggles(self, toggles: dict) -> None:
         changed = False
-        for key in ("sigma", "flux", "cleaned", "wedge"):
+        for key in VIEW_TOGGLES:
             if key in toggles and bool(toggles[key]) != self.toggles[key]:
                 self.toggles[key] = bool(toggles[key])
                 changed = True
+        self.zoom.keep = self.toggles["keep_zoom"]
         if changed:
             self._apply_rows()
+            for panel in self.panels:
+                panel.marks.set_enabled(self.toggles["marks"])
             if self.data is not None:
                 self.show_galaxy(self.data, self._row, self._labels)
 
@@ -136,19 +174,98 @@ class GalaxyView(QtWidgets.QWidget):
 
     def set_percentile(self, percentile: float) -> None:
         self.percentile = float(percentile)
+        self._share_limits()
         for panel in self.linked:
-            panel.set_levels(self.percentile)
+            if isinstance(panel, MapPanel):
+                panel.set_levels(self.percentile)
+
+    def set_cmap(self, kind: str, name: str) -> None:
+        """Colour map for ``kind`` ``'velocity'`` (diverging) or ``'sequential'`` (σ, flux)."""
+        name = viewing.valid_cmap(kind, name)
+        self.cmaps[kind] = name
+        for panel in self.linked:
+            if isinstance(panel, MapPanel) and (panel.quantity == "velocity") == (kind == "velocity"):
+                panel.set_cmap(name)
+
+    def _share_limits(self) -> None:
+        """One velocity scale for both maps (toggle ``shared_vscale``): the larger limit."""
+        lim = None
+        if self.toggles["shared_vscale"] and self.data is not None:
+            lims = [fv.vmax(self.percentile) for fv in self.data.fields.values()
+                    if fv is not None and np.isfinite(fv.vel).any()]
+            lim = max(lims) if lims else None
+        for panel in self.linked:
+            if isinstance(panel, MapPanel) and panel.quantity == "velocity":
+                panel.shared_limit = lim
+
+    # zoom ----------------------------------------------------------------------------------
+    def _views(self):
+        """(map range, image range) to show now: the kept hand-set zoom, else the default."""
+        maps, image = self._default_view
+        if self.zoom.range is not None:
+            return self.zoom.range, self.zoom.range
+        return maps, image
+
+    def reset_zoom(self) -> None:
+        """Back to the galaxy's default framing (the Home key)."""
+        self.zoom.reset()
+        if self._default_view is None:
+            return
+        maps, image = self._default_view
+        for panel in self.panels:
+            if panel.isVisible() or panel is self.image:
+                panel.set_view(image if panel is self.image else maps)
+
+    def view_range(self, panel=None):
+        """The sky range ((x_min, x_max), (y_min, y_max)) a panel shows (default: stellar)."""
+        return (panel or self.stellar).getPlotItem().getViewBox().viewRange()
 
     # drawing -------------------------------------------------------------------------------
     def show_loading(self, plateifu: str, row: Optional[dict] = None) -> None:
-        """Show the galaxy's name while its files load in the background."""
+        """Show the galaxy's name while its files load in the background; every panel is
+        blanked and says "loading…" (nothing of the previous galaxy stays on screen)."""
         self.plateifu = plateifu
+        self._show_sky()
+        self.clear_hover()
         self.header.setText(f"<b>{plateifu}</b> &nbsp; <span style='color:#777'>loading…</span>")
+        self.missing.setVisible(False)
+        for panel in self.panels:
+            if panel.isVisible() or panel in (self.image, self.stellar, self.gas):
+                panel.show_loading()
+        self.drawn_plateifu = None
+
+    def show_empty(self, message: str) -> None:
+        """Replace the sky panels by ``message`` (e.g. no galaxy passes the filter)."""
+        self.plateifu = None
+        self.drawn_plateifu = None
+        self.data = None
+        self.clear_hover()
+        self.header.setText("")
+        self.missing.setVisible(False)
+        self.empty.setText(message)
+        self.sky.setVisible(False)
+        self.empty.setVisible(True)
+
+    def _show_sky(self) -> None:
+        if self.empty.isVisible():
+            self.empty.setVisible(False)
+            self.sky.setVisible(True)
+
+    def clear_hover(self) -> None:
+        """Forget the hover read-out and the crosshairs (the galaxy changed)."""
+        self.hover.setText(" ")
+        for panel in self.panels:
+            panel.crosshair.show_at(None, None)
 
     def show_galaxy(self, data, row: Optional[dict] = None, labels: Optional[dict] = None) -> None:
         """Draw a :class:`~kinview.gui.prefetch.GalaxyData` (all panels and overlays)."""
         row = row or {}
         labels = labels or {}
+        if data.plateifu != self._zoom_for:
+            self._zoom_for = data.plateifu
+            self.clear_hover()
+            self.zoom.next_galaxy()
+        self._show_sky()
         self._row = row
         self._labels = labels
         self.data = data
@@ -159,35 +276,52 @@ class GalaxyView(QtWidgets.QWidget):
         fp = data.footprint
         if fp is not None:
             view_half = float(np.max(np.hypot(fp[:, 0], fp[:, 1]))) * 1.12
+        maps_view = viewing.square_range(view_half or 15.0)
+        image_view = None if self.toggles["wide_image"] else maps_view
+        self._default_view = (maps_view, image_view)
+        self._share_limits()
+        view, img_view = self._views()
+        scale = getattr(data, "kpc_per_arcsec", None)       # computed by the loader
+        if scale is None or not np.isfinite(scale):
+            scale = viewing.kpc_per_arcsec(row.get("z"))
+        fwhm, measured = viewing.psf_fwhm(getattr(data, "psf_fwhm", None))
+        psf_label = f"PSF {fwhm:.1f}″" if measured else f"PSF ~{fwhm:.1f}″"
+        shown = [p for p in self.panels
+                 if p.isVisible() or p in (self.image, self.stellar, self.gas)]
+        for panel in shown:      # placed by the range change that follows, or below
+            panel.marks.set(scale, float("nan") if panel is self.image else fwhm, psf_label,
+                            place=False)
         for kind, panel in self.maps.items():
             fv = data.fields.get(kind)
             if fv is None:
                 what = "no MAPS file" if any("MAPS" in m for m in data.missing) else (
                     "no emission-line (gas) map" if kind == "gas" else "no stellar map")
-                panel.show_missing(what)
+                panel.show_missing(what, view)
                 pas[kind] = float("nan")
                 continue
             ov = over.get(kind)
             ov = float(ov) if ov is not None else None
             panel.set_field(fv, data.footprint, self.percentile, self.toggles["cleaned"],
-                            self.toggles["wedge"], view_half, ov)
+                            self.toggles["wedge"], view, ov)
             pas[kind] = ov if ov is not None else fv.pa
         for name, kind in (("sigma_stellar", "stellar"), ("sigma_gas", "gas")):
             if self.toggles["sigma"]:
                 panel = self._extra_panel(name)
                 fv = data.fields.get(kind)
                 if fv is None:
-                    panel.show_missing("no map")
+                    panel.show_missing("no map", view)
                 else:
-                    panel.set_field(fv, data.footprint, self.percentile, False, False, view_half)
+                    panel.set_field(fv, data.footprint, self.percentile, False, False, view)
         if self.toggles["flux"]:
             fv = data.fields.get("gas") or data.fields.get("stellar")
             if fv is None:
-                self.flux.show_missing("no map")
+                self.flux.show_missing("no map", view)
             else:
                 self.flux.base_title = "Hα flux (log)" if fv.kind == "gas" else "Stellar flux (log)"
-                self.flux.set_field(fv, data.footprint, self.percentile, False, False, view_half)
-        self.image.set_galaxy(data, pas.get("stellar", float("nan")))
+                self.flux.set_field(fv, data.footprint, self.percentile, False, False, view)
+        self.image.set_galaxy(data, pas.get("stellar", float("nan")), img_view)
+        for panel in shown:
+            panel.marks.place()
         # header line
         dpa = float(delta_pa(pas.get("stellar", np.nan), pas.get("gas", np.nan)))
         z = row.get("z")
@@ -217,7 +351,10 @@ class GalaxyView(QtWidgets.QWidget):
         self.drawn.emit(data.plateifu)
 
     def _follow(self, source) -> None:
+        """The user zoomed or panned ``source``: every other panel shows the same sky."""
         xr, yr = source.getPlotItem().getViewBox().viewRange()
+        self.zoom.user_zoomed((tuple(xr), tuple(yr)))
+        source._range = None
         for panel in self.linked:
             if panel is not source and panel.isVisible():
                 panel._range = None

@@ -1,5 +1,8 @@
 """The colour-image panel: SDSS-style gri cutout, North up / East left, arcsec axes, with the
-IFU footprint, the photometric major axis (dashed) and the stellar kinematic PA (solid)."""
+IFU footprint, the photometric major axis (dashed) and the stellar kinematic PA (solid).
+
+By default it shows the same sky as the maps (the IFU's scale); :meth:`ImagePanel.wide_range`
+is the whole cutout, for the "wide image" view option."""
 from __future__ import annotations
 
 from typing import Optional
@@ -13,6 +16,8 @@ from kinview.gui.overlays import FootprintItem, PALine
 
 class ImagePanel(SkyPlot):
     """Colour image with overlays (see module docstring)."""
+
+    MARK_COLOR = "#ffffff"
 
     def __init__(self, parent=None):
         super().__init__("Colour image", parent)
@@ -28,9 +33,28 @@ class ImagePanel(SkyPlot):
         self.message = pg.TextItem("", color="#b00000", anchor=(0.5, 0.5))
         pi.addItem(self.message)
         self.has_image = False
+        self.cutout_half = 32.0
 
-    def set_galaxy(self, data, stellar_pa: float = float("nan"), view_half: Optional[float] = None):
-        """Draw ``data.image`` (uint8 H×W×3, North up) with its overlays."""
+    def _blank(self) -> None:
+        self.has_image = False
+        self.image.clear()
+        self.footprint.set_polygon(None)
+        self.phot.set_pa(float("nan"))
+        self.kin.set_pa(float("nan"))
+        self.message.setColor("#555555")
+        self.message.setText("loading…")
+        self.message.setPos(0, 0)
+        self.message.setVisible(True)
+
+    def wide_range(self):
+        """The whole cutout of the galaxy drawn last, as a view range (arcsec)."""
+        h = self.cutout_half
+        return (-h, h), (-h, h)
+
+    def set_galaxy(self, data, stellar_pa: float = float("nan"), view_range=None):
+        """Draw ``data.image`` (uint8 H×W×3, North up) with its overlays; show ``view_range``
+        (``((x_min, x_max), (y_min, y_max))`` arcsec; default: the whole cutout)."""
+        self.loading = False
         img = data.image
         radius = None
         if data.footprint is not None:
@@ -39,11 +63,13 @@ class ImagePanel(SkyPlot):
             self.has_image = False
             self.image.clear()
             what = next((m for m in data.missing if "image" in m), "no colour image")
+            self.message.setColor("#b00000")
             self.message.setText(what)
             self.message.setPos(0, 0)
             self.message.setVisible(True)
-            self.set_title(f"Colour image — <span style='color:#b00000'>{what}</span>")
-            half = view_half or (radius * 1.3 if radius else 16.0)
+            self.set_title(f"Colour image — <span style='color:#b00000'>{what}</span>",
+                           "<span style='color:#b00000'>no image</span>")
+            self.cutout_half = radius * 1.3 if radius else 16.0
         else:
             self.has_image = True
             self.message.setVisible(False)
@@ -54,15 +80,15 @@ class ImagePanel(SkyPlot):
             y0 = (h / 2.0 - 0.5) * s
             self.image.setImage(img, autoLevels=False)      # uint8 RGB: drawn as is
             self.image.setTransform(transform(x0, -s, y0, -s))
-            # the whole cutout (a fixed range also keeps the axes from being re-laid out)
-            half = view_half or min(w, h) * s / 2.0
-            title = "Colour image"
+            self.cutout_half = min(w, h) * s / 2.0
             if np.isfinite(data.phot_pa):
-                title += f" — phot. PA {data.phot_pa % 180:.0f}°"
-            self.set_title(title)
+                self.set_title(f"Colour image — phot. PA {data.phot_pa % 180:.0f}°",
+                               f"Image — phot. PA {data.phot_pa % 180:.0f}°", "Colour image")
+            else:
+                self.set_title("Colour image")
         self.footprint.set_polygon(data.footprint)
         r = radius or 10.0
         self.phot.set_pa(data.phot_pa if np.isfinite(data.phot_pa) else float("nan"),
                          radius=r * 1.15)
         self.kin.set_pa(stellar_pa, radius=r * 0.9)
-        self.show_range(half)
+        self.set_view(view_range or self.wide_range())

@@ -57,6 +57,8 @@ OTHER_KEYS: List[Tuple[str, str, str]] = [
     ("R", "clear_pa", "clear hand-set PAs of this galaxy"),
     ("[", "clip_down", "narrower colour clip"),
     ("]", "clip_up", "wider colour clip"),
+    ("Home", "reset_zoom", "reset the zoom of the sky panels"),
+    ("Ctrl+Home", "first", "first galaxy of the list"),
     ("Ctrl+J", "adjudicate", "adjudication queue (in it: 0-3 final label, Enter majority, Backspace withdraw)"),
     ("Ctrl+Shift+E", "switch_expert", "switch expert"),
     ("F1", "help", "keyboard help"),
@@ -106,7 +108,7 @@ class LabelPanel(QtWidgets.QWidget):
         root.setSpacing(3)
         outer = QtWidgets.QHBoxLayout()
         outer.setContentsMargins(0, 0, 0, 0)
-        outer.setSpacing(8)
+        outer.setSpacing(5)
         root.addLayout(outer, 1)
         from kinview.gui.reveal_strip import RevealStrip
 
@@ -141,7 +143,7 @@ class LabelPanel(QtWidgets.QWidget):
         info.addStretch(1)
         info_w = QtWidgets.QWidget()
         info_w.setLayout(info)
-        info_w.setMinimumWidth(170)
+        info_w.setMinimumWidth(150)
         info_w.setMaximumWidth(300)
         outer.addWidget(info_w)
         group_style = ("QGroupBox { color:#111111; font-weight:bold; border:1px solid #c4c4c4;"
@@ -181,7 +183,7 @@ class LabelPanel(QtWidgets.QWidget):
         note_help.setStyleSheet("color:#555555; font-weight:normal;")
         nl.addWidget(note_help)
         nl.addStretch(1)
-        note_box.setMinimumWidth(140)
+        note_box.setMinimumWidth(120)
         outer.addWidget(note_box, 1)
         self._note_saved = ""
 

@@ -49,8 +49,7 @@ QDockWidget::title { background:#e4e4e4; padding:3px; font-weight:bold; }
 QStatusBar { background:#e9e9e9; color:#111111; }
 QTabWidget::pane { border:1px solid #c8c8c8; }
 QTabBar::tab { background:#e4e4e4; color:#111111; padding:4px 12px; }
-QTabBar::tab:selected { background:#ffffff; font-weight:bold; }
-QMainWindow > QTabBar::tab:selected { font-weight:normal; border-bottom:2px solid #1f6fd1; }
+QTabBar::tab:selected { background:#ffffff; border-bottom:2px solid #1f6fd1; }
 QToolBar { background:#eeeeee; border:none; spacing:6px; }
 QTableView { background:#ffffff; alternate-background-color:#f0f4fa; }
 QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit { background:#ffffff; color:#111111; }
@@ -58,6 +57,92 @@ QProgressBar { border:1px solid #9a9a9a; border-radius:3px; background:#ffffff; 
                text-align:center; min-width:180px; }
 QProgressBar::chunk { background:#7fb8e6; }
 """
+
+
+class _FitScroll(QtWidgets.QScrollArea):
+    """A scroll area that gives its widget the whole viewport, and scrolls only when the
+    viewport is smaller than the widget's *minimum* size.  (``widgetResizable`` would size a
+    widget with word-wrapped labels to its preferred height-for-width and scroll needlessly.)"""
+
+    def __init__(self, widget, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setWidget(widget)
+        widget.installEventFilter(self)
+
+    def _fit(self) -> None:
+        w = self.widget()
+        if w is None:
+            return
+        vp = self.maximumViewportSize()
+        m = w.minimumSizeHint().expandedTo(w.minimumSize())
+        width = max(vp.width(), m.width())
+        height = max(vp.height(), m.height())
+        # a scroll bar on one axis takes room from the other
+        if width > vp.width():
+            height = max(vp.height() - self.horizontalScrollBar().sizeHint().height(), m.height())
+        if height > vp.height():
+            width = max(vp.width() - self.verticalScrollBar().sizeHint().width(), m.width())
+        if w.size() != QtCore.QSize(width, height):
+            w.resize(width, height)
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt name
+        self._fit()
+        super().resizeEvent(ev)
+
+    def eventFilter(self, obj, ev):  # noqa: N802 - Qt name
+        if obj is self.widget() and ev.type() == QtCore.QEvent.LayoutRequest:
+            QtCore.QTimer.singleShot(0, self._fit)
+        return False
+
+
+def _scroll_if_narrow(widget: QtWidgets.QWidget, min_height: int = 220) -> QtWidgets.QScrollArea:
+    """``widget`` in a frameless scroll area: it is laid out at its full size when there is
+    room, and scrolls (rather than forcing the window wider than the screen, or being
+    clipped) when there is not."""
+    area = _FitScroll(widget)
+    area.setFrameShape(QtWidgets.QFrame.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
+    area.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarAsNeeded)
+    hint = widget.minimumSizeHint()
+    area.setMinimumHeight(min(hint.height(), min_height))
+    area.setMinimumWidth(min(hint.width(), 200))
+    return area
+
+
+class _Tabs(QtWidgets.QTabWidget):
+    """The central tabs.  Pages other than the galaxy view sit in a scroll area (so a page's
+    minimum size never forces the window past a 1280×800 screen); the tab widget's methods
+    still take and return the page itself, not its scroll area."""
+
+    def add_page(self, widget, name: str, scroll: bool = True) -> int:
+        page = widget
+        if scroll:
+            page = _scroll_if_narrow(widget, min_height=0)
+            page.inner = widget
+        return self.addTab(page, name)
+
+    def indexOf(self, widget):  # noqa: N802 - Qt name
+        i = super().indexOf(widget)
+        if i >= 0:
+            return i
+        for j in range(self.count()):
+            if getattr(super().widget(j), "inner", None) is widget:
+                return j
+        return -1
+
+    def setCurrentWidget(self, widget):  # noqa: N802 - Qt name
+        i = self.indexOf(widget)
+        if i >= 0:
+            self.setCurrentIndex(i)
+
+    def widget(self, index):
+        page = super().widget(index)
+        return getattr(page, "inner", page)
+
+    def currentWidget(self):  # noqa: N802 - Qt name
+        page = super().currentWidget()
+        return getattr(page, "inner", page)
 
 
 def _load_table_job(survey_dir: str, expert: str, state=None):
@@ -142,15 +227,19 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view = GalaxyView()
         self.view.set_toggles(self.state.toggles)
         self.view.percentile = self.state.clip_percentile
-        self.tabs = QtWidgets.QTabWidget()
+        self.tabs = _Tabs()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.view, "Galaxy")
         self.setCentralWidget(self.tabs)
         self.galaxy_list = GalaxyList()
         self.label_panel = LabelPanel()
         self.list_dock = self.add_panel("Galaxies", self.galaxy_list, "left")
-        self.label_dock = self.add_panel("Label", self.label_panel, "bottom")
-        self.setCorner(QtCore.Qt.BottomLeftCorner, QtCore.Qt.LeftDockWidgetArea)
+        self.label_dock = self.add_panel("Label", _scroll_if_narrow(self.label_panel), "bottom")
+        self.panels["Label"] = self.label_panel
+        # the label panel spans the whole width (its five groups of buttons need it at 1280 px);
+        # the galaxy list and the training dock stop above it
+        self.setCorner(QtCore.Qt.BottomLeftCorner, QtCore.Qt.BottomDockWidgetArea)
+        self.setCorner(QtCore.Qt.BottomRightCorner, QtCore.Qt.BottomDockWidgetArea)
         self._build_status()
         self._build_actions()
         self._build_toolbar()
@@ -169,6 +258,11 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.gui.model_panels import install as install_model_panels
 
         self.model_panels = install_model_panels(self)
+        side = getattr(self.model_panels, "dock", None)
+        if isinstance(side, QtWidgets.QDockWidget):
+            # deferred: moving a dock from inside its own visibility signal crashes Qt
+            side.visibilityChanged.connect(lambda on, d=side: QtCore.QTimer.singleShot(
+                0, lambda: self._place_side_dock(d, on)))
         self._install_experts()
         from kinview.gui import catalogue_panel, survey_menu
 
@@ -189,7 +283,7 @@ class MainWindow(QtWidgets.QMainWindow):
         (a dock).  Returns the dock widget (or the widget itself for a tab)."""
         self.panels[name] = widget
         if area == "tab":
-            self.tabs.addTab(widget, name)
+            self.tabs.add_page(widget, name)
             return widget
         areas = {"left": QtCore.Qt.LeftDockWidgetArea, "right": QtCore.Qt.RightDockWidgetArea,
                  "bottom": QtCore.Qt.BottomDockWidgetArea, "top": QtCore.Qt.TopDockWidgetArea}
@@ -267,7 +361,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Next unlabelled", keys["next_unlabelled"], self.next_unlabelled, gm)
         self._action("Next", keys["next"], self.next, gm)
         self._action("Previous", keys["previous"], self.previous, gm)
-        self._action("First", "Home", lambda: self.state.go(0), gm)
+        self._action("First", keys["first"], lambda: self.state.go(0), gm)
         self.view_menu = mb.addMenu("&View")
         t = self.state.toggles
         self.toggle_actions = {
@@ -290,15 +384,62 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Narrower colour clip", "[", lambda: self.step_clip(-1), self.view_menu)
         self._action("Wider colour clip", "]", lambda: self.step_clip(+1), self.view_menu)
         self.view_menu.addSeparator()
+        self._build_view_options(self.view_menu)
+        self.view_menu.addSeparator()
         for dock in self.findChildren(QtWidgets.QDockWidget):
             self.view_menu.addAction(dock.toggleViewAction())
         hm = mb.addMenu("&Help")
         self._action("Keyboard help", ["F1", "?"], self.show_help, hm)
 
+    def _build_view_options(self, menu) -> None:
+        """Zoom, framing, scale and colour-map options of the sky panels (View menu)."""
+        t = self.state.toggles
+        self._action("Reset zoom", "Home", self.view.reset_zoom, menu)
+        for key, text, keys in (
+                ("keep_zoom", "Keep the zoom between galaxies", None),
+                ("wide_image", "Wide colour image (whole cutout)", "Ctrl+I"),
+                ("shared_vscale", "One velocity scale for both maps", "Ctrl+L"),
+                ("marks", "Scale bar (kpc) and PSF", "Ctrl+B")):
+            self.toggle_actions[key] = self._action(
+                text, keys, lambda on, k=key: self.set_toggle(k, on), menu, True, t.get(key, False))
+        from kinview import viewing
+
+        self.cmap_actions = {}
+        for kind, title in (("velocity", "Velocity colour map"),
+                            ("sequential", "Dispersion/flux colour map")):
+            sub = menu.addMenu(title)
+            group = QtWidgets.QActionGroup(self)
+            group.setExclusive(True)
+            current = viewing.valid_cmap(kind, self.settings.colormaps.get(kind))
+            for name in viewing.cmap_choices(kind):
+                act = QtWidgets.QAction(name, self, checkable=True)
+                act.setChecked(name == current)
+                act.triggered.connect(lambda _=False, k=kind, n=name: self.set_cmap(k, n))
+                group.addAction(act)
+                sub.addAction(act)
+                self.cmap_actions[(kind, name)] = act
+            self.view.set_cmap(kind, current)
+
+    def set_cmap(self, kind: str, name: str) -> None:
+        """Use colour map ``name`` for ``kind`` ('velocity' or 'sequential'); remembered."""
+        from kinview import viewing
+
+        name = viewing.valid_cmap(kind, name)
+        self.view.set_cmap(kind, name)
+        self.settings.colormaps[kind] = name
+        act = self.cmap_actions.get((kind, name))
+        if act is not None and not act.isChecked():
+            act.setChecked(True)
+
     def _build_toolbar(self) -> None:
-        tb = self.addToolBar("View")
+        # the view toolbar sits in the menu bar's row: a toolbar row of its own costs the maps
+        # 30 px of height, which a 1280×800 screen does not have
+        tb = QtWidgets.QToolBar("View", self)
         tb.setObjectName("toolbar-view")
         tb.setMovable(False)
+        tb.setIconSize(QtCore.QSize(12, 12))
+        self.menuBar().setCornerWidget(tb, QtCore.Qt.TopRightCorner)
+        self.view_toolbar = tb
         lab = QtWidgets.QLabel(" colour clip ")
         tb.addWidget(lab)
         self.clip_box = QtWidgets.QDoubleSpinBox()
@@ -365,7 +506,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list.set_data(table, order)
         self.state.set_order(order, keep=keep if keep in table.index else None)
         self.statusBar().showMessage(f"{len(table)} galaxies in {self.survey_dir}", 5000)
+        self._watch_models()
         self.table_loaded.emit()
+
+    def _watch_models(self) -> None:
+        """Re-read the predictions whenever the models table changes, from any process (a CLI
+        ``kinview train``/``predict`` included): :class:`kinview.gui.model_watch.ModelWatcher`."""
+        from kinview.gui.model_watch import ModelWatcher
+
+        self.model_watch = ModelWatcher(self.store_db_path(), parent=self)
+        self.model_watch.changed.connect(self._models_changed)
+        self.model_watch.start()
+
+    def _models_changed(self) -> None:
+        panels = getattr(self, "model_panels", None)
+        if panels is not None:
+            panels.reload_predictions()
+            listing = getattr(panels, "model_list", None)
+            if listing is not None and self.tabs.currentWidget() is listing:
+                listing.refresh()
+            self.statusBar().showMessage("the survey's models changed: predictions re-read", 5000)
 
     def store_db_path(self) -> Path:
         return self.survey_dir / "kinview.sqlite"
@@ -531,7 +691,11 @@ class MainWindow(QtWidgets.QMainWindow):
                     f"Misaligned covers the {counts['fitted']} galaxies with PAs; {counts['unfitted']} "
                     "are not fitted yet (filter \"PA not fitted yet\")", 10000)
         if not order:
-            self.view.header.setText("<span style='color:#555'>No galaxy passes this filter.</span>")
+            self.view.show_empty(f"No galaxy passes the filter “{vs.FILTERS.get(name, name)}”.\n"
+                                 "Choose another filter in the galaxy list.")
+            self.label_panel.setEnabled(False)
+        else:
+            self.label_panel.setEnabled(True)
 
     def _sort(self, column: str) -> None:
         if self.state.sort_key == column:
@@ -887,9 +1051,48 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage(f"settings not saved: {exc}", 5000)
 
     def default_dock_sizes(self) -> None:
-        """Galaxy list ≈ 23 % of the width, label panel ≈ 200 px high."""
+        """Galaxy list ≈ 23 % of the width, label panel at its natural height (≤ 260 px), and
+        the galaxy list at least ~60 % of the left column (the catalogue card under it)."""
         self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
-        self.resizeDocks([self.label_dock], [200], QtCore.Qt.Vertical)
+        self.resizeDocks([self.label_dock], [min(self.label_panel.sizeHint().height() + 30, 260)],
+                         QtCore.Qt.Vertical)
+        card = getattr(self, "catalogue_dock", None)
+        if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating():
+            if self.height() < self.STACKED_LEFT_HEIGHT:
+                # too short for the list and the card one above the other: the list would
+                # show a row or two; the card becomes a tab beside it
+                self.tabifyDockWidget(self.list_dock, card)
+                QtCore.QTimer.singleShot(0, self.list_dock.raise_)
+            else:
+                left = max(self.list_dock.height() + card.height(), 200)
+                self.resizeDocks([self.list_dock, card], [int(left * 0.6), left - int(left * 0.6)],
+                                 QtCore.Qt.Vertical)
+
+    #: Below this window height the catalogue card is a tab beside the galaxy list.
+    STACKED_LEFT_HEIGHT = 950
+
+    #: Below this window width a side dock (the training panel) opens as a tab beside the
+    #: galaxy list instead of taking the maps' width (three maps need ~1000 px).
+    SIDE_BY_SIDE_WIDTH = 1700
+
+    def _place_side_dock(self, dock: QtWidgets.QDockWidget, visible: bool) -> None:
+        """On a narrow window, open ``dock`` as a tab beside the galaxy list (and bring it to
+        the front) rather than as a third column that squeezes the maps."""
+        if dock.isHidden() or dock.isFloating():
+            return
+        tabbed = dock in self.tabifiedDockWidgets(self.list_dock)
+        if self.width() >= self.SIDE_BY_SIDE_WIDTH:
+            if tabbed and getattr(dock, "_kinview_tabbed", False):
+                # put there for a narrow window: a wide one has room for it on the right again
+                dock._kinview_tabbed = False
+                self.addDockWidget(QtCore.Qt.RightDockWidgetArea, dock)
+                self.resizeDocks([dock], [380], QtCore.Qt.Horizontal)
+            return
+        if tabbed or self.dockWidgetArea(dock) != QtCore.Qt.RightDockWidgetArea:
+            return
+        self.tabifyDockWidget(self.list_dock, dock)
+        dock._kinview_tabbed = True
+        QtCore.QTimer.singleShot(0, dock.raise_)
 
     def showEvent(self, ev):  # noqa: N802 - Qt name
         super().showEvent(ev)
@@ -910,6 +1113,9 @@ class MainWindow(QtWidgets.QMainWindow):
             if other is not self and other.isWindow() and other.isVisible():
                 other.close()
         self.save_settings()
+        watch = getattr(self, "model_watch", None)
+        if watch is not None:
+            watch.stop()
         for name in ("pa_worker", "shipped_worker"):
             background = getattr(self, name, None)
             if background is not None:

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui
 
-from kinview.gui.overlays import Crosshair, FootprintItem, PALine
+from kinview.gui.overlays import CornerMarks, Crosshair, FootprintItem, PALine
 
 #: ColorBrewer RdBu (11 classes), reversed: blue (approaching) → white → red (receding).
 RDBU_R = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
@@ -35,9 +35,34 @@ _CMAPS = {}
 
 
 def get_cmap(name: str) -> pg.ColorMap:
+    """A colour map by name: kinview's ``RdBu_r`` (alias ``diverging``) and ``YlGnBu`` (alias
+    ``sequential``), or any map :func:`pyqtgraph.colormap.get` knows (e.g. ``CET-D1``,
+    ``viridis``)."""
     if name not in _CMAPS:
-        _CMAPS[name] = colormap(RDBU_R if name == "diverging" else SEQUENTIAL)
+        if name in ("diverging", "RdBu_r"):
+            _CMAPS[name] = colormap(RDBU_R)
+        elif name in ("sequential", "YlGnBu"):
+            _CMAPS[name] = colormap(SEQUENTIAL)
+        else:
+            _CMAPS[name] = pg.colormap.get(name)
     return _CMAPS[name]
+
+
+def lookup_table(name: str) -> np.ndarray:
+    """256×4 uint8 RGBA table of the colour map ``name``."""
+    return get_cmap(name).getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8)
+
+
+def plain_text(rich: str) -> str:
+    """The visible text of a rich-text (HTML) string."""
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", "", rich or ""))
+
+
+#: Point size of the sky-panel titles.
+TITLE_PT = 10.5
 
 
 class CachedAxisItem(pg.AxisItem):
@@ -169,27 +194,113 @@ class SkyPlot(pg.GraphicsLayoutWidget):
             # no SI prefixes on arcsec: also saves re-laying out the labels on every range change
             pi.getAxis(name).enableAutoSIPrefix(False)
         self._range = None
+        self.base_title = title
+        self._titles = [title]
+        self._shown_title = None
+        self._title_font = QtGui.QFont()
+        self._title_font.setPointSizeF(TITLE_PT)
+        self._title_font.setBold(True)          # measured bold: an upper bound on any title
+        self.bar_width = 0                       # pixels taken by a colour bar beside the plot
+        self.loading = False
         self.set_title(title)
         self.scene().sigMouseMoved.connect(self._mouse_moved)
         self.crosshair = Crosshair(pi)
+        self.marks = CornerMarks(pi, color=self.MARK_COLOR)
+        pi.titleLabel.geometryChanged.connect(self.fit_title)
+
+    MARK_COLOR = "#222222"
 
     def getPlotItem(self) -> pg.PlotItem:  # noqa: N802 - same name as pg.PlotWidget
         return self.plot_item
 
     def show_range(self, half: float) -> None:
         """Show ±``half`` arcsec around the centre (no work when it is already shown)."""
-        half = round(float(half), 2)
-        if self._range == half:
-            return
-        self._range = half
-        self.plot_item.getViewBox().setRange(xRange=(-half, half), yRange=(-half, half), padding=0)
+        half = float(half)
+        self.set_view(((-half, half), (-half, half)))
 
-    def set_title(self, text: str) -> None:
-        pi = self.getPlotItem()
-        pi.setTitle(text, color="#111111", size="10.5pt")
+    def set_view(self, rng) -> None:
+        """Show the sky range ``((x_min, x_max), (y_min, y_max))`` arcsec (no work when it is
+        already shown)."""
+        (x0, x1), (y0, y1) = rng
+        key = (round(float(x0), 2), round(float(x1), 2), round(float(y0), 2), round(float(y1), 2))
+        if self._range == key:
+            return
+        self._range = key
+        self.plot_item.getViewBox().setRange(xRange=key[:2], yRange=key[2:], padding=0)
+
+    def set_title(self, text: str, *shorter: str) -> None:
+        """Set the title; ``shorter`` are shorter forms (rich text) used, in order, when the
+        panel is too narrow for ``text``; the last resort is the shortest form elided with "…".
+        The full title is always the tooltip."""
+        self._titles = [text, *shorter]
         fv = getattr(self, "fv", None)
         full = getattr(fv, "pa_reason", "") if fv is not None else ""
-        pi.titleLabel.item.setToolTip(full or pi.titleLabel.text)
+        self.plot_item.titleLabel.item.setToolTip(full or plain_text(text))
+        self.fit_title()
+
+    def title_space(self) -> int:
+        """Pixels available to the title text (the plot's width less the text margins)."""
+        try:
+            width = self.plot_item.titleLabel.geometry().width()
+            axis = self.plot_item.getAxis("left").width()
+        except RuntimeError:                # being deleted
+            return 10
+        # from the widget's width (never stale in a resize): 2 + 2 px layout margins, the
+        # colour bar, the left axis and the text item's own margins
+        estimate = int(self.width() - 4 - self.bar_width - axis - 12)
+        if width > 20:                      # laid out: the label's own width, if smaller
+            return min(estimate, int(width) - 10)
+        return estimate
+
+    def fit_title(self) -> None:
+        """Show the longest title form that fits :meth:`title_space`."""
+        if not hasattr(self, "_title_font") or self.loading:   # being built, or no galaxy yet
+            return
+        try:
+            self.plot_item.titleLabel.geometry()
+        except RuntimeError:                        # being deleted
+            return
+        fm = QtGui.QFontMetrics(self._title_font)
+        avail = self.title_space()
+        chosen = None
+        for rich in self._titles:
+            if fm.horizontalAdvance(plain_text(rich)) <= avail:
+                chosen = rich
+                break
+        if chosen is None:
+            import html
+
+            chosen = html.escape(fm.elidedText(plain_text(self._titles[-1]), QtCore.Qt.ElideRight,
+                                               max(avail, 10)))
+        if chosen != self._shown_title:
+            self._shown_title = chosen
+            self.plot_item.setTitle(chosen, color="#111111", size=f"{TITLE_PT}pt")
+        if not self.plot_item.titleLabel.item.isVisible():
+            self.plot_item.titleLabel.item.setVisible(True)
+
+    def title_fit(self):
+        """(pixels the shown title needs, pixels its label has) — for the layout tests."""
+        fm = QtGui.QFontMetrics(self._title_font)
+        label = self.plot_item.titleLabel
+        return fm.horizontalAdvance(plain_text(label.text)), int(label.geometry().width()) - 8
+
+    def resizeEvent(self, ev):  # noqa: N802 - Qt name
+        super().resizeEvent(ev)
+        self.fit_title()
+
+    def show_loading(self) -> None:
+        """Blank the panel and say "loading…" until the next galaxy is drawn."""
+        self.loading = True
+        self.crosshair.show_at(None, None)
+        self.marks.set(float("nan"))
+        self._blank()
+        # the previous galaxy's title (its PA) goes; hiding the text is much cheaper than
+        # setting a new title (a re-layout of the plot), which the draw does anyway
+        self.plot_item.titleLabel.item.setVisible(False)
+        self._shown_title = None
+
+    def _blank(self) -> None:
+        """Remove the galaxy's content (subclasses add their own items)."""
 
     def _mouse_moved(self, pos):
         vb = self.getPlotItem().getViewBox()
@@ -231,9 +342,12 @@ class MapPanel(SkyPlot):
         pi.addItem(self.removed)
         self.footprint = FootprintItem()
         pi.addItem(self.footprint)
-        cmap = get_cmap("diverging" if quantity == "velocity" else "sequential")
+        self.cmap_name = "RdBu_r" if quantity == "velocity" else "YlGnBu"
+        cmap = get_cmap(self.cmap_name)
         self.bar = _colour_bar(values=(-100, 100), colorMap=cmap, interactive=False, width=14)
-        self.lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8)
+        self.lut = lookup_table(self.cmap_name)
+        self.shared_limit: Optional[float] = None   # one velocity scale for both maps
+        self.limits = (-100.0, 100.0)
         for name in ("bottom", "left", "top", "right"):
             self.bar.getAxis(name).enableAutoSIPrefix(False)
         self.bar.axis.setWidth(48)
@@ -244,6 +358,7 @@ class MapPanel(SkyPlot):
         self.bar.getAxis("top").setHeight(24)   # the bar starts level with the plot area
         self.addItem(self.bar, row=0, col=1)
         self.ci.layout.setColumnFixedWidth(1, 84)
+        self.bar_width = 84 + int(self.ci.layout.horizontalSpacing())
         self.ci.layout.setColumnStretchFactor(0, 1)
         for ax in (self.bar.axis,):
             ax.setPen(pg.mkPen("#222222"))
@@ -258,25 +373,50 @@ class MapPanel(SkyPlot):
         self.fv = None
         self.percentile = 98.0
 
+    def set_cmap(self, name: str) -> None:
+        """Use the colour map ``name`` (see :func:`get_cmap`) and redraw."""
+        if name == self.cmap_name:
+            return
+        cmap = get_cmap(name)
+        self.cmap_name = name
+        self.lut = lookup_table(name)
+        self.bar.setColorMap(cmap)
+        self.set_levels()
+
     # drawing -------------------------------------------------------------------------------
-    def show_missing(self, text: str) -> None:
-        """Clear the map and say what is missing."""
+    def _blank(self) -> None:
         self.fv = None
         self.image.clear()
         self.removed.setVisible(False)
         self.footprint.set_polygon(None)
         if self.pa_line is not None:
             self.pa_line.set_pa(float("nan"))
-        self.set_title(f"{self.base_title} · <span style='color:#b00000'>{text}</span>")
-        self.message.setText(text)
+        self.message.setText("loading…")
         self.message.setPos(0, 0)
         self.message.setVisible(True)
-        self.show_range(10.0)
+
+    def show_missing(self, text: str, view_range=None) -> None:
+        """Clear the map and say what is missing."""
+        self.loading = False
+        self._blank()
+        short = {"Stellar velocity": "Stellar v", "Hα velocity": "Hα v"}.get(self.base_title,
+                                                                          self.base_title)
+        red = f"<span style='color:#b00000'>{text}</span>"
+        self.set_title(f"{self.base_title} · {red}", f"{short} · {red}", red)
+        self.message.setText(text)
+        self.set_view(view_range or ((-10.0, 10.0), (-10.0, 10.0)))
 
     def set_field(self, fv, footprint=None, percentile: float = 98.0, show_removed: bool = False,
                   show_wedge: bool = True, view_range: Optional[float] = None,
                   pa_override: Optional[float] = None) -> None:
-        """Draw one :class:`~kinview.gui.prefetch.FieldView` (and its PA line)."""
+        """Draw one :class:`~kinview.gui.prefetch.FieldView` (and its PA line).
+
+        ``view_range`` is a half-width (arcsec, centred) or a full range
+        ``((x_min, x_max), (y_min, y_max))``."""
+        self.loading = False
+        if view_range is not None and not isinstance(view_range, tuple):
+            view_range = ((-float(view_range), float(view_range)),
+                          (-float(view_range), float(view_range)))
         self.fv = fv
         self.percentile = percentile
         self.message.setVisible(False)
@@ -295,7 +435,7 @@ class MapPanel(SkyPlot):
             self.image.setImage(rgba, autoLevels=False)
             self.image.setTransform(transform(fv.x0, fv.dx, fv.y0, fv.dy))
             self.message.setPos(0, 0)
-            self.show_range(view_range or 15.0)
+            self.set_view(view_range or ((-15.0, 15.0), (-15.0, 15.0)))
             return
         self.set_levels()
         self.image.setTransform(transform(fv.x0, fv.dx, fv.y0, fv.dy))
@@ -317,8 +457,11 @@ class MapPanel(SkyPlot):
             else:
                 self.pa_line.set_pa(fv.pa, fv.pa_err, radius)
             self.pa_line.set_wedge_visible(show_wedge)
-        self.show_range(view_range or (radius / 0.95 * 1.12 if radius else 15.0))
-        self.set_title(self._title(fv, pa_override))
+        if view_range is None:
+            half = radius / 0.95 * 1.12 if radius else 15.0
+            view_range = ((-half, half), (-half, half))
+        self.set_view(view_range)
+        self.set_title(*self._titles_for(fv, pa_override))
 
     def set_levels(self, percentile: Optional[float] = None) -> None:
         """Re-apply the colour limits (symmetric for velocities) at ``percentile``."""
@@ -331,7 +474,7 @@ class MapPanel(SkyPlot):
         if data is None:
             return
         if self.quantity == "velocity":
-            lim = fv.vmax(self.percentile)
+            lim = self.shared_limit if self.shared_limit else fv.vmax(self.percentile)
             lo, hi = -lim, lim
         else:
             vals = data[np.isfinite(data)]
@@ -344,22 +487,36 @@ class MapPanel(SkyPlot):
                     hi = lo + 1.0
         self.image.setImage(colourise(data, lo, hi, self.lut, fv.masked), autoLevels=False)
         self.bar.setLevels((lo, hi))
+        self.limits = (lo, hi)
 
     def _title(self, fv, pa_override=None) -> str:
+        return self._titles_for(fv, pa_override)[0]
+
+    def _titles_for(self, fv, pa_override=None) -> list:
+        """The title, then shorter forms for narrow panels (the PA first, then the name)."""
+        base = self.base_title
+        short = {"Stellar velocity": "Stellar v", "Hα velocity": "Hα v"}.get(base, base)
+        tiny = {"Stellar velocity": "★", "Hα velocity": "Hα"}.get(base, base)
         if self.quantity != "velocity":
-            return self.base_title
+            return [base]
         if pa_override is not None and np.isfinite(pa_override):
-            return f"{self.base_title} · PA {pa_override:.1f}° <i>(by hand)</i>"
+            return [f"{base} · PA {pa_override:.1f}° <i>(by hand)</i>",
+                    f"{short} · PA {pa_override:.1f}° <i>(by hand)</i>",
+                    f"{short} · PA {pa_override:.0f}° <i>by hand</i>"]
         if np.isfinite(fv.pa):
             err = f" ± {fv.pa_err:.1f}" if np.isfinite(fv.pa_err) else ""
             src = f" <span style='color:#555555'>({fv.pa_source})</span>" if fv.pa_source else ""
-            return f"{self.base_title} · <b>PA {fv.pa:.1f}{err}°</b>{src}"
+            return [f"{base} · <b>PA {fv.pa:.1f}{err}°</b>{src}",
+                    f"{base} · <b>PA {fv.pa:.1f}{err}°</b>",
+                    f"{short} · <b>PA {fv.pa:.1f}{err}°</b>",
+                    f"{short} · <b>PA {fv.pa:.0f}°</b>",
+                    f"{tiny} <b>PA {fv.pa:.0f}°</b>"]
         reason = (fv.pa_reason or "no PA fit").split("(")[0].strip().rstrip(":")
         if not reason.lower().startswith("no pa"):
             reason = f"no PA: {reason}"
-        if len(reason) > 34:
-            reason = reason[:33] + "…"
-        return f"{self.base_title} · <span style='color:#b00000'>{reason}</span>"
+        red = "<span style='color:#b00000'>{}</span>"
+        return [f"{base} · " + red.format(reason), f"{short} · " + red.format(reason),
+                f"{short} · " + red.format("no PA")]
 
     # hover ---------------------------------------------------------------------------------
     def describe(self, x: float, y: float) -> Optional[str]:

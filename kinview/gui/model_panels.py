@@ -278,8 +278,13 @@ class ModelPanels(QtCore.QObject):
         w = self.window
         if w.table is None:
             return
+        # reloads can overlap (a training run's own, and the database watch noticing the same
+        # change): only the latest one is applied, so an older read never overwrites a newer
+        self._reload_generation = getattr(self, "_reload_generation", 0) + 1
+        generation = self._reload_generation
         job = worker.submit(_prediction_table_job, str(w.survey_dir), w.state.expert, pass_state=False)
-        job.finished.connect(self._apply_predictions)
+        job.finished.connect(lambda fresh, g=generation: self._apply_predictions(fresh)
+                             if g == self._reload_generation else None)
         job.failed.connect(lambda exc, tb: w.statusBar().showMessage(f"cannot re-read predictions: {exc}", 8000))
 
     def _apply_predictions(self, fresh) -> None:

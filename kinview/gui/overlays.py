@@ -114,6 +114,8 @@ class PALine(QtCore.QObject):
         self._redraw()
 
     def set_wedge_visible(self, visible: bool) -> None:
+        if bool(visible) == self._show_wedge:
+            return                                  # nothing to redraw (this is per galaxy)
         self._show_wedge = bool(visible)
         self._redraw()
 
@@ -209,3 +211,148 @@ class Crosshair:
         else:
             self.item.setData([x], [y])
             self.item.setVisible(True)
+
+
+class PixelText(QtWidgets.QGraphicsSimpleTextItem):
+    """A text label at a sky position, drawn upright at a fixed pixel size and anchored by
+    ``anchor`` = (fraction of its width, fraction of its height), like pyqtgraph's TextItem
+    but much cheaper to move and paint (no re-layout when the view changes)."""
+
+    def __init__(self, color="#222222", anchor=(0.5, 1.0)):
+        super().__init__()
+        self.setBrush(pg.mkBrush(color))
+        self.setFlag(QtWidgets.QGraphicsItem.ItemIgnoresTransformations, True)
+        self.anchor = anchor
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt name
+        super().setText(text)
+        r = super().boundingRect()
+        self._offset = QtCore.QPointF(-self.anchor[0] * r.width(), -self.anchor[1] * r.height())
+
+    _offset = QtCore.QPointF(0, 0)
+
+    def boundingRect(self):  # noqa: N802 - Qt name
+        return super().boundingRect().translated(self._offset)
+
+    def paint(self, p, opt, widget=None):
+        p.translate(self._offset)
+        super().paint(p, opt, widget)
+
+    def toPlainText(self) -> str:  # noqa: N802 - same name as QGraphicsTextItem
+        return self.text()
+
+
+class CornerMarks:
+    """A physical scale bar (bottom right, "5 kpc") and the PSF FWHM (a circle, bottom left)
+    kept in the corners of a sky panel as it zooms and pans.
+
+    The bar's length is a round number of kpc (:func:`kinview.viewing.scale_bar`) about a
+    quarter of the view's width, so it follows the zoom; the PSF circle's diameter is the FWHM
+    in arcsec, drawn to scale.
+    """
+
+    def __init__(self, plot: pg.PlotItem, color="#222222"):
+        self.plot = plot
+        self.vb = plot.getViewBox()
+        pen = pg.mkPen(color, width=3)
+        pen.setCosmetic(True)
+        self.bar = pg.PlotCurveItem(pen=pen)
+        self.bar.setZValue(45)
+        self.bar_text = PixelText(color, anchor=(0.5, 1.0))
+        self.bar_text.setZValue(45)
+        self.psf = QtWidgets.QGraphicsEllipseItem()
+        ppen = pg.mkPen(color, width=1.5)
+        ppen.setCosmetic(True)
+        self.psf.setPen(ppen)
+        self.psf.setBrush(pg.mkBrush(128, 128, 128, 60))
+        self.psf.setZValue(45)
+        self.psf.setToolTip("PSF FWHM")
+        self.psf_text = PixelText(color, anchor=(0.0, 1.0))
+        self.psf_text.setZValue(45)
+        for item in (self.bar, self.bar_text, self.psf, self.psf_text):
+            item.setVisible(False)
+            plot.addItem(item)
+        self.kpc_per_arcsec = float("nan")
+        self.fwhm = float("nan")
+        self.psf_label = ""
+        self.enabled = True
+        self._placed = None
+        self.vb.sigRangeChanged.connect(lambda *_: self._place())
+        self.vb.sigResized.connect(lambda *_: self._place())
+
+    def set(self, kpc_per_arcsec: float, fwhm: float = float("nan"), psf_label: str = "",
+            place: bool = True) -> None:
+        """Scale (kpc/arcsec, NaN: no bar) and PSF FWHM (arcsec, NaN: no circle).  With
+        ``place=False`` the marks move at the next range change or :meth:`place` (drawing a
+        galaxy sets the range right after: one placement instead of two)."""
+        self.kpc_per_arcsec = float(kpc_per_arcsec)
+        self.fwhm = float(fwhm)
+        self.psf_label = psf_label
+        if place:
+            self._place()
+
+    def place(self) -> None:
+        """Put the marks where the current range wants them (no work when they are there)."""
+        self._place()
+
+    def set_enabled(self, on: bool) -> None:
+        self.enabled = bool(on)
+        self._placed = None
+        self._place()
+
+    def describe(self) -> dict:
+        """What is drawn: {'bar_arcsec', 'bar_label', 'psf_fwhm'} (None where hidden)."""
+        return {"bar_arcsec": self._bar_len if self.bar.isVisible() else None,
+                "bar_label": self.bar_text.toPlainText() if self.bar.isVisible() else None,
+                "psf_fwhm": self.fwhm if self.psf.isVisible() else None}
+
+    _bar_len = float("nan")
+    _bar_text = None
+    _psf_text = None
+
+    def _place(self) -> None:
+        from kinview.viewing import nice_length
+
+        (x0, x1), (y0, y1) = self.vb.viewRange()
+        pixels = self.vb.width()
+        room = pixels >= 140 or pixels == 0      # too narrow a panel: the marks would collide
+        key = (round(x0, 3), round(x1, 3), round(y0, 3), round(y1, 3), self.kpc_per_arcsec,
+               self.fwhm, self.enabled and room)
+        if key == self._placed:
+            return
+        self._placed = key
+        w = abs(x1 - x0)
+        h = abs(y1 - y0)
+        xmin, xmax = min(x0, x1), max(x0, x1)
+        ymin = min(y0, y1)
+        show_bar = self.enabled and room and np.isfinite(self.kpc_per_arcsec) and w > 0
+        if show_bar:
+            kpc = nice_length(w * 0.28 * self.kpc_per_arcsec)
+            length = kpc / self.kpc_per_arcsec
+            # East is left: the bottom-right corner of the panel is the smallest x
+            right = xmin + 0.05 * w
+            yb = ymin + 0.06 * h
+            self.bar.setData([right, right + length], [yb, yb])
+            text = f"{kpc:g} kpc"
+            if text != self._bar_text:
+                self._bar_text = text
+                self.bar_text.setText(text)
+            self.bar_text.setPos(right + length / 2.0, yb)
+            self._bar_len = length
+        for item in (self.bar, self.bar_text):
+            if item.isVisible() != bool(show_bar):
+                item.setVisible(bool(show_bar))
+        show_psf = self.enabled and room and np.isfinite(self.fwhm) and self.fwhm > 0 and w > 2 * self.fwhm
+        if show_psf:
+            r = self.fwhm / 2.0
+            cx = xmax - 0.05 * w - r
+            cy = ymin + 0.06 * h + r
+            self.psf.setRect(cx - r, cy - r, 2 * r, 2 * r)
+            text = self.psf_label or f"PSF {self.fwhm:.1f}″"
+            if text != self._psf_text:
+                self._psf_text = text
+                self.psf_text.setText(text)
+            self.psf_text.setPos(cx + r, cy + r)   # x inverted: cx + r is the left edge
+        for item in (self.psf, self.psf_text):
+            if item.isVisible() != bool(show_psf):
+                item.setVisible(bool(show_psf))

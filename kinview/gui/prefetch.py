@@ -92,11 +92,16 @@ class FieldView:
 
     def vmax(self, percentile: float) -> float:
         """Symmetric colour limit: the ``percentile`` of |v − v_sys| over valid spaxels,
-        rounded up to a round number (5 km/s below 50, 10 below 200, then 25 km/s)."""
+        rounded up to a round number (5 km/s below 50, 10 below 200, then 25 km/s).
+        Remembered per percentile (the loader computes the current one ahead of the paint)."""
+        cache = self.__dict__.setdefault("_vmax", {})
+        key = (float(percentile), id(self.vel))
+        if key in cache:
+            return cache[key]
         v = self.vel[np.isfinite(self.vel)]
-        if v.size == 0:
-            return 100.0
-        return nice_limit(float(np.percentile(np.abs(v), percentile)))
+        out = 100.0 if v.size == 0 else nice_limit(float(np.percentile(np.abs(v), percentile)))
+        cache[key] = out
+        return out
 
 
 def nice_limit(value: float) -> float:
@@ -125,6 +130,8 @@ class GalaxyData:
     re_arcsec: float = float("nan")
     missing: List[str] = field(default_factory=list)
     load_seconds: float = 0.0
+    psf_fwhm: float = float("nan")      # r-band reconstructed PSF FWHM (arcsec), MAPS RFWHM
+    kpc_per_arcsec: float = float("nan")  # at the catalogue redshift (Planck 2018)
 
     def field(self, kind: str) -> Optional[FieldView]:
         return self.fields.get(kind)
@@ -315,6 +322,7 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
         data.missing.append("no MAPS file")
     new_fits = []
     if maps is not None:
+        data.psf_fwhm = _f((maps.header or {}).get("RFWHM"))
         if not np.isfinite(data.phot_pa) and np.isfinite(_f(maps.ell_pa)):
             data.phot_pa = float(maps.ell_pa)
         for kind in FIELDS:
@@ -390,6 +398,13 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
                 conn.close()
         except Exception:  # noqa: BLE001 - display still works; the fit is redone next time
             pass
+    # ready-to-paint numbers, computed here rather than on the GUI thread
+    from kinview.viewing import kpc_per_arcsec
+
+    data.kpc_per_arcsec = kpc_per_arcsec(row.get("z"))
+    for fv in data.fields.values():
+        if fv is not None:
+            fv.vmax(98.0)
     data.load_seconds = time.perf_counter() - t0
     return data
 

@@ -66,6 +66,11 @@ def restore_window(window, settings, default_size=None) -> bool:
     restored = False
     if settings.window_geometry:
         restored = bool(window.restoreGeometry(_qbytes(settings.window_geometry)))
+        if restored:
+            # saved on a bigger screen: never larger than this one
+            aw, ah = _available_size(window)
+            if window.width() > aw or window.height() > ah:
+                window.resize(min(window.width(), aw), min(window.height(), ah))
     if not restored:
         window.resize(*(default_size or first_size(_available_size(window))))
     if settings.window_state:

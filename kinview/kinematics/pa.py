@@ -13,6 +13,11 @@ Conventions (SPEC §1)
 Errors
     ``pa_err`` is the 1σ error in degrees: a third of the 3σ half-range where
     χ² − χ²_min ≤ 9 + 3√(2N) (pafit's ``angErr``, kept as ``pa_err_3sigma``).
+Binned fields
+    Every kept spaxel is one point, so a Voronoi bin of n spaxels (all carrying the bin's
+    velocity) weighs n times, by its area.  This reproduces the published MPL-8 PAs on the
+    real dev fields far better than one point per bin (|ΔPA| p95 11° against 26°;
+    ``benchmarks/pa_binned.py``): the published pipeline fitted the spaxel maps.
 Failures
     Never raise on a bad field: ``pa`` is NaN and ``reason`` says why (too few spaxels,
     no clear rotation, pafit missing...).
@@ -25,6 +30,7 @@ from typing import Optional
 
 import numpy as np
 
+from kinview.blas_threads import one_thread
 from kinview.kinematics.cleaning import CleanedField, clean_field
 from kinview.kinematics.pa_fast import MIN_SPAXELS, UNCONSTRAINED_ERR3, fit_pa_fast, grid_for
 
@@ -149,6 +155,7 @@ def _points_from(field, clean: bool, clean_kwargs):
     return cleaned, xe, yy, vv, cleaned.vsyst, grid
 
 
+@one_thread
 def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
            dvel=10.0, exhaustive: bool = False, polish: bool = True, **clean_kwargs) -> PAFit:
     """Fit the global kinematic PA of one velocity field.
@@ -183,6 +190,11 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
     -------
     PAFit
         Receding-side PA in [0, 360) degrees E of N with its 1σ error, or NaN + reason.
+
+    Notes
+    -----
+    Runs with one BLAS/OpenMP thread (:func:`kinview.blas_threads.single_threaded`), in any
+    process: the fit is many tiny linear-algebra calls that threaded BLAS only slows down.
     """
     t0 = time.perf_counter()
     if method not in METHODS:

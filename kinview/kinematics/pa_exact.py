@@ -28,6 +28,8 @@ from typing import Tuple
 
 import numpy as np
 
+from kinview.blas_threads import one_thread
+
 __all__ = ["exact_chi2", "polish_minimum", "Polished"]
 
 #: at least this many exact evaluations per field (two give a first scatter estimate)...
@@ -40,6 +42,7 @@ N_SIGMA = 2.0
 SCATTER_FLOOR = 0.1
 
 
+@one_thread
 def exact_chi2(x_west, y, vel, angle: float, dvel=10.0) -> Tuple[float, np.ndarray, np.ndarray]:
     """χ² of a field against its bi-symmetrised version at one angle, per-angle triangulation.
 
@@ -96,6 +99,7 @@ class Polished:
     n_exact: int            # exact evaluations spent
 
 
+@one_thread
 def polish_minimum(x_west, y, vel, angles: np.ndarray, chi2_fast: np.ndarray, dvel=10.0,
                    min_exact: int = MIN_EXACT, max_exact: int = MAX_EXACT,
                    n_sigma: float = N_SIGMA, scatter_floor: float = SCATTER_FLOOR) -> Polished:

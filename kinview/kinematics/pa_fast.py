@@ -43,6 +43,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from kinview.blas_threads import one_thread
+
 __all__ = ["FastResult", "fit_pa_fast", "SymmetricFieldChi2", "MIN_SPAXELS"]
 
 #: Fewer usable spaxels than this and no PA is fitted.
@@ -426,6 +428,7 @@ def _angle_error(angles: np.ndarray, chi2: np.ndarray, k: int, thr: float) -> fl
     return max(err, min_err)
 
 
+@one_thread
 def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
                 exhaustive: bool = False, polish: bool = True) -> FastResult:
     """Symmetrised-field χ² fit of the kinematic PA (pafit-style output).

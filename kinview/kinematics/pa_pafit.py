@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from kinview.blas_threads import one_thread
+
 __all__ = ["fit_pa_pafit", "pafit_available"]
 
 
@@ -22,6 +24,7 @@ def pafit_available() -> bool:
     return importlib.util.find_spec("pafit") is not None
 
 
+@one_thread
 def fit_pa_pafit(x_west, y, vel, nsteps: int = 361, dvel=10.0):
     """Run ``pafit.fit_kinematic_pa`` and return ``(angle, err3, vsyst_correction)``.
 

@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -65,7 +66,7 @@ def fit_galaxy(plateifu: str, maps_path: Optional[str], fields: Sequence[str], m
         field = maps.field(f)
         if field is None:
             rows.append((plateifu, f, method, None, None, None, 0, nsteps,
-                         f"no {f} maps in file", read_s))
+                         getattr(maps, "missing", {}).get(f, f"no {f} maps in file"), read_s))
             continue
         try:
             res = fit_pa(field, method=method, nsteps=nsteps)
@@ -142,6 +143,34 @@ WORKER_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THRE
               "MPLBACKEND": "Agg"}
 
 
+def _stop_workers(pool) -> None:
+    """Terminate the pool's workers now (their fields in flight are lost, nothing else):
+    Ctrl-C must end ``kinview pa`` in a second, not when the slowest fit finishes."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        try:
+            proc.terminate()
+        except Exception:  # already gone
+            pass
+
+
+def _worker_env() -> Dict[str, str]:
+    """:data:`WORKER_ENV` plus what makes the workers import *this* kinview.
+
+    The forkserver is started with ``python -c``, which puts the working directory first on
+    ``sys.path``: a folder named ``kinview`` there would be imported instead of the package.
+    ``PYTHONSAFEPATH`` (Python >= 3.11) drops that entry, and the directory holding the
+    kinview package this process imported goes first on ``PYTHONPATH``.
+    """
+    import kinview
+
+    env = dict(WORKER_ENV)
+    env["PYTHONSAFEPATH"] = "1"
+    home = str(Path(kinview.__file__).resolve().parent.parent)
+    rest = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != home]
+    env["PYTHONPATH"] = os.pathsep.join([home] + rest)
+    return env
+
+
 def _mp_context():
     """A forkserver context (a fresh process: safe after Qt/TF threads, and its numpy reads
     :data:`WORKER_ENV`), with kinview's fitting modules preloaded once for all workers."""
@@ -209,7 +238,8 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     -------
     dict
         ``{'galaxies', 'fitted', 'failed', 'skipped', 'seconds', 'method', 'jobs',
-        'fields_per_second'}`` (counts of fields; ``skipped`` already had a row).
+        'fields_per_second', 'failures'}`` (counts of fields; ``skipped`` already had a row;
+        ``failures`` lists ``(plateifu, field, reason)`` of the fields left without a PA).
 
     Raises
     ------
@@ -239,7 +269,7 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         n_all = n_gal * len(fields)
         n_todo = sum(len(it[2]) for it in items)
         summary = {"galaxies": n_gal, "fitted": 0, "failed": 0, "skipped": n_all - n_todo,
-                   "method": method, "nsteps": nsteps}
+                   "method": method, "nsteps": nsteps, "failures": []}
         state.set_total(len(items))
         state.set_status(f"{method}: {len(items)} galaxies to fit")
         jobs = (os.cpu_count() or 1) if jobs is None else max(1, int(jobs))
@@ -252,6 +282,8 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
             pending.extend(rows)
             for r in rows:
                 summary["fitted" if r[3] is not None else "failed"] += 1
+                if r[3] is None:
+                    summary["failures"].append((r[0], r[1], r[8]))
             if len(pending) >= BATCH_ROWS or time.monotonic() - last >= BATCH_SECONDS:
                 flush()
 
@@ -271,8 +303,9 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                     take(fit_galaxy(item[0], item[1], item[2], method, nsteps))
                     state.advance()
             else:
-                saved_env = {k: os.environ.get(k) for k in WORKER_ENV}
-                os.environ.update(WORKER_ENV)    # inherited by the forkserver and workers
+                env = _worker_env()
+                saved_env = {k: os.environ.get(k) for k in env}
+                os.environ.update(env)    # inherited by the forkserver and workers
                 size = chunk or (1 if method == "pafit" else max(1, min(4, len(items) // (jobs * 8))))
                 chunks = [items[i:i + size] for i in range(0, len(items), size)]
                 pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
@@ -284,6 +317,7 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                 if threading.current_thread() is threading.main_thread():
                     old_handler = signal.signal(signal.SIGINT,
                                                 lambda *_: interrupted.append(True))
+                aborted = False
                 try:
                     it = iter(chunks)
                     inflight = {}
@@ -298,16 +332,27 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                         state.check_cancelled()
                         for fut in done:
                             n = inflight.pop(fut)
-                            take(fut.result())
+                            try:
+                                rows = fut.result()
+                            except BrokenProcessPool as exc:
+                                raise KinviewError(
+                                    f"a PA worker process died ({exc}); the fields fitted "
+                                    "so far are kept: run the command again to resume") from None
+                            take(rows)
                             state.advance(n)
                             nxt = next(it, None)
                             if nxt is not None:
                                 inflight[pool.submit(_fit_chunk, nxt, method, nsteps)] = len(nxt)
                         if not done and time.monotonic() - last >= BATCH_SECONDS:
                             flush()
+                except BaseException:
+                    aborted = True
+                    raise
                 finally:
                     if old_handler is not None:
                         signal.signal(signal.SIGINT, old_handler)
+                    if aborted:
+                        _stop_workers(pool)  # a pafit fit in flight can take a minute
                     pool.shutdown(wait=False, cancel_futures=True)
                     for k, v in saved_env.items():
                         if v is None:

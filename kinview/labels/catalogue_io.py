@@ -38,8 +38,10 @@ Import
     label are skipped, so importing a file twice changes nothing.  Plate-ifus that are not in
     the survey's galaxies table are *not* imported: they are listed in the report (count and
     the first few) and the command line prints them.  Flag codes outside the documented
-    vocabulary (the MPL-7 file has two ``stel_qual = 3``) are imported as they are, so the
-    catalogue round-trips, and reported.  A malformed file (missing column, bad number,
+    vocabulary (the MPL-7 file has two ``stel_qual = 3``) refuse the whole file, naming the
+    first one, unless ``allow_codes`` (``--allow-codes``) is given: then they are imported
+    as they are, so the catalogue round-trips, and reported.  Codes above ``MAX_CODE``
+    (e.g. ``1e300``) are never flags.  A malformed file (missing column, bad number,
     duplicate plate-ifu) raises :class:`~kinview.errors.LabelFormatError` with a one-line
     reason; the import is one transaction, so the database is untouched.
 """
@@ -74,6 +76,8 @@ FLAG_COLUMNS = {
     "halpha_notes": ("gas", "gas_note"),
 }
 PA_COLUMNS = {"stellar_pa": "stellar", "halpha_pa": "gas"}
+#: Largest flag code a file may hold (with ``allow_codes``); any vocabulary is far smaller.
+MAX_CODE = 99
 #: Preference order of PA fit methods when no expert PA is given (kinview.db.pa_fits).
 PA_METHODS = PA_METHOD_PREFERENCE
 
@@ -112,6 +116,10 @@ def write_table(df: pd.DataFrame, path: Union[str, Path], meta: Optional[dict] =
     fmt = table_format(path)
     if not path.parent.is_dir():
         raise LabelFormatError(f"{path}: no such directory {path.parent}")
+    if path.is_dir():
+        raise LabelFormatError(f"{path}: is a folder; give a file name ending in .{fmt}")
+    if not os.access(path.parent, os.W_OK):
+        raise LabelFormatError(f"{path}: the folder {path.parent} is not writable")
     tmp = path.with_name(f".tmp{os.getpid()}-{path.name}")  # same suffix: .fits.gz stays gzipped
     try:
         if fmt == "csv":
@@ -124,9 +132,13 @@ def write_table(df: pd.DataFrame, path: Union[str, Path], meta: Optional[dict] =
             table.meta.update(meta or {})
             table.write(tmp, format=_ASTROPY_FORMATS[fmt], overwrite=True)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise LabelFormatError(f"{path}: cannot be written ({exc.strerror or exc})") from None
     finally:
-        if tmp.exists():
+        try:
             tmp.unlink()
+        except OSError:
+            pass
     return path
 
 
@@ -303,6 +315,9 @@ def _parse_flag(path, line, col, v) -> Optional[int]:
         raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not an integer flag") from None
     if not np.isfinite(number) or number != int(number):
         raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not an integer flag")
+    if abs(number) > MAX_CODE:
+        raise LabelFormatError(f"{path}: line {line}: {col} {text!r} is not a flag code "
+                               f"(codes are small integers; missing is {MISSING})")
     code = int(number)
     if code == MISSING:
         return None
@@ -377,7 +392,7 @@ def _set_by_a_person(row, pa_column: str) -> bool:
 
 
 def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None,
-                     state: TaskState = NULL_STATE) -> ImportReport:
+                     state: TaskState = NULL_STATE, allow_codes: bool = False) -> ImportReport:
     """Import a label catalogue (MPL-7 format or a kinview export) into ``store``.
 
     Parameters
@@ -389,6 +404,9 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
         The importing expert (default: the store's expert).
     state : TaskState
         Progress (rows checked); the import itself is one transaction.
+    allow_codes : bool
+        Import flag codes outside the documented vocabulary (0-:data:`MAX_CODE`) as they
+        are, and report them; by default such a file is refused.
 
     Returns
     -------
@@ -397,7 +415,8 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
     Raises
     ------
     LabelFormatError
-        Malformed file, or none of its plate-ifus are in the survey; nothing is written.
+        Malformed file, a code outside the vocabulary (without ``allow_codes``), or none of
+        its plate-ifus are in the survey; nothing is written.
     """
     path = Path(path)
     rows, kind = read_catalogue(path)
@@ -434,6 +453,11 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
                 continue
             code = int(code)
             if code not in VOCABULARIES[knd]:
+                if not allow_codes:
+                    allowed = ", ".join(str(k) for k in VOCABULARIES[knd])
+                    raise LabelFormatError(
+                        f"{path}: line {r.line}: {col} {code} is not a {knd} code ({allowed}); "
+                        f"nothing was imported (--allow-codes imports such codes as given)")
                 report.out_of_vocabulary.append((r.line, col, code))
             wanted.append((fld, knd, code))
         if r.notes:
@@ -447,6 +471,9 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
                            "expert": who, "source": source})
         state.advance()
     if events:
+        from kinview.db.connection import check_integrity
+
+        check_integrity(store.conn, store.path)   # never write into a damaged file
         store.add_many(events, source=source, strict=False)
     report.events = len(events)
     return report

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
@@ -38,6 +39,9 @@ import pandas as pd
 
 from kinview.conventions import FIELDS, KINDS, VOCABULARIES
 from kinview.db import connect, transaction
+from kinview.db.connection import prompt_write
+from kinview.db import import_batches
+from kinview.db.import_batches import VISIBLE
 from kinview.errors import KinviewError, SurveyError
 from kinview.labels.experts import default_expert, validate_expert
 
@@ -49,6 +53,12 @@ KIND_FIELDS = {
     "pa_override": ("stellar", "gas"),
     "note": ("stellar", "gas", "galaxy"),
 }
+
+#: Imports with more events than this are written in chunks of this many, visible all at
+#: once when the last chunk is in (a labelling expert never waits for the whole import).
+IMPORT_CHUNK_ROWS = 2000
+#: Pause between two chunks, seconds: an interactive writer polling every 2 ms gets in.
+IMPORT_PAUSE_S = 0.005
 
 EVENT_COLUMNS = ["id", "plateifu", "field", "kind", "value_num", "value_text", "expert", "created",
                  "source", "undoes", "model_id", "model_value", "model_confidence"]
@@ -146,15 +156,18 @@ def _resolve_db(where) -> Path:
 
 
 
-def current_labels_sql(where: Sequence[str] = ()) -> str:
+def current_labels_sql(where: Sequence[str] = (), visible: Optional[str] = None) -> str:
     """SQL selecting the current labels: the latest event per (plateifu, field, kind, expert),
     cleared ones (value NULL) left out, oldest first.
 
     Columns, in order: plateifu, field, kind, expert, value_num, value_text, id, created,
     source, model_id, model_value, model_confidence.  ``where`` holds conditions on the
     ``labels`` table (with ``?`` placeholders) applied before picking the latest event.
-    This is the one place the "current label" rule is written.
+    Events of an import still being written are left out (``visible``, default
+    :data:`kinview.db.import_batches.VISIBLE`).  This is the one place the "current label"
+    rule is written.
     """
+    where = list(where) + [VISIBLE if visible is None else visible]
     inner = "SELECT MAX(id) AS id FROM labels"
     if where:
         inner += " WHERE " + " AND ".join(where)
@@ -201,6 +214,25 @@ class LabelStore:
             conn = connect(self.path)
             self._local.conn = conn
         return conn
+
+    @property
+    def visible(self) -> str:
+        """SQL condition: the event is visible (not part of an import still being written).
+        ``"1"`` on a read-only database older than schema version 4 (no import batches)."""
+        vis = getattr(self, "_visible", None)
+        if vis is None:
+            cols = {r[1] for r in self.conn.execute("PRAGMA table_info(labels)")}
+            vis = self._visible = VISIBLE if "batch" in cols else "1"
+        return vis
+
+    def n_events(self, expert: Optional[str] = None) -> int:
+        """Number of visible label events (of one expert, or all)."""
+        sql = f"SELECT COUNT(*) FROM labels WHERE {self.visible}"
+        args = ()
+        if expert is not None:
+            sql += " AND expert = ?"
+            args = (expert,)
+        return int(self.conn.execute(sql, args).fetchone()[0])
 
     def close(self) -> None:
         """Close this thread's connection (another thread's connection is closed when that thread
@@ -276,12 +308,13 @@ class LabelStore:
         num, text = normalize_value(field, kind, value)
         who = self._expert(expert)
         self._check_galaxy(plateifu)
-        cur = self.conn.execute(
-            "INSERT INTO labels (plateifu, field, kind, value_num, value_text, expert, created, source,"
-            " model_id, model_value, model_confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (plateifu, field, kind, num, text, who, utc_now(), source, model_id,
-             _opt_float(model_value), _opt_float(model_confidence)))
-        return int(cur.lastrowid)  # autocommit: the INSERT is committed (and fsynced) here
+        with prompt_write(self.conn):   # gets in between two chunks of a running import
+            cur = self.conn.execute(
+                "INSERT INTO labels (plateifu, field, kind, value_num, value_text, expert, created,"
+                " source, model_id, model_value, model_confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (plateifu, field, kind, num, text, who, utc_now(), source, model_id,
+                 _opt_float(model_value), _opt_float(model_confidence)))
+        return int(cur.lastrowid)  # committed (and fsynced) when the block ends
 
     def clear(self, plateifu: str, field: str, kind: str, expert: Optional[str] = None, *,
               source: str = "gui") -> int:
@@ -289,7 +322,10 @@ class LabelStore:
         return self.add(plateifu, field, kind, None, expert, source=source)
 
     def add_many(self, events: Sequence[dict], *, source: str = "cli", strict: bool = True) -> List[int]:
-        """Append many events in one transaction (all or nothing); return their ids.
+        """Append many events, all or nothing; return their ids.
+
+        Up to :data:`IMPORT_CHUNK_ROWS` events are one transaction; more are written in chunks
+        that readers see all at once when the last is in (:meth:`_add_batched`).
 
         Each event is a dict with ``plateifu, field, kind, value`` and optionally ``expert``,
         ``source``, ``model_id``, ``model_value``, ``model_confidence``.  Every event is checked
@@ -308,6 +344,8 @@ class LabelStore:
                          _opt_float(e.get("model_confidence"))))
         if not rows:
             return []
+        if len(rows) > IMPORT_CHUNK_ROWS:
+            return self._add_batched(rows, source)
         with transaction(self.conn):
             self.conn.executemany(
                 "INSERT INTO labels (plateifu, field, kind, value_num, value_text, expert, created,"
@@ -315,6 +353,33 @@ class LabelStore:
             # AUTOINCREMENT ids inside one write transaction are consecutive
             last = int(self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'labels'").fetchone()[0])
         return list(range(last - len(rows) + 1, last + 1))
+
+    def _add_batched(self, rows: List[tuple], source: str) -> List[int]:
+        """Write many rows in chunks of :data:`IMPORT_CHUNK_ROWS`, visible all at once.
+
+        Other writers (the labelling GUI) wait at most one chunk; readers see none of the rows
+        until the last, tiny commit (:mod:`kinview.db.import_batches`).  On any failure or
+        interruption the batch is discarded (or swept by the next import if this process
+        is killed).
+        """
+        from kinview.db import connection
+
+        conn = self.conn
+        import_batches.sweep(conn)
+        batch = import_batches.begin(conn, source, rows[0][5], connection.COMMAND)
+        ids: List[int] = []
+        try:
+            for k in range(0, len(rows), IMPORT_CHUNK_ROWS):
+                ids.extend(import_batches.insert_chunk(conn, batch, rows[k:k + IMPORT_CHUNK_ROWS]))
+                time.sleep(IMPORT_PAUSE_S)
+            import_batches.finish(conn, batch)
+        except BaseException:
+            try:
+                import_batches.discard(conn, batch)
+            except Exception:  # noqa: BLE001 - the next import sweeps it
+                pass
+            raise
+        return ids
 
     def undo_last(self, expert: Optional[str] = None) -> Optional[dict]:
         """Undo the expert's latest label that is not undone yet (GUI and CLI labels only).
@@ -334,11 +399,12 @@ class LabelStore:
         conn = self.conn
         with transaction(conn):
             undone = {r[0] for r in conn.execute(
-                "SELECT undoes FROM labels WHERE expert = ? AND undoes IS NOT NULL", (who,))}
+                f"SELECT undoes FROM labels WHERE expert = ? AND undoes IS NOT NULL AND {self.visible}",
+                (who,))}
             target = None
             for row in conn.execute(
                     "SELECT id, plateifu, field, kind FROM labels WHERE expert = ? AND source != 'undo'"
-                    " AND source NOT LIKE 'import:%' ORDER BY id DESC", (who,)):
+                    f" AND source NOT LIKE 'import:%' AND {self.visible} ORDER BY id DESC", (who,)):
                 if row["id"] not in undone:
                     target = row
                     break
@@ -346,7 +412,7 @@ class LabelStore:
                 return None
             prev = conn.execute(
                 "SELECT value_num, value_text FROM labels WHERE plateifu = ? AND field = ? AND kind = ?"
-                " AND expert = ? AND id < ? ORDER BY id DESC LIMIT 1",
+                f" AND expert = ? AND id < ? AND {self.visible} ORDER BY id DESC LIMIT 1",
                 (target["plateifu"], target["field"], target["kind"], who, target["id"])).fetchone()
             num, text = (prev["value_num"], prev["value_text"]) if prev is not None else (None, None)
             new_id = int(conn.execute(
@@ -366,7 +432,7 @@ class LabelStore:
     # reading ---------------------------------------------------------------
     def events(self, plateifu: Optional[str] = None, expert: Optional[str] = None) -> pd.DataFrame:
         """The raw label log (oldest first), optionally for one galaxy and/or expert."""
-        where, args = [], []
+        where, args = [self.visible], []
         if plateifu is not None:
             where.append("plateifu = ?")
             args.append(plateifu)
@@ -408,7 +474,8 @@ class LabelStore:
             kinds = list(kinds)
             where.append(f"kind IN ({','.join('?' * len(kinds))})")
             args.extend(kinds)
-        df = pd.DataFrame(self._rows(current_labels_sql(where), args), columns=CURRENT_COLUMNS)
+        df = pd.DataFrame(self._rows(current_labels_sql(where, self.visible), args),
+                          columns=CURRENT_COLUMNS)
         df["value"] = df["value"].astype("float64")
         return df
 
@@ -433,7 +500,8 @@ class LabelStore:
 
     def experts(self) -> List[str]:
         """Names of every expert with at least one label event, sorted."""
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT expert FROM labels ORDER BY expert")]
+        return [r[0] for r in self.conn.execute(
+            f"SELECT DISTINCT expert FROM labels WHERE {self.visible} ORDER BY expert")]
 
     def consensus(self) -> pd.DataFrame:
         """Majority labels of all experts (see :func:`kinview.labels.consensus.consensus_table`),
@@ -479,7 +547,7 @@ class LabelStore:
         """
         who = self._expert(expert)
         with self._state_lock:
-            return self._state.refresh(self.conn).frame(who)
+            return self._state.refresh(self.conn, self.visible).frame(who)
 
     # training ----------------------------------------------------------------
     def training_labels(self, source: str = "consensus") -> pd.DataFrame:
@@ -572,14 +640,17 @@ class _QualityState:
             self.values = np.concatenate([self.values, grow], axis=2)
         return np.array([self.experts[n] for n in names], dtype=np.int64)
 
-    def refresh(self, conn) -> "_QualityState":
+    def refresh(self, conn, visible: str = VISIBLE) -> "_QualityState":
         key = tuple(conn.execute("SELECT COUNT(*), MAX(rowid) FROM galaxies").fetchone())
+        if visible != "1":   # an import that became visible brings events with older ids
+            key += import_batches.state_key(conn)
         if key != self.galaxy_key:
             self._reset(conn, key)
         cur = conn.cursor()
         cur.row_factory = None  # plain tuples: much faster to build than sqlite3.Row
         rows = cur.execute("SELECT id, plateifu, field, expert, value_num FROM labels"
-                           " WHERE id > ? AND kind = 'quality' ORDER BY id", (self.last_id,)).fetchall()
+                           f" WHERE id > ? AND kind = 'quality' AND {visible} ORDER BY id",
+                           (self.last_id,)).fetchall()
         if not rows:
             return self
         self.last_id = max(self.last_id, rows[-1][0])

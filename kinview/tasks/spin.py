@@ -71,6 +71,10 @@ class Spin(Task):
         info = {"label_source": source, "n_with_target": int(np.isfinite(y).sum()),
                 "target_mean": float(np.nanmean(y)) if np.isfinite(y).any() else None,
                 "workspace": str(survey.root)}
+        if not labelled_only:
+            why = arrays.get("why_image")
+            info["skipped"] = [(p, "galaxy", str(why[i]) if why is not None and why[i] else "no image")
+                               for i, p in enumerate(pifus) if not keep[i]]
         return Dataset(arrays["images"][idx], y, ids, np.asarray([p for p, _ in ids], dtype=str),
                        h.hexdigest()[:16], info)
 

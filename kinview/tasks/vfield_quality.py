@@ -103,8 +103,13 @@ class VFieldQuality(Task):
             first = {}
             for pifu, fld, value in labels[["plateifu", "field", "value"]].itertuples(index=False):
                 first.setdefault((pifu, fld), value)
+            skipped = []
+            why = {f: arrays.get("why_" + f) for f in opts["fields"]}
             for i, pifu in enumerate(arrays["plateifu"].tolist()):
                 for fld in opts["fields"]:
+                    if not arrays["has_" + fld][i]:
+                        reason = str(why[fld][i]) if why[fld] is not None else ""
+                        skipped.append((pifu, fld, reason or f"no {fld} field"))
                     if arrays["has_" + fld][i]:
                         X.append(arrays[fld][i])
                         q = first.get((pifu, fld))
@@ -119,6 +124,8 @@ class VFieldQuality(Task):
         counts = np.bincount(y[y >= 0], minlength=n_classes).tolist() if len(y) else [0] * n_classes
         info = {"label_source": source, "mode": opts["mode"], "n_classes": n_classes,
                 "fields": opts["fields"], "class_counts": counts, "workspace": str(survey.root)}
+        if not labelled_only:
+            info["skipped"] = skipped   # (plateifu, field, reason) without a prediction
         return Dataset(X, y, ids, np.asarray([p for p, _ in ids], dtype=str),
                        label_hash(labels, source), info)
 

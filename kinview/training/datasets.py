@@ -188,13 +188,17 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
     out = {"plateifu": np.asarray(pifus, dtype=str), "keys": np.asarray(keys, dtype=str),
            "stellar": np.zeros((n, size, size), np.float32), "gas": np.zeros((n, size, size), np.float32),
            "has_stellar": np.zeros(n, bool), "has_gas": np.zeros(n, bool),
-           "lambda_re_maps": np.full(n, np.nan)}
+           "lambda_re_maps": np.full(n, np.nan),
+           "why_stellar": np.full(n, "", dtype=object), "why_gas": np.full(n, "", dtype=object)}
     todo = []
     for i, k in enumerate(keys):
         j = old.get(k)
         if j is not None and not k.startswith(("none", "missing")):
             for name in ("stellar", "gas", "has_stellar", "has_gas", "lambda_re_maps"):
                 out[name][i] = cache[name][j]
+            for name in ("why_stellar", "why_gas"):
+                if name in cache:
+                    out[name][i] = str(cache[name][j])
         else:
             todo.append(i)
     if todo:
@@ -204,22 +208,33 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
         state.set_total(len(todo))
         for done, i in enumerate(todo):
             state.check_cancelled()
+            why = "no MAPS file" if keys[i].startswith("none") else "MAPS file has disappeared"
             if not keys[i].startswith(("none", "missing")):
                 try:
                     maps = survey.read_maps(pifus[i])
-                except KinviewError:
+                except KinviewError as exc:
                     maps = None
+                    why = f"unreadable MAPS ({str(exc).split(': ', 1)[-1][:120]})"
                 if maps is not None:
                     for name in FIELDS:
                         fld = maps.field(name)
                         if fld is not None and fld.valid.any():
                             out[name][i] = make_input(fld, size)
                             out["has_" + name][i] = True
+                        else:
+                            out["why_" + name][i] = (maps.missing.get(name, f"no {name} maps")
+                                                     if fld is None else "no valid spaxels")
+            for name in FIELDS:
+                if not out["has_" + name][i] and not out["why_" + name][i]:
+                    out["why_" + name][i] = why
                     try:   # NaN when the maps cannot give it; never stops the dataset
                         out["lambda_re_maps"][i] = float(lambda_re(maps))
                     except Exception:  # noqa: BLE001
                         pass
             state.set_progress(done + 1, len(todo))
+    for name in ("why_stellar", "why_gas"):   # text, so the cache loads without pickle
+        out[name] = np.asarray([str(v) for v in out[name]], dtype=str)
+    if todo:
         _save_cache(cache_file, out)
     return out
 
@@ -241,26 +256,40 @@ def image_arrays(survey, size: int = 80, state: TaskState = NULL_STATE) -> Dict[
     old = {k: i for i, k in enumerate(cache["keys"].tolist())} if cache and "keys" in cache else {}
     n = len(pifus)
     out = {"plateifu": np.asarray(pifus, dtype=str), "keys": np.asarray(keys, dtype=str),
-           "images_u8": np.zeros((n, size, size, 3), np.uint8), "has_image": np.zeros(n, bool)}
+           "images_u8": np.zeros((n, size, size, 3), np.uint8), "has_image": np.zeros(n, bool),
+           "why_image": np.full(n, "", dtype=object)}
     todo = []
     for i, k in enumerate(keys):
         j = old.get(k)
         if j is not None and not k.startswith(("none", "missing")):
             out["images_u8"][i] = cache["images_u8"][j]
             out["has_image"][i] = cache["has_image"][j]
+            if "why_image" in cache:
+                out["why_image"][i] = str(cache["why_image"][j])
         else:
             todo.append(i)
     if todo:
+        from kinview.data.images import ImageFormatError
+
         state.set_status(f"reading {len(todo)} images")
         state.set_total(len(todo))
         for done, i in enumerate(todo):
             state.check_cancelled()
-            rgb = survey.read_image(pifus[i]) if not keys[i].startswith(("none", "missing")) else None
+            rgb = None
+            if keys[i].startswith(("none", "missing")):
+                out["why_image"][i] = "no image" if keys[i] == "none" else "image file has disappeared"
+            else:
+                try:
+                    rgb = survey.read_image(pifus[i])
+                except ImageFormatError as exc:  # one bad cutout must not stop a survey
+                    out["why_image"][i] = f"unreadable image ({str(exc).split(': ', 1)[-1][:120]})"
             if rgb is not None:
                 arr = image_input(rgb, size)
                 out["images_u8"][i] = np.clip(np.round(arr * 255), 0, 255).astype(np.uint8)
                 out["has_image"][i] = True
             state.set_progress(done + 1, len(todo))
+    out["why_image"] = np.asarray([str(v) for v in out["why_image"]], dtype=str)
+    if todo:
         _save_cache(cache_file, out)
     out["images"] = out["images_u8"].astype(np.float32) / 255.0
     return out

@@ -126,6 +126,25 @@ def predict_arrays(model, X, batch_size: int = 256) -> np.ndarray:
     return np.concatenate(out)
 
 
+def check_inputs(model, X, path, task_name: str) -> None:
+    """Refuse (one line) a model whose input shape does not fit the task's samples, e.g. a
+    spin model given to ``predict vfield-quality`` without its card."""
+    if isinstance(X, dict):
+        return
+    want = getattr(model, "input_shape", None)
+    if not isinstance(want, tuple) or not want or isinstance(want[0], (tuple, list)):
+        return
+    got = tuple(np.shape(X)[1:])
+    need = tuple(want[1:])
+    if any(n is None for n in need):
+        return
+    # compare the values per sample: a (32, 32) field fits a (32, 32, 1) input (imported
+    # models get a channel axis added), a (80, 80, 3) image does not
+    if int(np.prod([int(n) for n in need])) != int(np.prod(got)):
+        raise KinviewError(f"{path}: this model takes inputs of shape {need}, but {task_name} "
+                           f"samples are {got}: not a {task_name} model")
+
+
 # ----------------------------------------------------------------------------- fitting
 def _take(X, idx):
     return {k: v[idx] for k, v in X.items()} if isinstance(X, dict) else X[idx]
@@ -349,6 +368,8 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     for key in RECIPE_OVERRIDES:  # recipe settings a caller may override through options
         if opts.get(key) is not None:
             cfg[key] = opts[key]
+    if epochs is not None and int(epochs) < 1:
+        raise KinviewError(f"epochs must be at least 1, not {epochs}")
     epochs = int(epochs or cfg.get("epochs") or task.default_epochs)
     if epochs < 1:
         raise KinviewError("epochs must be at least 1")
@@ -609,6 +630,7 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     full = task.build_dataset(workspace, opts, state, labelled_only=False)
     state.check_cancelled()
     state.set_status(f"predicting {len(full)} samples")
+    check_inputs(model, full.X, path, task.name)
     pred = predict_arrays(model, full.X)
     rows = _mark_rows(task.to_predictions(pred, full), _groups_from_card(card, workspace), {}, full)
     state.check_cancelled()
@@ -634,7 +656,9 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     finally:
         conn.close()
     state.set_status(f"{len(rows)} predictions written")
-    return ModelRecord.from_row(row)
+    out = ModelRecord.from_row(row)
+    out.skipped = list(full.info.get("skipped") or [])  # (id, field, reason) not predicted
+    return out
 
 
 def _groups_from_card(card: Dict[str, Any], workspace: Path) -> Dict[str, str]:
@@ -673,6 +697,7 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
     else:
         held = data
         which = "all labelled samples (model trained on other data)"
+    check_inputs(model, held.X, path, task.name)
     pred = predict_arrays(model, held.X)
     metrics = task.evaluate(held.y, pred, held)
     result = {"task": task.name, "model": str(path), "model_source": source,
