@@ -180,3 +180,50 @@ def format_report(result: Dict[str, Any]) -> str:
     if m.get("interval"):
         lines.append(f"  intervals: {m['interval']}")
     return "\n".join(lines)
+
+
+def evaluation_summary(workspace_dir: Union[str, Path], task) -> Dict[str, Any]:
+    """What the GUI shows about a task's models on a survey, read from the database.
+
+    Returns
+    -------
+    dict with ``task``, ``headline`` (metric keys), and two blocks, each None when absent:
+    ``test`` — the active model's held-out test split (``samples`` in words, ``model_id``,
+    ``architecture``, ``metrics`` with intervals, from the model card); ``oof`` — the latest
+    out-of-fold run (``samples``, ``run_id``, ``architecture``, ``created``, ``metrics``,
+    ``current``: whether it was run on today's labels).
+    """
+    from kinview.db.oof_runs import latest_run
+    from kinview.tasks.registry import get
+    from kinview.training.trainer import active_model
+
+    task = get(task) if isinstance(task, str) else task
+    out: Dict[str, Any] = {"task": task.name, "headline": list(task.headline_metrics()), "test": None, "oof": None}
+    rec = active_model(workspace_dir, task)
+    if rec is not None and (rec.card or {}).get("metrics_intervals"):
+        card = rec.card
+        n_test = int((card.get("split_sizes") or {}).get("test") or card["metrics_intervals"].get("n") or 0)
+        out["test"] = {"samples": sample_description("test", n_test), "model_id": rec.id,
+                       "architecture": rec.arch, "metrics": card["metrics_intervals"]}
+    run = latest_run(workspace_dir, task.name)
+    if run is not None:
+        current = None
+        if rec is not None and rec.label_hash and run.get("label_hash"):
+            current = rec.label_hash == run["label_hash"]
+        out["oof"] = {"samples": (run.get("summary") or {}).get("samples")
+                      or sample_description("oof", int((run.get("metrics") or {}).get("n") or 0), run["k"]),
+                      "run_id": run["id"], "architecture": run["arch"], "created": run["created"],
+                      "metrics": run.get("metrics") or {}, "same_labels_as_active_model": current}
+    return out
+
+
+def summary_line(block: Dict[str, Any], headline, digits: int = 2) -> str:
+    """One line of figures with intervals: ``roc_auc 0.90 [0.83, 0.96] · balanced_accuracy …``
+    and the class counts."""
+    from kinview.training.intervals import format_metric
+
+    m = block.get("metrics") or {}
+    parts = [f"{k} {format_metric(m.get(k), digits)}" for k in headline if m.get(k)]
+    if m.get("class_counts") is not None:
+        parts.append("counts " + "/".join(str(c) for c in m["class_counts"]))
+    return " · ".join(parts)

@@ -468,6 +468,8 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
                                if task.kind != "regression" else None),
         "test_groups": sorted(set(str(g) for g in te.groups)),
         "metrics": metrics, "val_metrics": val_metrics,
+        "metrics_intervals": (task.metrics_with_intervals(te.y, test_pred, te.groups, seed=seed)
+                              if len(te) else None),
         "seed": int(seed), "epochs": epochs, "epochs_run": fit["epochs_run"], "best_epoch": fit["best_epoch"],
         "batch_size": cfg.get("batch_size"), "learning_rate": cfg.get("learning_rate"),
         "reduce_lr": cfg.get("reduce_lr"), "class_weight": fit["class_weight"],
