@@ -24,6 +24,8 @@ from typing import Callable, Dict, Iterable, List, Optional
 import numpy as np
 
 from kinview.conventions import MISALIGNED_DEG, delta_pa
+from kinview.db import pa_fits as db_pa_fits
+from kinview.db.pa_fits import preferred_fits
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
 FILTERS: Dict[str, str] = {
@@ -57,8 +59,8 @@ COLUMNS: Dict[str, str] = {
     "n_experts": "experts",
 }
 
-#: PA fit methods in order of preference when more than one is stored.
-PA_METHOD_PREFERENCE = ("pafit", "fast")
+#: PA fit methods in order of preference (the rule lives in :mod:`kinview.db.pa_fits`).
+PA_METHOD_PREFERENCE = db_pa_fits.PA_METHOD_PREFERENCE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,26 +119,22 @@ def load_table(conn: sqlite3.Connection, expert: str):
     }, index=pd.Index(pifus, name="plateifu"))
     pos = {p: i for i, p in enumerate(pifus)}
 
-    # position angles: preferred method per (plateifu, field)
+    # position angles: the preferred stored fit per (plateifu, field) (kinview.db.pa_fits)
     pa = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     err = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     vsys = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    rank = {f: np.full(n, 99) for f in ("stellar", "gas")}
     meth = {f: [None] * n for f in ("stellar", "gas")}
     why = {f: [None] * n for f in ("stellar", "gas")}
-    for pifu, fld, method, p, e, v, reason in conn.execute(
-            "SELECT plateifu, field, method, pa, pa_err, vsyst, reason FROM pa_fits"):
-        i = pos.get(pifu)
-        if i is None or fld not in pa:
+    for fit in preferred_fits(conn):
+        i = pos.get(fit.plateifu)
+        if i is None or fit.field not in pa:
             continue
-        r = PA_METHOD_PREFERENCE.index(method) if method in PA_METHOD_PREFERENCE else 50
-        if r < rank[fld][i]:
-            rank[fld][i] = r
-            pa[fld][i] = np.nan if p is None else p
-            err[fld][i] = np.nan if e is None else e
-            vsys[fld][i] = np.nan if v is None else v
-            meth[fld][i] = method
-            why[fld][i] = reason if p is None else None
+        fld = fit.field
+        pa[fld][i] = np.nan if fit.pa is None else fit.pa
+        err[fld][i] = np.nan if fit.pa_err is None else fit.pa_err
+        vsys[fld][i] = np.nan if fit.vsyst is None else fit.vsyst
+        meth[fld][i] = fit.method
+        why[fld][i] = fit.reason if fit.pa is None else None
     table["stellar_pa"] = pa["stellar"]
     table["gas_pa"] = pa["gas"]
     table["stellar_pa_err"] = err["stellar"]
@@ -218,7 +216,7 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     for fld in ("stellar", "gas"):
         fit = table[f"{fld}_pa_fit"].to_numpy(dtype=float)[pos]
         over = np.array([float(lab.get((fld, "pa_override"), np.nan)) for lab in labs])
-        values[f"{fld}_pa"] = np.where(np.isfinite(over), over, fit)
+        values[f"{fld}_pa"] = db_pa_fits.resolve_pa(over, fit)
     values["dpa"] = np.asarray(delta_pa(values["stellar_pa"], values["gas_pa"]), dtype=float)
     for col, val in values.items():
         if rows is None:

@@ -8,7 +8,48 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import platformdirs  # noqa: E402
 import pytest  # noqa: E402
+
+# The real user's folders, as kinview would find them without the overrides below.  They are
+# read here only to prove, at the end of the session, that no test touched them.
+REAL_USER_DIRS = (Path(platformdirs.user_config_dir("kinview", appauthor=False)),
+                  Path(platformdirs.user_data_dir("kinview", appauthor=False)))
+
+
+def _snapshot(folders):
+    """``{path: (size, mtime_ns)}`` of every file under ``folders`` (absent folders: empty)."""
+    out = {}
+    for folder in folders:
+        if folder.is_dir():
+            for f in folder.rglob("*"):
+                try:
+                    st = f.stat()
+                except OSError:
+                    continue
+                out[str(f)] = (st.st_size, st.st_mtime_ns)
+        out[str(folder)] = folder.exists()
+    return out
+
+
+_REAL_BEFORE = _snapshot(REAL_USER_DIRS)
+
+# Session-wide isolation, set before any fixture of any scope runs: module- and session-scoped
+# fixtures (a shared main window, say) are set up before the per-test fixture below, so without
+# this they would read and write the real settings.  Each test still gets fresh folders.
+_SESSION_USER = Path(tempfile.mkdtemp(prefix="kinview-test-user-"))
+os.environ["KINVIEW_DATA_DIR"] = str(_SESSION_USER / "data")
+os.environ["KINVIEW_CONFIG_DIR"] = str(_SESSION_USER / "config")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if any test created, changed or removed a file in the real user folders."""
+    if _snapshot(REAL_USER_DIRS) != _REAL_BEFORE:
+        print(f"\nkinview tests touched the real user folders {[str(d) for d in REAL_USER_DIRS]}")
+        session.exitstatus = 1
 
 
 @pytest.fixture(autouse=True)

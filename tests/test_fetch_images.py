@@ -181,12 +181,9 @@ def test_404_is_permanent_and_reported_not_retried(server, tmp_path):
 def test_concurrency_is_bounded_by_jobs(server, tmp_path):
     survey = _survey(tmp_path / "s", n=8)
     server.delay = 0.15
-    t0 = time.perf_counter()
     report = fetch_images(survey, server.base + TEMPLATE, jobs=2)
-    elapsed = time.perf_counter() - t0
     assert report.fetched == 8
     assert server.max_active == 2            # parallel, but never more than jobs
-    assert elapsed >= 4 * 0.15 * 0.9
 
 
 def test_resume_skips_existing_images(server, tmp_path):

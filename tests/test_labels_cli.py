@@ -82,7 +82,13 @@ def test_bad_input_gives_one_line_and_exit_2(survey, tmp_path, capsys):
     assert main(["labels", "stats", "--survey", str(tmp_path / "nowhere")]) == 2
     assert "no such survey directory" in capsys.readouterr().err
     assert main(["labels", "export", str(tmp_path / "x.csv"), "--survey", str(tmp_path)]) == 2
+    assert "no catalogue" in capsys.readouterr().err      # nothing to index: ingest's own words
+    indexable = tmp_path / "indexable"
+    indexable.mkdir()
+    (indexable / "catalogue.csv").write_text("plateifu\n7443-1901\n")
+    assert main(["labels", "export", str(tmp_path / "x.csv"), "--survey", str(indexable)]) == 2
     assert "run 'kinview ingest" in capsys.readouterr().err
+    assert not (indexable / "kinview.sqlite").exists()
     with pytest.raises(SystemExit) as exc:
         main(["labels", "export", str(tmp_path / "x.csv"), "--expert", "a", "--consensus"])
     assert exc.value.code == 2

@@ -205,7 +205,7 @@ def test_survey_is_usable_from_another_thread(sas_survey):
     assert out["n"] == 5 and out["p"] == survey.maps_path("8485-1901")
 
 
-def test_two_thousand_galaxies_index_fast(tmp_path):
+def test_two_thousand_galaxies_index_in_catalogue_order(tmp_path):
     n = 2000
     pifus = [f"{8000 + k // 10}-{1901 + k % 10}" for k in range(n)]
     _catalogue(tmp_path, pifus)
@@ -215,15 +215,11 @@ def test_two_thousand_galaxies_index_fast(tmp_path):
         d = tmp_path / SAS / "HYB10-MILESHC-MASTARSSP" / plate / ifu
         d.mkdir(parents=True, exist_ok=True)
         (d / f"manga-{p}-MAPS-HYB10-MILESHC-MASTARSSP.fits.gz").hardlink_to(stub)
-    t0 = time.perf_counter()
     survey = Survey.open(tmp_path)
-    t_ingest = time.perf_counter() - t0
-    t0 = time.perf_counter()
     g = survey.galaxies()
-    t_load = time.perf_counter() - t0
+    # (speed: benchmarks/ingest_speed.py measures 10,000 galaxies)
     assert len(g) == n and g["maps_path"].notna().all()
-    # generous bounds for a loaded 2-core machine; the benchmark measures 10,000 galaxies
-    assert t_ingest < 5.0 and t_load < 1.0
+    assert list(g.index) == pifus
 
 
 def test_cli_ingest(sas_survey, capsys):

@@ -62,6 +62,10 @@ def _open(args, need_db: bool = True):
         raise SurveyError(f"{root}: no such survey directory")
     db = root / "kinview.sqlite"
     if need_db and not db.is_file():
+        from kinview.data.survey import empty_survey_message, has_survey_content
+
+        if not has_survey_content(root):
+            raise SurveyError(empty_survey_message(root))
         raise SurveyError(f"{root}: no kinview.sqlite; run 'kinview ingest {root}' first")
     return LabelStore(root, expert=getattr(args, "expert", None))
 

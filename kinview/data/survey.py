@@ -305,8 +305,7 @@ class Survey:
             {"plateifu": pd.Series([], dtype=object)})
         maps, images, n_files = scan_files(self.root, self.daptype_preference, state)
         if cat_path is None and not maps and not images:
-            raise SurveyError(f"{self.root}: no catalogue (catalogue.fits, catalogue.csv, "
-                              "drpall-*.fits), MAPS file or image found")
+            raise SurveyError(empty_survey_message(self.root))
         known = set(cat["plateifu"])
         orphans = sorted((set(maps) | (set(images) if cat_path is None else set())) - known,
                          key=_plateifu_sort_key)
@@ -532,3 +531,18 @@ def _sql_values(series: pd.Series) -> Iterable:
     if values.dtype.kind == "f":
         return [None if v != v else v for v in values.tolist()]
     return values.tolist()
+
+
+def empty_survey_message(root: Union[str, Path]) -> str:
+    """The one line said when ``root`` holds nothing kinview can index (ingest and the label
+    commands alike)."""
+    return (f"{root}: no catalogue (catalogue.fits, catalogue.csv, drpall-*.fits), MAPS file or "
+            "image found")
+
+
+def has_survey_content(root: Union[str, Path]) -> bool:
+    """Whether ``root`` holds a catalogue, a MAPS file or an image (what ingest indexes)."""
+    if find_catalogue(Path(root)) is not None:
+        return True
+    maps, images, _ = scan_files(Path(root), DAPTYPE_PREFERENCE)
+    return bool(maps or images)

@@ -34,7 +34,10 @@ PREFETCH_DELAY_MS = 40
 #: Delay (ms) after the last move before the position is saved to the settings file.
 SETTINGS_SAVE_DELAY_MS = 1500
 
-CLIP_STEPS = (80.0, 90.0, 95.0, 98.0, 99.0, 99.5, 100.0)
+#: Colour-clip percentiles the ``[``/``]`` keys step through.  The default (98) sits in the
+#: middle, so five presses either way and back return to where they started.
+CLIP_STEPS = (50.0, 60.0, 70.0, 80.0, 85.0, 90.0, 93.0, 95.0, 97.0, 98.0,
+              98.5, 99.0, 99.3, 99.5, 99.7, 99.8, 99.9, 100.0)
 
 APP_STYLE = """
 QMainWindow, QWidget { background:#f7f7f7; color:#111111; }
@@ -228,7 +231,7 @@ class MainWindow(QtWidgets.QMainWindow):
         mb.setStyleSheet("QMenuBar { background:#eeeeee; color:#111111; }")
         fm = mb.addMenu("&File")
         self._action("Save screenshot…", "Ctrl+Shift+S", self._save_screenshot, fm)
-        self._action("Quit", "Ctrl+Q", self.close, fm)
+        self._action("Quit", "Ctrl+Q", self.quit, fm)
         lm = mb.addMenu("&Label")
         from kinview.gui.label_panel import _VOCAB
 
@@ -669,7 +672,17 @@ class MainWindow(QtWidgets.QMainWindow):
             if not self._layout_restored:
                 self.default_dock_sizes()
 
+    def quit(self) -> None:
+        """Close this window and every other kinview window (cluster view, dialogs), so the
+        process ends whatever is open; settings are saved by :meth:`closeEvent`."""
+        self.close()
+
     def closeEvent(self, ev):  # noqa: N802 - Qt name
+        # the main window going away ends the session: close the other top-level windows too
+        # (a cluster view left open kept the process running after Quit)
+        for other in QtWidgets.QApplication.topLevelWidgets():
+            if other is not self and other.isWindow() and other.isVisible():
+                other.close()
         self.save_settings()
         for name in ("pa_worker", "shipped_worker"):
             background = getattr(self, name, None)

@@ -30,16 +30,44 @@ def store_window(window, settings) -> None:
     settings.window_state = _b64(window.saveState(STATE_VERSION))
 
 
-def restore_window(window, settings, default_size=(1600, 1000)) -> bool:
+#: The smallest window size kinview is laid out for (pixels).
+MIN_SIZE = (1280, 800)
+#: The largest first size (pixels); a bigger screen gets this, centred.
+MAX_FIRST_SIZE = (1800, 1100)
+
+
+def first_size(available) -> tuple:
+    """The first window size on a screen whose available area is ``available`` (w, h pixels):
+    92 % of it, at most :data:`MAX_FIRST_SIZE`, at least :data:`MIN_SIZE` but never larger
+    than the screen."""
+    aw, ah = int(available[0]), int(available[1])
+    w = min(max(int(aw * 0.92), MIN_SIZE[0]), MAX_FIRST_SIZE[0], aw)
+    h = min(max(int(ah * 0.92), MIN_SIZE[1]), MAX_FIRST_SIZE[1], ah)
+    return w, h
+
+
+def _available_size(window) -> tuple:
+    from PyQt5 import QtWidgets
+
+    screen = window.screen() if hasattr(window, "screen") else None
+    screen = screen or QtWidgets.QApplication.primaryScreen()
+    if screen is None:
+        return MAX_FIRST_SIZE
+    geo = screen.availableGeometry()
+    return geo.width(), geo.height()
+
+
+def restore_window(window, settings, default_size=None) -> bool:
     """Restore geometry and dock state from ``settings``; return whether anything was restored.
 
-    Without saved geometry the window gets ``default_size`` and sensible dock widths.
+    Without saved geometry the window gets ``default_size``, or else a size that fits the
+    available screen (:func:`first_size`), and sensible dock widths.
     """
     restored = False
     if settings.window_geometry:
         restored = bool(window.restoreGeometry(_qbytes(settings.window_geometry)))
     if not restored:
-        window.resize(*default_size)
+        window.resize(*(default_size or first_size(_available_size(window))))
     if settings.window_state:
         restored = bool(window.restoreState(_qbytes(settings.window_state), STATE_VERSION)) or restored
     return restored

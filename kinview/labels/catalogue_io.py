@@ -28,7 +28,8 @@ PA of a field
 
 Import
     Every row becomes label events of the importing expert with ``source='import:<file
-    name>'``: PAs as ``pa_override``, flags as quality/feature/gas_note, ``notes`` (kinview's
+    name>'``: PAs as ``pa_override`` (from a kinview export only those whose ``*_pa_src`` is
+    ``expert`` or ``consensus``: fitted PAs are not labels), flags as quality/feature/gas_note, ``notes`` (kinview's
     own exports) as a galaxy note.  Empty PAs and −99 flags mean "not given" and store nothing
     (the expert's existing labels stay); ``pa_offset`` is derived, never stored (rows where it
     disagrees with the PAs are counted in the report).  Values equal to the expert's current
@@ -52,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from kinview.conventions import MISSING, VOCABULARIES, delta_pa, parse_plateifu
+from kinview.db.pa_fits import PA_METHOD_PREFERENCE, preferred_fits
 from kinview.errors import LabelFormatError
 from kinview.progress import NULL_STATE, TaskState
 
@@ -70,8 +72,14 @@ FLAG_COLUMNS = {
     "halpha_notes": ("gas", "gas_note"),
 }
 PA_COLUMNS = {"stellar_pa": "stellar", "halpha_pa": "gas"}
-#: Preference order of PA fit methods when no expert PA is given.
-PA_METHODS = ("pafit", "fast")
+#: Preference order of PA fit methods when no expert PA is given (kinview.db.pa_fits).
+PA_METHODS = PA_METHOD_PREFERENCE
+
+#: ``pa_offset`` is written with this many decimals, like the MPL-7 catalogue (PAs in 0.5° steps).
+PA_OFFSET_DECIMALS = 1
+#: Units of the exported columns (FITS TUNIT, ECSV and VOTable unit).
+COLUMN_UNITS = {"stellar_pa": "deg", "halpha_pa": "deg", "pa_offset": "deg",
+                "stellar_pa_err": "deg", "halpha_pa_err": "deg"}
 
 SUFFIX_FORMATS = {".csv": "csv", ".fits": "fits", ".fit": "fits", ".fits.gz": "fits",
                   ".ecsv": "ecsv", ".vot": "votable", ".votable": "votable", ".xml": "votable",
@@ -92,8 +100,12 @@ def table_format(path: Union[str, Path]) -> str:
 # ---------------------------------------------------------------------------------------------
 # reading and writing tables
 # ---------------------------------------------------------------------------------------------
-def write_table(df: pd.DataFrame, path: Union[str, Path]) -> Path:
-    """Write ``df`` in the format given by the suffix of ``path``, replacing it atomically."""
+def write_table(df: pd.DataFrame, path: Union[str, Path], meta: Optional[dict] = None) -> Path:
+    """Write ``df`` in the format given by the suffix of ``path``, replacing it atomically.
+
+    FITS, ECSV and VOTable files carry the units of :data:`COLUMN_UNITS` and ``meta`` (short
+    upper-case keys: they become FITS header cards); Parquet carries ``meta`` as schema metadata.
+    """
     path = Path(path)
     fmt = table_format(path)
     if not path.parent.is_dir():
@@ -103,9 +115,12 @@ def write_table(df: pd.DataFrame, path: Union[str, Path]) -> Path:
         if fmt == "csv":
             df.to_csv(tmp, index=False)
         elif fmt == "parquet":
+            df.attrs = {"kinview": dict(meta or {})}
             df.to_parquet(tmp, index=False)
         else:
-            _to_astropy(df, fmt).write(tmp, format=_ASTROPY_FORMATS[fmt], overwrite=True)
+            table = _to_astropy(df, fmt)
+            table.meta.update(meta or {})
+            table.write(tmp, format=_ASTROPY_FORMATS[fmt], overwrite=True)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -133,6 +148,8 @@ def _to_astropy(df: pd.DataFrame, fmt: str):
                 table[name] = np.array(raw, dtype=f"S{max([1] + [len(b) for b in raw])}")
             else:
                 table[name] = np.array(text, dtype=f"U{max([1] + [len(t) for t in text])}")
+        if name in COLUMN_UNITS:
+            table[name].unit = COLUMN_UNITS[name]
     return table
 
 
@@ -317,7 +334,8 @@ def read_catalogue(path: Union[str, Path]) -> Tuple[pd.DataFrame, str]:
     flags = {c: [] for c in FLAG_COLUMNS}
     seen = {}
     has_notes = "notes" in columns
-    wanted = CATALOGUE_COLUMNS + (["notes"] if has_notes else [])
+    src_columns = [f"{c}_src" for c in PA_COLUMNS if f"{c}_src" in columns]
+    wanted = CATALOGUE_COLUMNS + (["notes"] if has_notes else []) + src_columns
     records = {c: df[c].tolist() for c in wanted}
     for i in range(len(df)):
         line = first_line + i
@@ -336,10 +354,24 @@ def read_catalogue(path: Union[str, Path]) -> Tuple[pd.DataFrame, str]:
         for col in FLAG_COLUMNS:
             flags[col].append(_parse_flag(path, line, col, records[col][i]))
         out["notes"].append(_as_text(records["notes"][i]) if has_notes else "")
+        for col in src_columns:
+            out.setdefault(col, []).append(_as_text(records[col][i]))
     rows = pd.DataFrame(out)
     for col in FLAG_COLUMNS:
         rows[col] = pd.array(flags[col], dtype="Int64")
     return rows, kind
+
+
+#: ``*_pa_src`` values of PAs that a person set (imported as ``pa_override``); the others
+#: (``pafit``, ``fast``) are kinview's own fits and are not labels.
+HAND_SET_PA_SOURCES = ("expert", "consensus")
+
+
+def _set_by_a_person(row, pa_column: str) -> bool:
+    """Whether the PA in ``pa_column`` of ``row`` is a person's: always for files that do not
+    say where their PAs come from (the MPL-7 catalogue), else only when ``*_pa_src`` says so."""
+    src = getattr(row, f"{pa_column}_src", None)
+    return src is None or src in HAND_SET_PA_SOURCES
 
 
 def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None,
@@ -389,7 +421,7 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
         wanted = []
         for col, fld in PA_COLUMNS.items():
             pa = getattr(r, col)
-            if np.isfinite(pa):
+            if np.isfinite(pa) and _set_by_a_person(r, col):
                 wanted.append((fld, "pa_override", pa))
         if np.isfinite(r.stellar_pa) and np.isfinite(r.halpha_pa) and np.isfinite(r.pa_offset):
             if abs(float(delta_pa(r.stellar_pa, r.halpha_pa)) - r.pa_offset) > 0.01:
@@ -426,14 +458,10 @@ def _slug(text: str) -> str:
 
 
 def _pa_fits(conn) -> pd.DataFrame:
-    rows = conn.execute("SELECT plateifu, field, method, pa, pa_err FROM pa_fits").fetchall()
-    df = pd.DataFrame([tuple(r) for r in rows], columns=["plateifu", "field", "method", "pa", "pa_err"])
-    if len(df) == 0:
-        return df
-    rank = {m: i for i, m in enumerate(PA_METHODS)}
-    df["rank"] = df["method"].map(lambda m: rank.get(m, len(rank)))
-    df = df[df["pa"].notna()].sort_values(["plateifu", "field", "rank"], kind="stable")
-    return df.drop_duplicates(["plateifu", "field"], keep="first")
+    """The successful fit each (plateifu, field) takes its PA from (:mod:`kinview.db.pa_fits`)."""
+    rows = [(f.plateifu, f.field, f.method, f.pa, f.pa_err) for f in preferred_fits(conn)
+            if f.pa is not None]
+    return pd.DataFrame(rows, columns=["plateifu", "field", "method", "pa", "pa_err"])
 
 
 def _predictions(conn) -> pd.DataFrame:
@@ -515,11 +543,13 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
         else:
             err = pd.Series(np.nan, index=idx)
         out[col] = pa.to_numpy(dtype=float)
-        out[f"{col}_err"] = err.to_numpy(dtype=float)
+        # a hand-set PA has no fit error: the fit's 1σ belongs to the fitted PA only
+        out[f"{col}_err"] = np.where(src.isin(HAND_SET_PA_SOURCES).to_numpy(), np.nan,
+                                     err.to_numpy(dtype=float))
         out[f"{col}_src"] = src.to_numpy()
     both = out["stellar_pa"].notna() & out["halpha_pa"].notna()
-    out["pa_offset"] = np.where(both, delta_pa(out["stellar_pa"].fillna(0), out["halpha_pa"].fillna(0)),
-                                np.nan)
+    offset = np.asarray(delta_pa(out["stellar_pa"].fillna(0), out["halpha_pa"].fillna(0)), dtype=float)
+    out["pa_offset"] = np.where(both, np.round(offset, PA_OFFSET_DECIMALS), np.nan)
     for col, (fld, knd) in FLAG_COLUMNS.items():
         v = value_of(fld, knd)
         out[col] = v.fillna(MISSING).to_numpy().astype(np.int64)
@@ -569,5 +599,26 @@ def export_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
     """Write :func:`export_table` to ``path`` (format from the suffix); return the table."""
     table_format(path)  # refuse an unknown suffix before doing any work
     df = export_table(store, expert=expert, consensus=consensus, labelled_only=labelled_only)
-    write_table(df, path)
+    write_table(df, path, meta=export_meta(store, expert=expert, consensus=consensus))
     return df
+
+
+def export_meta(store, expert: Optional[str] = None, consensus: bool = False) -> dict:
+    """Header metadata of an export: who, when, which kinview and which label set.
+
+    Keys: ``EXPERTS`` (``;``-joined names), ``LABELSRC`` (``consensus`` or ``expert:NAME``),
+    ``DATE`` (UTC, ISO 8601), ``KVVERSN`` (kinview version), ``LABHASH`` (hash of the quality
+    labels the export is built from, as stored with models trained on them), ``PAUNIT``
+    (``deg``, East of North to the receding side).
+    """
+    from kinview import __version__
+    from kinview.labels.store import utc_now
+
+    if consensus:
+        source, experts = "consensus", store.experts()
+    else:
+        who = store._expert(expert)
+        source, experts = f"expert:{who}", [who]
+    return {"EXPERTS": ";".join(experts), "LABELSRC": source, "DATE": utc_now(),
+            "KVVERSN": __version__, "LABHASH": store.label_hash(source),
+            "PAUNIT": "deg E of N, receding side"}

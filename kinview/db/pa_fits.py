@@ -1,0 +1,71 @@
+"""Position-angle fits in the survey database: which stored fit a field's PA comes from.
+
+The precedence of a field's PA is written here once and used by the GUI's galaxy table and the
+catalogue export alike:
+
+1. the expert's ``pa_override`` label (a label, resolved by the caller with :func:`resolve_pa`);
+2. a successful ``pafit`` fit (the reference algorithm, which the user ran deliberately);
+3. a successful ``fast`` fit.
+
+A failed fit (``pa IS NULL``) never hides a successful one: a field whose ``pafit`` row failed
+but whose ``fast`` row succeeded shows the fast PA.  Only when no method succeeded is the failed
+row of the most preferred method returned, so its ``reason`` can be shown.
+"""
+from __future__ import annotations
+
+import sqlite3
+from typing import List, NamedTuple, Optional
+
+import numpy as np
+
+#: PA fit methods, most preferred first.
+PA_METHOD_PREFERENCE = ("pafit", "fast")
+
+
+class StoredFit(NamedTuple):
+    """One row of ``pa_fits``.
+
+    ``pa`` is degrees East of North to the receding side in [0, 360), or None for a failed
+    fit (then ``reason`` says why); ``pa_err`` is 1σ in degrees; ``vsyst`` is the fit's
+    systemic-velocity correction in km/s.
+    """
+
+    plateifu: str
+    field: str
+    method: str
+    pa: Optional[float]
+    pa_err: Optional[float]
+    vsyst: Optional[float]
+    reason: Optional[str]
+
+
+def _rank(fit: StoredFit) -> tuple:
+    method_rank = (PA_METHOD_PREFERENCE.index(fit.method) if fit.method in PA_METHOD_PREFERENCE
+                   else len(PA_METHOD_PREFERENCE))
+    return (fit.pa is None, method_rank)
+
+
+def preferred_fits(conn: sqlite3.Connection) -> List[StoredFit]:
+    """The fit each (plateifu, field) takes its PA from, by the precedence in the module docstring.
+
+    Returns
+    -------
+    list of StoredFit
+        One per (plateifu, field) that has any stored fit, in no particular order.
+    """
+    best = {}
+    for row in conn.execute("SELECT plateifu, field, method, pa, pa_err, vsyst, reason FROM pa_fits"):
+        fit = StoredFit(*row)
+        key = (fit.plateifu, fit.field)
+        if key not in best or _rank(fit) < _rank(best[key]):
+            best[key] = fit
+    return list(best.values())
+
+
+def resolve_pa(override, fitted):
+    """A field's PA: the expert's override where one is set, else the fitted PA (NaN = none).
+
+    Works elementwise on arrays; both inputs are degrees East of North to the receding side.
+    """
+    override = np.asarray(override, dtype=float)
+    return np.where(np.isfinite(override), override, np.asarray(fitted, dtype=float))
