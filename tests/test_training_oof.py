@@ -208,3 +208,4 @@ def test_default_recipe_on_the_real_dev_fields(tmp_path):
     assert m["n"] == 153 and m["class_counts"] == [23, 130]
     assert m["roc_auc"]["value"] >= 0.88 and m["balanced_accuracy"]["value"] >= 0.78
     assert m["roc_auc"]["lo"] > 0.75
+
