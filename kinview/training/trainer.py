@@ -727,7 +727,7 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
               "label_source": data.info.get("label_source"), "label_hash": data.label_hash,
               "trained_label_hash": card.get("label_hash"), "held_out": which,
               "n_held_out": len(held), "metrics": metrics}
-    if present.any() or len(held):   # the same figures with 95 % bootstrap intervals (by galaxy)
+    if len(held):   # the same figures with 95 % bootstrap intervals (by galaxy)
         from kinview.training.oof import sample_description
 
         result["metrics_intervals"] = task.metrics_with_intervals(held.y, pred, held.groups)
