@@ -40,7 +40,7 @@ from typing import Any, Dict
 ARCHITECTURES = ("default", "seed-fcn", "seed-cnn", "kinview-cnn")
 
 #: L2 penalty of the default recipe's exact fit (on standardised features)
-L2_DEFAULT = 10.0
+L2_DEFAULT = 100.0
 
 #: training recipe per architecture (read by the trainer via ``Task.training_config``)
 RECIPES: Dict[str, Dict[str, Any]] = {
