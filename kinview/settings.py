@@ -13,7 +13,7 @@ import os
 import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from kinview import paths
 
@@ -45,6 +45,8 @@ class Settings:
         Map toggles (``sigma``, ``flux``, ``cleaned``, ``wedge``, ``auto_advance``).
     window_geometry, window_state : str or None
         Base64 of ``QMainWindow.saveGeometry()`` / ``saveState()``.
+    recent_surveys : list of str
+        Absolute paths of the surveys opened last, newest first (File ▸ Recent surveys).
     """
 
     expert: Optional[str] = None
@@ -55,6 +57,7 @@ class Settings:
     toggles: Dict[str, bool] = field(default_factory=dict)
     window_geometry: Optional[str] = None
     window_state: Optional[str] = None
+    recent_surveys: List[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Optional[Path] = None) -> "Settings":
@@ -78,6 +81,9 @@ class Settings:
         for name in ("positions", "filters", "toggles"):
             if not isinstance(getattr(out, name), dict):
                 setattr(out, name, {})
+        if not isinstance(out.recent_surveys, list):
+            out.recent_surveys = []
+        out.recent_surveys = [str(p) for p in out.recent_surveys if isinstance(p, str)]
         return out
 
     def save(self, path: Optional[Path] = None) -> Path:
@@ -106,6 +112,11 @@ class Settings:
 
     def position(self, survey_dir) -> Optional[str]:
         return self.positions.get(self.survey_key(survey_dir))
+
+    def add_recent(self, survey_dir, keep: int = 8) -> None:
+        """Put ``survey_dir`` first in :attr:`recent_surveys` (at most ``keep`` entries)."""
+        key = self.survey_key(survey_dir)
+        self.recent_surveys = [key] + [p for p in self.recent_surveys if p != key][:keep - 1]
 
     def set_position(self, survey_dir, plateifu: Optional[str]) -> None:
         if plateifu:

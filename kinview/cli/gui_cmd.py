@@ -24,6 +24,12 @@ def register(sub):
                    "to a PNG (first galaxy drawn) and exit")
     p.add_argument("--size", metavar="WxH", default="1600x1000",
                    help="window size for --screenshot (default 1600x1000)")
+    p.add_argument("--plateifu", nargs="+", metavar="ID",
+                   help="open these galaxies through Marvin (marvin.tools.Maps: local files "
+                   "or Marvin's API; needs the marvin extra) into --survey (default: the "
+                   "'marvin' survey in the user data folder)")
+    p.add_argument("--release", default=None, help="with --plateifu: DR15 or DR17")
+    p.add_argument("--daptype", default=None, help="with --plateifu: DAPTYPE")
     p.set_defaults(func=run)
     return p
 
@@ -40,6 +46,8 @@ def run(args) -> int:
         from kinview.labels.experts import validate_expert
 
         expert = validate_expert(args.expert)
+    if getattr(args, "plateifu", None):
+        args.survey = _marvin_survey(args)
     from kinview.gui.app import has_display, NO_DISPLAY_HINT
 
     if not args.screenshot and not has_display():
@@ -50,3 +58,28 @@ def run(args) -> int:
     from kinview.gui.app import run as run_gui
 
     return run_gui(args.survey, expert=expert, screenshot=args.screenshot, size=(w, h))
+
+
+def _marvin_survey(args) -> str:
+    """Open ``--plateifu`` galaxies through Marvin into a survey; return its directory."""
+    from pathlib import Path
+
+    from kinview.data import marvin_source
+    from kinview.data.survey import Survey
+
+    marvin_source.require_marvin()
+    if args.survey:
+        survey = Path(args.survey).expanduser()
+    else:
+        from kinview import paths
+
+        survey = Path(paths.user_data_dir()) / "marvin"
+    survey.mkdir(parents=True, exist_ok=True)
+    marvin_source.open_into_survey(args.plateifu, survey, release=args.release,
+                                   daptype=args.daptype)
+    s = Survey.open(survey, ingest=False)
+    try:
+        s.ingest()
+    finally:
+        s.close()
+    return str(survey)

@@ -20,9 +20,11 @@ COMMAND_MODULES = (
     "kinview.cli.gui_cmd",
     "kinview.cli.demo_cmd",
     "kinview.cli.survey_cmd",
+    "kinview.cli.fetch_cmd",
     "kinview.cli.pa_cmd",
     "kinview.cli.labels_cmd",
     "kinview.cli.model_cmd",
+    "kinview.cli.models_cmd",
     "kinview.cli.clusters_cmd",
 )
 

@@ -19,8 +19,10 @@ def register(sub):
     p = sub.add_parser("train", help="train a model for a task on a survey and make it active",
                        description="Train a model (Keras) for TASK on the labelled samples of a "
                        "survey, split by galaxy (70/15/15, fixed by --seed), save it with a JSON "
-                       "model card under SURVEY/models/, make it the task's active model and "
-                       f"write predictions for every galaxy.  Tasks: {tasks}.")
+                       "model card under SURVEY/models/ and write predictions for every galaxy.  "
+                       "It becomes the task's active model only if it scores at least as well as "
+                       "the active model on the same held-out samples (else it is kept inactive "
+                       f"and the reason printed; --force-activate overrides).  Tasks: {tasks}.")
     p.add_argument("task", metavar="TASK")
     p.add_argument("--survey", required=True, metavar="DIR", help="survey (or cluster dataset) directory")
     p.add_argument("--arch", default=None, metavar="NAME", help="architecture (default: the task's 'default')")
@@ -37,6 +39,9 @@ def register(sub):
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="task option, repeatable (e.g. darkmatter: channels=mass,xray "
                         "attributes=none mc=5)")
+    p.add_argument("--force-activate", action="store_true",
+                   help="make the new model active even when it scores worse than the active "
+                        "model on the same held-out samples (default: it is then kept inactive)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("predict", help="predict every galaxy with a model and make it active",
@@ -45,7 +50,7 @@ def register(sub):
                        "predictions and make the model active.")
     p.add_argument("task", metavar="TASK")
     p.add_argument("--survey", required=True, metavar="DIR")
-    p.add_argument("--model", default=None, metavar="PATH", help=".keras model file")
+    p.add_argument("--model", default=None, metavar="PATH", help="model file or directory, or a registry ID (kinview models list)")
     p.set_defaults(func=_predict)
 
     p = sub.add_parser("evaluate", help="held-out or out-of-fold metrics, with intervals, as JSON",
@@ -116,11 +121,20 @@ def _train(args) -> int:
         options["labels"] = args.labels
     if args.oof:
         options["oof_folds"] = args.oof
+    if args.force_activate:
+        options["force_activate"] = True
     with tqdm_state(f"train {task.name}", unit="epoch") as state:
         rec = train(task, survey, arch=args.arch, epochs=args.epochs, seed=args.seed, options=options,
                     state=state)
     card = rec.card
-    print(f"model {rec.id} ({rec.arch}) saved to {rec.path} and made active")
+    decision = rec.activation
+    if rec.active:
+        print(f"model {rec.id} ({rec.arch}) saved to {rec.path} and made active"
+              + (f" ({decision['reason']})" if decision.get("reason") else ""))
+    else:
+        print(f"model {rec.id} ({rec.arch}) saved to {rec.path} but NOT made active: {decision.get('reason')}")
+        print(f"to use it anyway: kinview models activate {rec.id} --survey {survey} "
+              "(or train with --force-activate)")
     print(f"trained on {card.get('n_samples')} samples ({card.get('label_source')}), split "
           f"{card.get('split_sizes')}, {card.get('epochs_run')} epochs in {card.get('fit_seconds', 0):.1f} s "
           f"(best epoch {card.get('best_epoch')})")

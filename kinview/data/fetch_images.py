@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 from kinview.conventions import IMAGE_SCALE_ARCSEC, IMAGE_SIZE_PX
+from kinview.data import net_errors
 from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
 
@@ -223,9 +224,10 @@ class _Downloader:
             if self.state.cancelled:
                 self.stop.set()
 
-    def fetch(self, pifu: str, url: str) -> Tuple[str, Optional[str]]:
-        """Download one image; return (plateifu, error or None)."""
-        target = self.images_dir / f"{pifu}.jpg"
+    def fetch(self, pifu: str, url: str, target: Optional[Path] = None
+              ) -> Tuple[str, Optional[str]]:
+        """Download one file (default: the image of ``pifu``); return (key, error or None)."""
+        target = target if target is not None else self.images_dir / f"{pifu}.jpg"
         last = "not tried"
         for attempt in range(self.retries + 1):
             if self.stop.is_set() or self.state.cancelled:
@@ -274,7 +276,7 @@ class _Downloader:
                         fh.flush()
                         os.fsync(fh.fileno())
             except requests.RequestException as exc:
-                raise _Transient(f"{type(exc).__name__}: {_short(exc)}") from None
+                raise _Transient(net_errors.describe(exc, url)) from None
             if not _decodes(tmp, expect_jpeg=True):
                 raise _Transient("response is not a complete JPEG image")
             os.replace(tmp, target)
@@ -295,10 +297,6 @@ def _retry_after(headers) -> Optional[float]:
     except ValueError:
         return None
     return max(0.0, min(seconds, MAX_RETRY_AFTER)) if math.isfinite(seconds) else None
-
-
-def _short(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:160]
 
 
 def fetch_images(survey, url_template: Optional[str] = None, size: int = IMAGE_SIZE_PX,
@@ -410,6 +408,11 @@ def fetch_images(survey, url_template: Optional[str] = None, size: int = IMAGE_S
                 elif error != "cancelled":
                     report.failed[pifu] = error
                 state.advance()
+                if error and report.fetched == 0 and net_errors.is_unreachable(
+                        error.rpartition("attempts: ")[2]):
+                    # The host cannot be reached at all: say so once, not once per image.
+                    stop.set()
+                    raise KinviewError(error.rpartition("attempts: ")[2])
             if state.cancelled:
                 stop.set()
     except BaseException:

@@ -377,6 +377,11 @@ def write_maps(path, plateifu: str, daptype: Optional[str] = None, x=None, y=Non
     prim.append(("SCINPSIG", 100.0, "Initial guess stellar velocity dispersion"))
     prim.append(("EBVGAL", 0.03, "Galactic E(B-V)"))
     prim.append(("MASKNAME", "MANGA_DAPPIXMASK", "Bits in the *_MASK extensions"))
+    versdrp = {"DR15": "v2_4_3", "DR17": "v3_1_1"}.get(release, "v3_1_1")
+    prim.append(("VERSDRP2", versdrp, "MaNGA DRP version (2d)"))
+    prim.append(("VERSDRP3", versdrp, "MaNGA DRP version (3d)"))
+    for key in ("MNGTARG1", "MNGTARG2", "MNGTARG3", "DRP3QUAL"):
+        prim.append((key, 0, "Targeting / DRP quality bits"))
     prim.append(("VERSDAP", rel["versdap"], "MaNGA DAP version"))
     prim.append(("DAPVER", rel["versdap"], "MaNGA DAP version (alias)"))
     prim.append(("DAPTYPE", daptype, "DAP analysis method"))

@@ -363,7 +363,9 @@ def _run_query(sql: str, data_release: int, timeout: float, base_url: Optional[s
     except KinviewError:
         raise
     except Exception as exc:  # noqa: BLE001 - network / server errors become one line
-        text = " ".join(str(exc).split())[:300] or type(exc).__name__
+        from kinview.data.net_errors import describe_any
+
+        text = describe_any(exc, url or conf.skyserver_baseurl)
         raise KinviewError(f"SDSS query failed: {text}") from None
     if table is None or len(table) == 0:
         raise KinviewError("SDSS query returned no rows; nothing written (loosen the cuts)")

@@ -30,7 +30,8 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from kinview.data.catalogue import catalogue_value, find_catalogue, read_catalogue
+from kinview.data.catalogue import (catalogue_value, find_catalogue, find_dapall, join_dapall,
+                                    read_catalogue, read_dapall)
 from kinview.db.connection import DB_NAME, connect, transaction
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
@@ -62,9 +63,9 @@ COLUMN_SOURCES: Dict[str, Tuple[str, ...]] = {
     "dec": ("objdec", "dec", "ifudec"),
     "ifusize": ("ifudesignsize",),
     "z": ("nsa_z", "z"),
-    "re_arcsec": ("nsa_elpetro_th50_r",),
-    "ba": ("nsa_elpetro_ba",),
-    "phi": ("nsa_elpetro_phi",),
+    "re_arcsec": ("nsa_elpetro_th50_r", "re_arcsec"),   # re_arcsec, ba, phi: DRPComplete
+    "ba": ("nsa_elpetro_ba", "ba"),
+    "phi": ("nsa_elpetro_phi", "phi"),
     "sersic_n": ("nsa_sersic_n",),
     "mass": ("nsa_elpetro_mass",),
     "lambda_re": ("lambda_re",),
@@ -306,6 +307,10 @@ class Survey:
         maps, images, n_files = scan_files(self.root, self.daptype_preference, state)
         if cat_path is None and not maps and not images:
             raise SurveyError(empty_survey_message(self.root))
+        dapall_path = find_dapall(self.root) if cat_path is not None else None
+        if dapall_path is not None:
+            cat = join_dapall(cat, read_dapall(dapall_path),
+                              {p: d for p, (_, d) in maps.items()}, self.daptype_preference)
         known = set(cat["plateifu"])
         orphans = sorted((set(maps) | (set(images) if cat_path is None else set())) - known,
                          key=_plateifu_sort_key)
@@ -330,6 +335,7 @@ class Survey:
         out["extra"] = pd.Series(_json_records(cat[extra_cols]) + [None] * len(orphans),
                                  dtype=object)
         out.attrs.update(catalogue=cat_path.name if cat_path is not None else "",
+                         dapall=dapall_path.name if dapall_path is not None else "",
                          n_catalogue=n_cat, n_maps_files=n_files)
         return out
 
@@ -369,6 +375,7 @@ class Survey:
             seconds = time.perf_counter() - t0
             meta = {"ingest_time": now, "ingest_seconds": f"{seconds:.3f}",
                     "catalogue": frame.attrs["catalogue"], "n_galaxies": str(len(rows)),
+                    "dapall": frame.attrs.get("dapall", ""),
                     "fingerprint": self._fingerprint()}
             conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
                              list(meta.items()))
@@ -379,6 +386,7 @@ class Survey:
             "galaxies": len(rows),
             "catalogue": n_cat,
             "catalogue_file": frame.attrs["catalogue"],
+            "dapall_file": frame.attrs.get("dapall", ""),
             "with_maps": with_maps,
             "with_images": int(frame["image_path"].notna().sum()),
             "maps_only": len(rows) - n_cat,

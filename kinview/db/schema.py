@@ -14,6 +14,15 @@ pa_fits      position-angle fits per (plateifu, field, method); a refit replaces
 models       trained models: task, architecture, path, metrics, label-set hash, card
 predictions  per (model, plateifu, field): value and confidence
 meta         survey-level key/value pairs (e.g. ingest time)
+
+Version 2
+---------
+models.removed   ISO 8601 UTC time a model was removed from the registry (NULL: listed);
+                 the row, its file and its predictions are kept for the record
+model_events     the registry's history, append-only: ``trained``, ``imported``, ``recorded``
+                 (a shipped or path model first used), ``activated``, ``deactivated``,
+                 ``removed``, ``kept-inactive`` (a new model that did not beat the active one),
+                 with a note saying why; *Roll back* reads it
 """
 from __future__ import annotations
 
@@ -105,6 +114,20 @@ CREATE TABLE meta (
 );
 """
 
+V2 = """
+ALTER TABLE models ADD COLUMN removed TEXT;   -- ISO 8601 UTC when removed; NULL = listed
+
+CREATE TABLE model_events (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    model_id      INTEGER NOT NULL REFERENCES models(id),
+    task          TEXT NOT NULL,
+    event         TEXT NOT NULL,   -- trained | imported | recorded | activated | deactivated | removed | kept-inactive
+    created       TEXT NOT NULL,   -- ISO 8601 UTC
+    note          TEXT
+);
+CREATE INDEX model_events_task ON model_events (task, id);
+"""
+
 #: Migrations, oldest first.  Entry i brings a database from version i to i + 1.
 #: Add new ones at the end; never edit a released one.
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -117,6 +140,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
+    lambda conn: _run_script(conn, V2),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

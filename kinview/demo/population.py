@@ -52,7 +52,8 @@ def angular_diameter_distance_kpc(z: float) -> float:
     """Angular-diameter distance (kpc) in flat ΛCDM (H0 = 70, Ωm = 0.3)."""
     zz = np.linspace(0.0, z, 64)
     ez = np.sqrt(OMEGA_M * (1 + zz) ** 3 + 1 - OMEGA_M)
-    dc = C_KMS / H0 * np.trapezoid(1.0 / ez, zz)  # Mpc
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 (Marvin env)
+    dc = C_KMS / H0 * trapezoid(1.0 / ez, zz)  # Mpc
     return dc / (1 + z) * 1e3
 
 

@@ -191,7 +191,11 @@ def wait_drawn(window, timeout_s: float = 120.0) -> bool:
     t_end = time.monotonic() + timeout_s
     while time.monotonic() < t_end:
         app.processEvents()
-        if window.view.drawn_plateifu is not None or window.load_error is not None:
+        if window.load_error is not None:
+            break
+        panel = getattr(window, "catalogue_panel", None)   # its card arrives from a worker
+        if window.view.drawn_plateifu is not None and (
+                panel is None or (panel.card or {}).get("plateifu") == window.state.current):
             break
         time.sleep(0.002)
     for _ in range(3):

@@ -162,6 +162,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.gui.model_panels import install as install_model_panels
 
         self.model_panels = install_model_panels(self)
+        from kinview.gui import catalogue_panel, survey_menu
+
+        catalogue_panel.install(self)
+        survey_menu.install(self)
         self._layout_restored = qsettings.restore_window(self, self.settings)
         self._shown_once = False
         self.statusBar().showMessage(f"opening {self.survey_dir} …")

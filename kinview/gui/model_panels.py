@@ -8,6 +8,9 @@
 - a **Model** tab: the :class:`~kinview.gui.confidence_browser.ConfidenceBrowser`
   (usability histogram with click-to-filter, spin and photo-z plots, the "label next" and
   "likely label errors" queues);
+- a **Models** tab: the survey's models per task (:class:`~kinview.gui.model_list.ModelListPanel`:
+  architecture, date, label source and count, metrics on the same held-out samples) with
+  Activate, Roll back and Remove;
 - a **Models** menu: show the training panel, jump to the next most uncertain galaxy
   (Ctrl+U), open a cluster dataset (:func:`kinview.gui.cluster_view.open_cluster_view`).
 
@@ -26,6 +29,7 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.gui import worker
 from kinview.gui.confidence_browser import ConfidenceBrowser
+from kinview.gui.model_list import ModelListPanel
 from kinview.gui.training_panel import TrainingPanel, describe_prediction
 
 PREDICTION_COLUMNS = ("pred_stellar", "conf_stellar", "pred_gas", "conf_gas")
@@ -156,6 +160,8 @@ class ModelPanels(QtCore.QObject):
         self.training.evaluation.refreshed.connect(lambda *_: self._sync_evaluation(self.training.evaluation))
         self.evaluation.oof_finished.connect(lambda *_: self.training.evaluation.refresh())
         window.add_panel("Model", self.browser, "tab")
+        self.model_list = ModelListPanel(survey, workspace_kind="survey")
+        window.add_panel("Models", self.model_list, "tab")
         self._refresh_timer = QtCore.QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(800)
@@ -166,6 +172,12 @@ class ModelPanels(QtCore.QObject):
         window.table_loaded.connect(self._table_loaded)
         window.labelled.connect(lambda *a: self._refresh_timer.start())
         self.training.finished.connect(self._training_finished)
+        self.training.activated.connect(self._model_activated)
+        self.model_list.activated.connect(self._model_activated)
+        self.model_list.changed.connect(self.reload_predictions)
+        # the list (and its scoring worker) is read when the tab is shown, not at start-up
+        window.tabs.currentChanged.connect(
+            lambda *_: self.model_list.refresh() if window.tabs.currentWidget() is self.model_list else None)
         self.training.live_prediction.connect(self._live)
         self.training.started.connect(lambda name: window.statusBar().showMessage(
             f"training {name} in the background — keep labelling", 5000))
@@ -259,8 +271,20 @@ class ModelPanels(QtCore.QObject):
         show_plateifus(self.window, plateifus, what)
 
     def _training_finished(self, record) -> None:
-        self.window.statusBar().showMessage(
-            f"model #{record.id} ({record.task}) trained; predictions updated", 6000)
+        if record.active:
+            self.window.statusBar().showMessage(
+                f"model #{record.id} ({record.task}) trained; predictions updated", 6000)
+        else:
+            self.window.statusBar().showMessage(
+                f"model #{record.id} ({record.task}) trained but kept inactive: it scored worse than "
+                "the active model (see the training panel)", 8000)
+        self.model_list.select_task(record.task)
+        self.reload_predictions()
+
+    def _model_activated(self, record) -> None:
+        self.window.statusBar().showMessage(f"model #{record.id} is now the active {record.task} model", 6000)
+        if self.model_list.task() == record.task:
+            self.model_list.refresh()
         self.reload_predictions()
 
     def reload_predictions(self) -> None:

@@ -16,6 +16,11 @@ sent back as an event.
 
 *Cancel* stops training after the current batch: nothing is written and the previously
 active model stays active (the trainer guarantees it); the panel says ``cancelled``.
+
+No silent downgrades: a finished model becomes active only if it scores at least as well as
+the active model on the same held-out samples (:mod:`kinview.training.promotion`).  When it
+does not, the panel says so with both figures and shows *Activate anyway*
+(:meth:`TrainingPanel.activate_anyway`).
 """
 from __future__ import annotations
 
@@ -140,7 +145,10 @@ class TrainingPanel(QtWidgets.QWidget):
     started(str task)
     epoch(dict)                       the trainer's per-epoch row (loss, val_loss, metrics…)
     live_prediction(dict)             ``{"epoch", "id", "rows", "task"}`` for the sample on screen
-    finished(object record)           the new active ModelRecord (predictions are in the DB)
+    finished(object record)           the new ModelRecord (predictions are in the DB); it is
+                                      active unless it scored worse than the active model on
+                                      the same held-out samples (``record.activation``)
+    activated(object record)          "Activate anyway" made a kept-inactive model active
     cancelled()                       training stopped; the previous model stays active
     failed(str message)
     """
@@ -149,6 +157,7 @@ class TrainingPanel(QtWidgets.QWidget):
     epoch = QtCore.pyqtSignal(dict)
     live_prediction = QtCore.pyqtSignal(dict)
     finished = QtCore.pyqtSignal(object)
+    activated = QtCore.pyqtSignal(object)
     cancelled = QtCore.pyqtSignal()
     failed = QtCore.pyqtSignal(str)
 
@@ -220,6 +229,12 @@ class TrainingPanel(QtWidgets.QWidget):
             b.setFocusPolicy(QtCore.Qt.NoFocus)
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
+        self.activate_button = QtWidgets.QPushButton("Activate anyway")
+        self.activate_button.setToolTip("Make the model just trained the active one although it "
+                                        "scored worse than the active model on the same held-out samples")
+        self.activate_button.setFocusPolicy(QtCore.Qt.NoFocus)
+        self.activate_button.setVisible(False)
+        buttons.addWidget(self.activate_button)
         lay.addLayout(buttons)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setRange(0, 1)
@@ -277,6 +292,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.arch_box.currentIndexChanged.connect(self._arch_changed)
         self.train_button.clicked.connect(lambda: self.start())
         self.cancel_button.clicked.connect(self.cancel)
+        self.activate_button.clicked.connect(lambda: self.activate_anyway())
 
     def _task_changed(self, *_):
         from kinview.tasks import get
@@ -367,6 +383,7 @@ class TrainingPanel(QtWidgets.QWidget):
         epochs = int(self.epochs_box.value())
         opts = self.options()
         self.history = []
+        self.activate_button.setVisible(False)
         self.loss_curve.setData([], [])
         self.val_curve.setData([], [])
         self.plot.setTitle(f"{name} · {arch}", color="#222222", size="10pt")
@@ -477,8 +494,18 @@ class TrainingPanel(QtWidgets.QWidget):
             v = m.get(k)
             if isinstance(v, (int, float)) and np.isfinite(v):
                 shown.append(f"{k} {v:.3f}")
-        self._say(f"done: model #{record.id} ({record.task}, {record.arch}) is active — "
-                  f"test-split " + (" · ".join(shown) if shown else "metrics n/a"), "#0a7a0a")
+        decision = dict((record.card or {}).get("activation") or {})
+        figures = "test-split " + (" · ".join(shown) if shown else "metrics n/a")
+        if record.active:
+            why = f" ({decision['reason']})" if decision.get("reason") else ""
+            self._say(f"done: model #{record.id} ({record.task}, {record.arch}) is active — {figures}{why}",
+                      "#0a7a0a")
+        else:
+            self._say(f"model #{record.id} NOT made active: "
+                      f"{decision.get('reason', 'it scored worse than the active model')}. "
+                      "It is kept in the Models tab; “Activate anyway” uses it.", "#b36b00")
+            self.activate_button.setVisible(True)
+            self.activate_button.setEnabled(True)
         self.progress.setValue(self.progress.maximum())
         self.progress.setFormat(f"done after {len(self.history)} epochs" if self.history else "done")
         self.live_label.setVisible(False)
@@ -486,6 +513,26 @@ class TrainingPanel(QtWidgets.QWidget):
                          "predictions for every sample are in the database")
         self.evaluation.refresh()
         self.finished.emit(record)
+
+    def activate_anyway(self):
+        """Make the last trained (kept-inactive) model the task's active model; returns its
+        record, or None when there is nothing to activate or it failed (the panel says why)."""
+        from kinview.errors import KinviewError
+        from kinview.training.registry import activate_model
+
+        rec = self.last_record
+        if rec is None or rec.id is None or rec.active or self.workspace is None:
+            return None
+        try:
+            rec = activate_model(self.workspace, rec.id, note="activate anyway (training panel)")
+        except KinviewError as exc:
+            self._say(f"cannot activate model #{rec.id}: {exc}", "#b00000")
+            return None
+        self.last_record = rec
+        self.activate_button.setVisible(False)
+        self._say(f"model #{rec.id} ({rec.task}, {rec.arch}) is now active (activated anyway)", "#0a7a0a")
+        self.activated.emit(rec)
+        return rec
 
     def _cancelled(self) -> None:
         self._say("cancelled — the previously active model stays active", "#b36b00")

@@ -11,6 +11,16 @@ Colour images (tasks ``spin`` and ``photoz``)
     An ``(H, W, 3)`` uint8 image is cut to its central square, resampled with the same cubic
     kernel to ``size × size × 3`` (80 for spin, 128 for photo-z) and scaled to [0, 1].
 
+Velocity fields as the seed's published network saw them (``seed32``)
+    :func:`seed32_input` reproduces ``process_velocity_field`` of the seed's
+    ``NN/lib/data_prep.py`` (public repository Chris-Duckworth/kin_mis_classifications),
+    which differs from :func:`vfield_input`: the *whole* MAPS grid is used (no cut-out),
+    masked spaxels keep their stored values (the seed divides ``masked_array.data``), the scale
+    is max|v| over the unmasked spaxels, and the grid is resized with OpenCV's
+    ``cv2.resize(..., interpolation=cv2.INTER_CUBIC)`` (Keys kernel a = −0.75, no
+    antialiasing, edge pixels replicated), without clipping.  Use it for models imported with
+    ``kinview models import ... --input seed32``.
+
 Resampling is done with small cached matrices (``out = A @ img @ Bᵀ``), so one velocity
 field takes a few tens of microseconds and the batch forms run at many thousands per
 second.  These are pure functions: no file or database access.
@@ -22,8 +32,8 @@ from typing import Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["vfield_input", "vfield_inputs", "image_input", "image_inputs",
-           "resample_matrix", "VFIELD_SIZE", "SPIN_SIZE", "PHOTOZ_SIZE"]
+__all__ = ["vfield_input", "vfield_inputs", "seed32_input", "image_input", "image_inputs",
+           "resample_matrix", "opencv_cubic_matrix", "VFIELD_SIZE", "SPIN_SIZE", "PHOTOZ_SIZE"]
 
 #: Side of the velocity-field input (pixels).
 VFIELD_SIZE = 32
@@ -143,6 +153,89 @@ def vfield_input(field_or_arrays, size: int = VFIELD_SIZE, subtract: Optional[fl
     out = a @ cut @ a.T
     np.clip(out, -1.0, 1.0, out=out)
     return out
+
+
+@lru_cache(maxsize=64)
+def opencv_cubic_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """Matrix ``(n_out, n_in)`` of OpenCV's ``INTER_CUBIC`` resize along one axis.
+
+    As ``cv2.resize`` computes it: source position ``x = (k + 0.5)·n_in/n_out − 0.5``, the
+    four pixels ``floor(x) − 1 … floor(x) + 2`` weighted by the Keys kernel with a = −0.75
+    (OpenCV's ``interpolateCubic``), indices outside the image clamped to the edge
+    (replicated border), and no antialiasing when shrinking.  Float64, read-only, cached.
+    """
+    if n_in < 1 or n_out < 1:
+        raise ValueError("sizes must be positive")
+    a = -0.75
+    scale = 1.0 / (n_out / n_in)              # OpenCV: scale_x = 1 / inv_scale_x
+    w = np.zeros((n_out, n_in))
+    for k in range(n_out):
+        fx = np.float32((k + 0.5) * scale - 0.5)
+        sx = int(np.floor(fx))
+        t = float(np.float32(fx - sx))
+        c0 = ((a * (t + 1) - 5 * a) * (t + 1) + 8 * a) * (t + 1) - 4 * a
+        c1 = ((a + 2) * t - (a + 3)) * t * t + 1
+        c2 = ((a + 2) * (1 - t) - (a + 3)) * (1 - t) * (1 - t) + 1
+        c3 = 1.0 - c0 - c1 - c2
+        for j, c in enumerate((c0, c1, c2, c3)):
+            w[k, min(max(sx - 1 + j, 0), n_in - 1)] += c
+    w.setflags(write=False)
+    return w
+
+
+def seed32_input(field_or_arrays, size: int = VFIELD_SIZE) -> np.ndarray:
+    """A velocity field prepared exactly as the seed's published network expects it.
+
+    This is ``process_velocity_field(np.ma.MaskedArray(vel, mask=maskbits > 0), (32, 32))``
+    of the seed's ``NN/lib/data_prep.py``: ``vel.data / np.abs(masked_vel).max()`` on the
+    whole MAPS grid, then ``cv2.resize(..., dsize=(size, size), interpolation=INTER_CUBIC)``
+    (reproduced in numpy with :func:`opencv_cubic_matrix`; equal to OpenCV to float32
+    rounding).
+
+    Parameters
+    ----------
+    field_or_arrays : VelocityField, (vel, masked) tuple or masked array
+        Velocities in km/s on the MAPS grid, row 0 South and East left when displayed with
+        ``origin='lower'`` (the array as astropy reads the MAPS extension: no flip).  For a
+        :class:`~kinview.data.fields.VelocityField` a spaxel is masked when any bit of its
+        DAP mask is set (``maskbits > 0``, the seed's ``QUALDATA > 0``), else by ``mask``.
+        For a tuple the second array is True where masked.
+    size : int
+        Output side in pixels (the seed used 32).
+
+    Returns
+    -------
+    ndarray, float32, shape (size, size)
+        Dimensionless, nominally in [−1, 1]: masked spaxels keep their stored value divided
+        by the same scale (0 in DAP files outside the IFU), so they may fall outside; cubic
+        overshoot is not clipped, as in the seed.  All zeros when no spaxel is unmasked or
+        every unmasked velocity is 0 (where the seed would divide by zero).  Non-finite
+        stored values count as masked and as 0.
+    """
+    if hasattr(field_or_arrays, "vel") and hasattr(field_or_arrays, "mask"):
+        vel = np.asarray(field_or_arrays.vel)
+        bits = getattr(field_or_arrays, "maskbits", None)
+        masked = (np.asarray(bits) > 0) if bits is not None else np.asarray(field_or_arrays.mask, bool)
+    elif isinstance(field_or_arrays, tuple) and len(field_or_arrays) == 2:
+        vel, masked = np.asarray(field_or_arrays[0]), np.asarray(field_or_arrays[1], bool)
+    else:
+        m = np.ma.asarray(field_or_arrays)
+        vel, masked = np.asarray(m.data), np.ma.getmaskarray(m)
+    if vel.ndim != 2 or vel.shape != masked.shape:
+        raise ValueError(f"a velocity field and its mask must be 2-D and alike, not {vel.shape} and {masked.shape}")
+    data = vel.astype(np.float32)                  # MAPS velocities are float32 on disk
+    bad = ~np.isfinite(data)
+    data[bad] = 0.0
+    good = ~(masked | bad)
+    if not good.any():
+        return np.zeros((size, size), np.float32)
+    vmax = np.float32(np.abs(data[good]).max())
+    if vmax <= 0:
+        return np.zeros((size, size), np.float32)
+    norm = (data / vmax).astype(np.float32)
+    ay = opencv_cubic_matrix(norm.shape[0], size)
+    ax = opencv_cubic_matrix(norm.shape[1], size)
+    return (ay @ norm.astype(np.float64) @ ax.T).astype(np.float32)
 
 
 def vfield_inputs(fields: Iterable, size: int = VFIELD_SIZE) -> np.ndarray:

@@ -7,6 +7,9 @@ Target   ``mode="binary"`` (default): usable = quality 1 or 2 → 1, quality 0 �
 Labels   experts' quality labels from the survey database (``expert:NAME``, ``consensus`` or
          ``all``; see :mod:`kinview.training.datasets`).
 Split    by galaxy: a galaxy's two fields are always in the same split.
+Input    option ``input="seed32"`` builds the inputs with the seed's own preprocessing
+         (:func:`kinview.kinematics.inputs.seed32_input`), for models imported with
+         ``kinview models import PATH --input seed32``; the default is kinview's.
 Predictions  binary: value = P(usable), confidence = max(P, 1 − P);
          3class: value = most probable quality, confidence = its probability, ``extra`` holds
          the three probabilities and P(usable) = P(1) + P(2).
@@ -56,6 +59,10 @@ class VFieldQuality(Task):
         if bad:
             raise KinviewError(f"vfield-quality: unknown field(s) {bad}; use stellar and/or gas")
         opts["fields"] = list(fields)
+        style = opts.get("input") or "kinview"     # "seed32": the seed's preprocessing (imported models)
+        if style not in ("kinview", "seed32"):
+            raise KinviewError(f"vfield-quality: input must be kinview or seed32, not {style!r}")
+        opts["input"] = style
         return opts
 
     @staticmethod
@@ -74,7 +81,7 @@ class VFieldQuality(Task):
 
         opts = self.normalize_options(options)
         survey = open_survey(workspace_dir, state)
-        arrays = vfield_arrays(survey, 32, state)
+        arrays = vfield_arrays(survey, 32, state, style=opts["input"])
         labels, source = quality_labels(survey.root, opts.get("labels"))
         labels = labels[labels["field"].isin(opts["fields"])]
         row_of = {p: i for i, p in enumerate(arrays["plateifu"].tolist())}

@@ -7,12 +7,15 @@ Public API (Keras is imported only inside the functions)::
                 options={"mode": "binary", "labels": "consensus"}, state=state)
 
 Modules: :mod:`~kinview.training.datasets` (labels + cached inputs), :mod:`.splits`
-(by galaxy), :mod:`.trainer` (fit/save/activate), :mod:`.metrics`, :mod:`.model_card`,
+(by galaxy), :mod:`.trainer` (fit/save/activate), :mod:`.registry` (active model, activate,
+roll back, remove), :mod:`.promotion` (no silent downgrades), :mod:`.importer` (published
+``.keras``/``.h5``/SavedModel models), :mod:`.metrics`, :mod:`.model_card`,
 :mod:`.predict`, :mod:`.active_learning` (uncertainty queue, likely label errors),
 :mod:`.truth_labels` (demo/benchmark helper), :mod:`.ship_defaults` (builds ``models/``).
 """
+from kinview.training.registry import activate_model, remove_model, rollback
 from kinview.training.trainer import (ModelRecord, active_model, evaluate, list_models, load_model,
                                       predict, shipped_model_path, train)
 
 __all__ = ["ModelRecord", "train", "predict", "evaluate", "load_model", "active_model", "list_models",
-           "shipped_model_path"]
+           "shipped_model_path", "activate_model", "remove_model", "rollback"]

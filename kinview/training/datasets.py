@@ -149,24 +149,37 @@ def _save_cache(path: Path, arrays: Dict[str, np.ndarray]) -> None:
         pass
 
 
-def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE) -> Dict[str, np.ndarray]:
+#: velocity-field input styles: kinview's own, and the seed's published preprocessing
+VFIELD_STYLES = ("kinview", "seed32")
+
+
+def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: str = "kinview"
+                  ) -> Dict[str, np.ndarray]:
     """32×32 inputs of every galaxy's stellar and gas field (cached).
 
     Parameters
     ----------
     survey : kinview.data.survey.Survey
+    style : {'kinview', 'seed32'}
+        :func:`~kinview.kinematics.inputs.vfield_input` (default) or the seed's preprocessing
+        :func:`~kinview.kinematics.inputs.seed32_input` (for imported seed models); each style
+        has its own cache file.
 
     Returns
     -------
     dict: ``plateifu`` (n,) str, ``stellar``/``gas`` float32 (n, size, size), ``has_stellar``/
     ``has_gas`` bool (n,), ``lambda_re_maps`` float (n,) (λR_e from the maps, NaN if unknown).
     """
-    from kinview.kinematics.inputs import vfield_input
+    from kinview.kinematics.inputs import seed32_input, vfield_input
 
+    if style not in VFIELD_STYLES:
+        raise KinviewError(f"unknown velocity-field input {style!r}; known: {', '.join(VFIELD_STYLES)}")
+    make_input = seed32_input if style == "seed32" else vfield_input
     root = Path(survey.root)
     pifus = survey.plateifus()
     keys = [_file_key(survey.maps_path(p), root) for p in pifus]
-    cache_file = _cache_path(root, f"vfield{size}-v{VFIELD_CACHE_VERSION}")
+    prefix = "vfield" if style == "kinview" else f"vfield-{style}-"
+    cache_file = _cache_path(root, f"{prefix}{size}-v{VFIELD_CACHE_VERSION}")
     cache = _load_cache(cache_file)
     old = {}
     if cache and "keys" in cache:
@@ -200,7 +213,7 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE) -> Dict
                     for name in FIELDS:
                         fld = maps.field(name)
                         if fld is not None and fld.valid.any():
-                            out[name][i] = vfield_input(fld, size)
+                            out[name][i] = make_input(fld, size)
                             out["has_" + name][i] = True
                     try:   # NaN when the maps cannot give it; never stops the dataset
                         out["lambda_re_maps"][i] = float(lambda_re(maps))

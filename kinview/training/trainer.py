@@ -12,9 +12,11 @@ metrics and prediction rows.  The GUI calls it from a worker thread:
 - ``state.cancel()`` stops training after the current batch: :class:`kinview.errors.Cancelled`
   is raised and nothing is written (no file, no row; the previously active model stays active);
 - at the end the model is saved under ``WORKSPACE/models/`` (``.keras`` + JSON card), a row is
-  added to the ``models`` table and made the task's only active model, and predictions for
-  every sample of the workspace are written to ``predictions`` — one transaction, on a
-  connection this function opens in its own thread and closes.
+  added to the ``models`` table and made the task's only active model — unless it scores
+  worse than the active model on the same held-out samples (:mod:`kinview.training.promotion`;
+  the card's ``activation`` says why) — and predictions for every sample of the workspace are
+  written to ``predictions`` — one transaction, on a connection this function opens in its
+  own thread and closes.
 
 Samples of the held-out test split get ``extra["oof"] = true`` (out-of-sample predictions,
 used by :func:`kinview.training.active_learning.likely_label_errors`); with
@@ -42,29 +44,10 @@ RECIPE_OVERRIDES = ("class_weight", "batch_size", "early_stopping")
 
 
 # ----------------------------------------------------------------------------- records
-@dataclass
-class ModelRecord:
-    """A row of the ``models`` table (``id`` None for a shipped model not yet recorded)."""
-
-    id: Optional[int]
-    task: str
-    arch: str
-    path: str
-    created: str = ""
-    metrics: Dict[str, Any] = field(default_factory=dict)
-    label_hash: str = ""
-    card: Dict[str, Any] = field(default_factory=dict)
-    active: bool = False
-
-    @classmethod
-    def from_row(cls, row) -> "ModelRecord":
-        return cls(id=row["id"], task=row["task"], arch=row["arch"], path=row["path"],
-                   created=row["created"], metrics=json.loads(row["metrics"] or "{}"),
-                   label_hash=row["label_hash"] or "", card=json.loads(row["card"] or "{}"),
-                   active=bool(row["active"]))
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+# the model registry (rows, activation, removal) lives in kinview.training.registry; these
+# names stay importable from here
+from kinview.training.registry import (ModelRecord, activate_model, active_model, list_models,  # noqa: E402,F401
+                                       remove_model, shipped_model_path)
 
 
 def _task(task):
@@ -97,10 +80,25 @@ def setup_keras(seed: Optional[int] = None, threads: Optional[int] = None):
 
 
 def load_model(path: Union[str, Path]):
-    """Load a saved ``.keras`` model with ``safe_mode=True`` (no Lambda, no arbitrary code)."""
+    """Load a saved ``.keras`` model with ``safe_mode=True`` (no Lambda, no arbitrary code).
+
+    Imported models (a ``.h5`` file, a SavedModel directory, or a ``.keras`` file whose card
+    says ``source: imported``) are loaded by :func:`kinview.training.importer.load_external`
+    and come back behind an adapter with the same ``predict_on_batch`` / ``output_shape``.
+    """
     path = Path(path)
     if not path.exists():
         raise KinviewError(f"{path}: no such model file")
+    if path.is_dir() or path.suffix.lower() in (".h5", ".hdf5"):
+        from kinview.training.importer import load_external
+
+        return load_external(path)
+    from kinview.training.model_card import read_card
+
+    if read_card(path).get("source") == "imported":
+        from kinview.training.importer import load_external
+
+        return load_external(path)
     keras = setup_keras()
     import kinview.nets.layers  # noqa: F401  (registers kinview's serializable layers, if any)
     from kinview.nets.field_summary import register
@@ -284,67 +282,18 @@ def _models_dir(workspace: Path) -> Path:
     return d
 
 
-def _insert_model(conn, task: str, arch: str, path: str, metrics, label_hash: str, card) -> int:
-    from kinview.training.metrics import jsonable
+def _insert_model(conn, task: str, arch: str, path: str, metrics, label_hash: str, card,
+                  active: bool = True, event: str = "trained", note: str = "") -> int:
+    from kinview.db import models as models_db
 
-    conn.execute("UPDATE models SET active = 0 WHERE task = ? AND active != 0", (task,))
-    cur = conn.execute(
-        "INSERT INTO models (task, arch, path, created, metrics, label_hash, card, active) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 1)",
-        (task, arch, path, card.get("date") or _now(), json.dumps(jsonable(metrics)), label_hash,
-         json.dumps(jsonable(card))))
-    return int(cur.lastrowid)
+    return models_db.insert(conn, task, arch, path, metrics, label_hash, card, active=active,
+                            event=event, note=note)
 
 
 def _write_predictions(conn, model_id: int, rows) -> int:
-    from kinview.training.metrics import jsonable
+    from kinview.db import models as models_db
 
-    data = [(model_id, str(p), str(f), None if v is None or not np.isfinite(v) else float(v),
-             None if c is None or not np.isfinite(c) else float(c),
-             None if extra is None else json.dumps(jsonable(extra)))
-            for p, f, v, c, extra in rows]
-    conn.execute("DELETE FROM predictions WHERE model_id = ?", (model_id,))
-    conn.executemany("INSERT OR REPLACE INTO predictions (model_id, plateifu, field, value, confidence, extra) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", data)
-    return len(data)
-
-
-def active_model(workspace_dir: Union[str, Path], task) -> Optional[ModelRecord]:
-    """The task's active model in the workspace database, or None."""
-    from kinview.db.connection import connect
-
-    name = _task(task).name
-    conn = connect(workspace_dir)
-    try:
-        row = conn.execute("SELECT * FROM models WHERE task = ? AND active = 1 ORDER BY id DESC LIMIT 1",
-                           (name,)).fetchone()
-    finally:
-        conn.close()
-    return ModelRecord.from_row(row) if row is not None else None
-
-
-def list_models(workspace_dir: Union[str, Path], task=None) -> List[ModelRecord]:
-    """Every recorded model (of one task, if given), newest first."""
-    from kinview.db.connection import connect
-
-    conn = connect(workspace_dir)
-    try:
-        if task is None:
-            rows = conn.execute("SELECT * FROM models ORDER BY id DESC").fetchall()
-        else:
-            rows = conn.execute("SELECT * FROM models WHERE task = ? ORDER BY id DESC",
-                                (_task(task).name,)).fetchall()
-    finally:
-        conn.close()
-    return [ModelRecord.from_row(r) for r in rows]
-
-
-def shipped_model_path(task) -> Optional[Path]:
-    """The default model shipped with kinview for a task (``models/<task>-default.keras``)."""
-    from kinview.paths import models_dir
-
-    path = models_dir() / f"{_task(task).name}-default.keras"
-    return path if path.exists() else None
+    return models_db.write_predictions(conn, model_id, rows)
 
 
 # ----------------------------------------------------------------------------- train
@@ -480,7 +429,11 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
         "backend": keras.backend.backend(), "n_params": int(model.count_params()),
         "notes": opts.get("card_notes") or "",
     }
-    card["options"] = {k2: v for k2, v in opts.items() if k2 != "card_notes"}
+    card["options"] = {k2: v for k2, v in opts.items() if k2 not in ("card_notes", "force_activate")}
+    if save:  # no silent downgrades: replace the active model only if at least as good
+        from kinview.training.promotion import decide
+
+        card["activation"] = decide(task, workspace, te, test_pred, metrics, opts, state)
     if not save:
         rec = ModelRecord(None, task.name, arch, "", card["date"], metrics, dataset.label_hash, card, False)
         rec.model = model  # type: ignore[attr-defined]  (benchmarks use it)
@@ -531,6 +484,7 @@ def _mark_rows(rows, group_split: Dict[str, str], oof: Dict, dataset: Optional[D
 
 def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, Any], rows,
                        state: TaskState, path: Optional[Path] = None) -> ModelRecord:
+    from kinview.db import models as models_db
     from kinview.db.connection import connect, transaction
     from kinview.training.model_card import card_path, write_card
 
@@ -551,11 +505,18 @@ def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, 
         write_card(card_path(path), card)
         conn = connect(workspace)  # this thread's own connection
         try:
+            # card["activation"] (kinview.training.promotion) says whether the new model
+            # replaces the active one; without it, it does
+            decision = card.get("activation") or {}
+            make_active = bool(decision.get("activate", True))
             with transaction(conn):
                 model_id = _insert_model(conn, task.name, arch, str(path), card.get("metrics", {}),
-                                         card.get("label_hash", ""), card)
+                                         card.get("label_hash", ""), card, active=make_active,
+                                         note=decision.get("reason", ""))
+                if not make_active:
+                    models_db.add_event(conn, model_id, task.name, "kept-inactive", decision.get("reason", ""))
                 _write_predictions(conn, model_id, rows)
-            row = conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+            row = models_db.get(conn, model_id)
         finally:
             conn.close()
     except BaseException:
@@ -608,6 +569,15 @@ def resolve_model(workspace_dir: Union[str, Path], task, model_path=None):
     task = _task(task)
     if model_path:
         path = Path(model_path).expanduser().resolve()
+        if not path.exists() and str(model_path).strip().isdigit():   # a registry id
+            from kinview.training.registry import get_model
+
+            rec = get_model(workspace_dir, int(model_path))
+            if rec.task != task.name:
+                raise KinviewError(f"model {rec.id} is a {rec.task} model, not {task.name}")
+            if rec.removed:
+                raise KinviewError(f"model {rec.id} was removed on {rec.removed}")
+            return Path(rec.path), rec, "registry"
         if not path.exists():
             raise KinviewError(f"{path}: no such model file")
         return path, None, "path"
@@ -637,6 +607,7 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     A model not yet in the ``models`` table (a path, the shipped one) is recorded; with
     ``activate`` it becomes the task's active model.  Returns its record.
     """
+    from kinview.db import models as models_db
     from kinview.db.connection import connect, transaction
     from kinview.training.model_card import read_card
 
@@ -661,23 +632,21 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     try:
         with transaction(conn):
             if rec is None:
-                row = conn.execute("SELECT id FROM models WHERE task = ? AND path = ? ORDER BY id DESC LIMIT 1",
-                                   (task.name, str(path))).fetchone()
-                if row is None:
+                row = models_db.find_by_path(conn, task.name, str(path))
+                if row is None or row["removed"] is not None:
                     card = dict(card) or {"task": task.name}
                     card.setdefault("source", source)
                     model_id = _insert_model(conn, task.name, card.get("architecture", "unknown"), str(path),
-                                             card.get("metrics", {}), card.get("label_hash", ""), card)
-                    if not activate:
-                        conn.execute("UPDATE models SET active = 0 WHERE id = ?", (model_id,))
+                                             card.get("metrics", {}), card.get("label_hash", ""), card,
+                                             active=activate, event="recorded", note=f"{source} model")
                 else:
                     model_id = int(row["id"])
             else:
                 model_id = rec.id
             if activate:
-                conn.execute("UPDATE models SET active = (id = ?) WHERE task = ?", (model_id, task.name))
+                models_db.activate(conn, model_id, note="predict")
             _write_predictions(conn, model_id, rows)
-        row = conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)).fetchone()
+        row = models_db.get(conn, model_id)
     finally:
         conn.close()
     state.set_status(f"{len(rows)} predictions written")

@@ -1,0 +1,32 @@
+"""Reading one galaxy's catalogue record from the ``galaxies`` table (no Qt, no pandas)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Dict, List, Optional
+
+
+def galaxy_record(conn: sqlite3.Connection, plateifu: str) -> Optional[Dict[str, object]]:
+    """The ``galaxies`` row of ``plateifu`` as a dict, ``extra`` decoded; None if absent."""
+    conn.row_factory = sqlite3.Row
+    try:
+        row = conn.execute("SELECT * FROM galaxies WHERE plateifu = ?", (plateifu,)).fetchone()
+    finally:
+        conn.row_factory = None
+    if row is None:
+        return None
+    out = dict(row)
+    try:
+        out["extra"] = json.loads(out["extra"]) if out.get("extra") else {}
+    except ValueError:
+        out["extra"] = {}
+    return out
+
+
+def observations_of(conn: sqlite3.Connection, mangaid: Optional[str]) -> List[str]:
+    """Plate-IFUs of every data cube of one MaNGA target (a galaxy observed several times)."""
+    if not mangaid:
+        return []
+    rows = conn.execute("SELECT plateifu FROM galaxies WHERE mangaid = ? ORDER BY row_index",
+                        (mangaid,)).fetchall()
+    return [r[0] for r in rows]
