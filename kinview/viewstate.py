@@ -37,6 +37,8 @@ FILTERS: Dict[str, str] = {
     "low_confidence": "Low model confidence",
     "quality": "Quality = k",
     "misaligned": "Misaligned (ΔPA ≥ 30°)",
+    "pa_unfitted": "PA not fitted yet",
+    "pa_none": "No PA (fit failed)",
 }
 
 #: Model confidence below which a galaxy counts as "low confidence".
@@ -119,32 +121,7 @@ def load_table(conn: sqlite3.Connection, expert: str):
     }, index=pd.Index(pifus, name="plateifu"))
     pos = {p: i for i, p in enumerate(pifus)}
 
-    # position angles: the preferred stored fit per (plateifu, field) (kinview.db.pa_fits)
-    pa = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    err = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    vsys = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    meth = {f: [None] * n for f in ("stellar", "gas")}
-    why = {f: [None] * n for f in ("stellar", "gas")}
-    for fit in preferred_fits(conn):
-        i = pos.get(fit.plateifu)
-        if i is None or fit.field not in pa:
-            continue
-        fld = fit.field
-        pa[fld][i] = np.nan if fit.pa is None else fit.pa
-        err[fld][i] = np.nan if fit.pa_err is None else fit.pa_err
-        vsys[fld][i] = np.nan if fit.vsyst is None else fit.vsyst
-        meth[fld][i] = fit.method
-        why[fld][i] = fit.reason if fit.pa is None else None
-    table["stellar_pa"] = pa["stellar"]
-    table["gas_pa"] = pa["gas"]
-    table["stellar_pa_err"] = err["stellar"]
-    table["gas_pa_err"] = err["gas"]
-    table["vsyst_stellar"] = vsys["stellar"]
-    table["vsyst_gas"] = vsys["gas"]
-    table["pa_method_stellar"] = meth["stellar"]
-    table["pa_method_gas"] = meth["gas"]
-    table["pa_reason_stellar"] = why["stellar"]
-    table["pa_reason_gas"] = why["gas"]
+    _set_pa_columns(table, conn, pos)
 
     # labels
     mine: Dict[str, Dict[tuple, object]] = {}
@@ -185,6 +162,62 @@ def load_table(conn: sqlite3.Connection, expert: str):
     refresh_derived(table, mine)
     table.attrs["model_id"] = model_id   # also kept here (read by kinview.gui.model_panels)
     return table, mine
+
+
+def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> None:
+    """Fill the PA columns of ``table`` from the preferred stored fits (:mod:`kinview.db.pa_fits`).
+
+    ``pa_method_<field>`` is None (NaN in a string column) for a field that has no stored fit at all (*not fitted yet*);
+    a stored but failed fit leaves the PA NaN with the method and ``pa_reason_<field>`` set
+    (*no PA*).
+    """
+    n = len(table)
+    pa = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
+    err = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
+    vsys = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
+    meth = {f: [None] * n for f in ("stellar", "gas")}
+    why = {f: [None] * n for f in ("stellar", "gas")}
+    for fit in preferred_fits(conn):
+        i = pos.get(fit.plateifu)
+        if i is None or fit.field not in pa:
+            continue
+        fld = fit.field
+        pa[fld][i] = np.nan if fit.pa is None else fit.pa
+        err[fld][i] = np.nan if fit.pa_err is None else fit.pa_err
+        vsys[fld][i] = np.nan if fit.vsyst is None else fit.vsyst
+        meth[fld][i] = fit.method
+        why[fld][i] = fit.reason if fit.pa is None else None
+    table["stellar_pa"] = pa["stellar"]
+    table["gas_pa"] = pa["gas"]
+    table["stellar_pa_err"] = err["stellar"]
+    table["gas_pa_err"] = err["gas"]
+    table["vsyst_stellar"] = vsys["stellar"]
+    table["vsyst_gas"] = vsys["gas"]
+    table["pa_method_stellar"] = meth["stellar"]
+    table["pa_method_gas"] = meth["gas"]
+    table["pa_reason_stellar"] = why["stellar"]
+    table["pa_reason_gas"] = why["gas"]
+
+
+def refresh_pa_fits(table, mine: Dict[str, Dict[tuple, object]], conn: sqlite3.Connection):
+    """Re-read the stored PA fits into ``table`` (after background fits landed) and recompute
+    the columns that depend on them (PA with the expert's overrides, ΔPA)."""
+    pos = {p: i for i, p in enumerate(table.index)}
+    _set_pa_columns(table, conn, pos)
+    for fld in ("stellar", "gas"):
+        table[f"{fld}_pa_fit"] = table[f"{fld}_pa"].to_numpy(dtype=float, copy=True)
+    return refresh_derived(table, mine)
+
+
+def pa_fit_counts(table) -> Dict[str, int]:
+    """How many galaxies with a MAPS file have a stellar PA (``fitted``), a failed stellar fit
+    (``no_pa``) or no stellar fit stored yet (``unfitted``)."""
+    has_maps = table["has_maps"].to_numpy(bool) if "has_maps" in table.columns else np.ones(len(table), bool)
+    fitted_any = np.array([isinstance(m, str) for m in table["pa_method_stellar"]], bool)
+    pa = table["stellar_pa_fit" if "stellar_pa_fit" in table.columns else "stellar_pa"].to_numpy(float)
+    return {"fitted": int((has_maps & np.isfinite(pa)).sum()),
+            "no_pa": int((has_maps & fitted_any & ~np.isfinite(pa)).sum()),
+            "unfitted": int((has_maps & ~fitted_any).sum())}
 
 
 def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[Iterable[str]] = None):
@@ -263,6 +296,16 @@ def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str]
         return (sq == k) | (gq == k)
     if name == "misaligned":
         return table["dpa"].to_numpy(float) >= MISALIGNED_DEG
+    if name in ("pa_unfitted", "pa_none"):
+        has_maps = table["has_maps"].to_numpy(bool)
+        out = np.zeros(n, bool)
+        for fld in ("stellar", "gas"):
+            stored = np.array([isinstance(m, str) for m in table[f"pa_method_{fld}"]], bool)
+            if name == "pa_unfitted":
+                out |= ~stored
+            else:
+                out |= stored & ~np.isfinite(table[f"{fld}_pa_fit"].to_numpy(float))
+        return out & has_maps
     if name == "disagree_experts":
         out = np.zeros(n, bool)
         for i, q in enumerate(table["quals"]):

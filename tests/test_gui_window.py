@@ -209,9 +209,9 @@ def test_missing_image_or_maps_still_open_and_say_so(qtbot, survey):
     assert "gas (Hα) map has no valid spaxels" in w.view.missing.text()
     assert "no valid spaxels" in w.view.gas.getPlotItem().titleLabel.text
     press(qtbot, w, QtCore.Qt.Key_W)
-    assert w.state.current == P[2]              # the gas quality is still to be given
-    press(qtbot, w, QtCore.Qt.Key_A)
-    assert w.state.current != P[2]
+    assert w.state.current != P[2]              # no valid gas: the stellar quality alone labels it
+    labels = current_labels(survey, "miss")
+    assert labels[(P[2], "stellar", "quality")] == 1 and labels[(P[2], "gas", "quality")] == 0
     close_window(w)
 
 

@@ -163,7 +163,8 @@ def test_export_columns_pa_fallback_and_model_columns(imported, tmp_path):
     assert list(df.columns[:9]) == CATALOGUE_COLUMNS
     assert list(df.columns[9:18]) == ["notes", "experts", "n_labels", "agreement", "disputed",
                                       "stellar_pa_err", "halpha_pa_err", "stellar_pa_src", "halpha_pa_src"]
-    assert list(df.columns[18:]) == ["pred_vfield_quality_gas", "pred_vfield_quality_gas_conf",
+    assert df.columns[18] == "adjudicated"
+    assert list(df.columns[19:]) == ["pred_vfield_quality_gas", "pred_vfield_quality_gas_conf",
                                      "pred_vfield_quality_stellar", "pred_vfield_quality_stellar_conf"]
     row = df.set_index("plateifu")
     # no expert PA: the pafit fit is preferred over the fast one; the offset follows

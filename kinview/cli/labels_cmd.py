@@ -138,12 +138,16 @@ def collect_stats(store) -> dict:
             "observed": a["observed"], "per_class": {str(int(k)): v for k, v in a["per_class"].items()},
             "pairwise": a["pairwise"]}
     dis = store.disagreements()
+    from kinview.labels.adjudication import queue_counts
+
+    queue = queue_counts(store)
     return {
         "survey": str(store.path.parent), "galaxies": n_gal, "events": n_events, "experts": experts,
         "per_expert": per_expert, "classes": classes, "agreement": agreement,
         "disagreements": {"n": int(len(dis)), "galaxies": int(dis["plateifu"].nunique()),
                           "first": [f"{r.plateifu} {r.field} {r.kind} ({r.experts})"
-                                    for r in dis.head(10).itertuples(index=False)]},
+                                    for r in dis.head(10).itertuples(index=False)],
+                          "adjudicated": queue["resolved"], "open": queue["open"]},
     }
 
 
@@ -183,7 +187,8 @@ def _stats(args) -> int:
             pairs = ", ".join(f"{p} {_fmt(k)}" for p, k in a["pairwise"].items())
             print(f"  {'':<16} pairwise Cohen kappa: {pairs}")
     d = stats["disagreements"]
-    print(f"\ndisagreements: {d['n']} labels on {d['galaxies']} galaxies")
+    print(f"\ndisagreements: {d['n']} labels on {d['galaxies']} galaxies; {d['adjudicated']} adjudicated, "
+          f"{d['open']} open (the consensus export uses the adjudicated final labels)")
     for line in d["first"]:
         print(f"  {line}")
     return 0

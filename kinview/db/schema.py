@@ -23,6 +23,12 @@ model_events     the registry's history, append-only: ``trained``, ``imported``,
                  (a shipped or path model first used), ``activated``, ``deactivated``,
                  ``removed``, ``kept-inactive`` (a new model that did not beat the active one),
                  with a note saying why; *Roll back* reads it
+
+Version 3
+---------
+adjudications  the append-only log of adjudicators' final labels where experts disagree; the
+               final label of a (plateifu, field, kind) is its latest event, NULL = withdrawn
+               (see :mod:`kinview.db.adjudications`)
 """
 from __future__ import annotations
 
@@ -128,6 +134,23 @@ CREATE TABLE model_events (
 CREATE INDEX model_events_task ON model_events (task, id);
 """
 
+#: Version 3: the adjudication log (issue 15).  ``IF NOT EXISTS`` so the migration is harmless
+#: whatever its position among other branches' migrations.
+V_ADJUDICATIONS = """
+CREATE TABLE IF NOT EXISTS adjudications (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    plateifu      TEXT NOT NULL,
+    field         TEXT NOT NULL CHECK (field IN ('stellar', 'gas')),
+    kind          TEXT NOT NULL CHECK (kind IN ('quality', 'feature', 'gas_note')),
+    value_num     REAL,            -- the final code; NULL = adjudication withdrawn
+    adjudicator   TEXT NOT NULL,
+    created       TEXT NOT NULL,   -- ISO 8601 UTC
+    basis         TEXT,            -- the experts' labels it settled, "name=value;..." at the time
+    source        TEXT NOT NULL DEFAULT 'gui'   -- gui | cli | undo
+);
+CREATE INDEX IF NOT EXISTS adjudications_key ON adjudications (plateifu, field, kind, id);
+"""
+
 #: Migrations, oldest first.  Entry i brings a database from version i to i + 1.
 #: Add new ones at the end; never edit a released one.
 def _run_script(conn: sqlite3.Connection, script: str) -> None:
@@ -141,6 +164,7 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
 MIGRATIONS: List[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _run_script(conn, V1),
     lambda conn: _run_script(conn, V2),
+    lambda conn: _run_script(conn, V_ADJUDICATIONS),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

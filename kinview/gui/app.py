@@ -137,15 +137,14 @@ def create_demo_survey(out: Path, n: int = DEMO_N, seed: int = DEMO_SEED, show_p
 
 
 def start_pa_fits(window) -> None:
-    """After the first open: fit PAs (fast method) in the background if the survey has none
-    stored; progress goes to the status bar.  The check itself runs in the worker too."""
+    """At every start: fit (fast method, background) the fields that have no stored PA fit
+    yet — a new survey's, or the rest of an interrupted fit; progress and a Cancel button in
+    the status bar.  The check itself runs in the worker too."""
     from kinview.gui import worker
     from kinview.gui.prefetch import fit_pas_if_none
 
     w = worker.submit(fit_pas_if_none, str(window.survey_dir))
-    window.pa_worker = w
-    w.progress.connect(lambda done, total: window.statusBar().showMessage(
-        f"fitting position angles (fast method): {done} / {total}"))
+    window.attach_pa_fit(w)            # progress bar + Cancel; the list refreshes as fits land
     w.finished.connect(lambda count: count and window.statusBar().showMessage(
         f"fitted {count} position angles", 5000))
     # then the shipped models' predictions, so the model columns are filled from the first start
@@ -181,6 +180,19 @@ def open_window(survey_dir: Path, expert: Optional[str] = None, size: Optional[T
     if size is not None:
         window.resize(*size)
     return window
+
+
+def schedule_first_run_prompt(window, explicit: Optional[str] = None) -> bool:
+    """Ask for the expert's name once the window is up, when nothing names the expert yet
+    (no ``--expert``, no ``$KINVIEW_EXPERT``, no saved name).  Returns whether it was scheduled."""
+    from PyQt5 import QtCore
+
+    from kinview.labels.experts import needs_first_run_prompt
+
+    if not needs_first_run_prompt(explicit, window.settings.expert or ""):
+        return False
+    QtCore.QTimer.singleShot(0, lambda: window.prompt_expert(first_run=True))
+    return True
 
 
 def wait_drawn(window, timeout_s: float = 120.0) -> bool:
@@ -224,12 +236,11 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         create_demo_survey(survey, show_progress=not screenshot)
         created = True
     window = open_window(survey, expert, size if screenshot else None)
-    if created or default:
-        window.table_loaded.connect(lambda: start_pa_fits(window))   # then the shipped models
-    elif not screenshot:
-        # any survey without a model of its own gets the shipped models' predictions, so the
-        # model columns, filters and queues work from the first start
-        window.table_loaded.connect(lambda: start_shipped_predictions(window))
+    if created or default or not screenshot:
+        # unfinished PA fits resume in the background (cancellable), then any survey without a
+        # model of its own gets the shipped models' predictions, so the model columns, filters
+        # and queues work from the first start
+        window.table_loaded.connect(lambda: start_pa_fits(window))
     if screenshot:
         from kinview.gui.screenshot import save_window
 
@@ -249,4 +260,5 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         worker.wait_all(30000, drop_queued=True)
         return 0
     window.show()
+    schedule_first_run_prompt(window, expert)
     return int(app.exec_())

@@ -38,6 +38,9 @@ class GalaxyTableModel(QtCore.QAbstractTableModel):
         self._tpos = {p: i for i, p in enumerate(table.index)}
         self._arrays = {c: table[c].to_numpy(copy=True) for c in self.columns
                         if c != "plateifu" and c in table.columns}
+        for c in PA_STATUS_COLUMNS:       # tells "not fitted yet" from "no PA"
+            if c in table.columns:
+                self._arrays[c] = table[c].to_numpy(copy=True)
         self.endResetModel()
 
     def row_of(self, plateifu: str) -> int:
@@ -53,6 +56,26 @@ class GalaxyTableModel(QtCore.QAbstractTableModel):
         r = self.row_of(plateifu)
         if r >= 0:
             self.dataChanged.emit(self.index(r, 0), self.index(r, len(self.columns) - 1))
+
+    def _pa_status(self, plateifu: str, col: str) -> str:
+        """``'fitted'``, ``'unfitted'`` (no fit stored yet), ``'none'`` (the fit failed) or
+        ``'nomaps'`` for a PA column (ΔPA: the worse of the two fields)."""
+        if "has_maps" in self._arrays and not self._value(plateifu, "has_maps"):
+            return "nomaps"
+        fields = _PA_FIELDS[col]
+        states = []
+        for fld in fields:
+            value = self._value(plateifu, f"{fld}_pa")
+            if value is not None and np.isfinite(value):
+                states.append("fitted")
+            elif not isinstance(self._value(plateifu, f"pa_method_{fld}"), str):
+                states.append("unfitted")
+            else:
+                states.append("none")
+        for s in ("unfitted", "none"):
+            if s in states:
+                return s
+        return "fitted"
 
     def _value(self, plateifu: str, col: str):
         arr = self._arrays.get(col)
@@ -82,7 +105,17 @@ class GalaxyTableModel(QtCore.QAbstractTableModel):
         if role == QtCore.Qt.DisplayRole:
             if col == "plateifu":
                 return pifu
-            return _fmt(col, self._value(pifu, col))
+            text = _fmt(col, self._value(pifu, col))
+            if not text and col in _PA_FIELDS:
+                return _PA_MARK.get(self._pa_status(pifu, col), "")
+            return text
+        if role == QtCore.Qt.ToolTipRole and col in _PA_FIELDS:
+            status = self._pa_status(pifu, col)
+            return _PA_TIP.get(status)
+        if role == QtCore.Qt.ForegroundRole and col in _PA_FIELDS:
+            value = self._value(pifu, col)
+            if value is None or not np.isfinite(value):
+                return QtGui.QColor("#777777")
         if role == QtCore.Qt.BackgroundRole and col in ("stel_qual", "gas_qual"):
             value = self._value(pifu, col)
             if value is not None and np.isfinite(value):
@@ -94,6 +127,17 @@ class GalaxyTableModel(QtCore.QAbstractTableModel):
         if role == QtCore.Qt.TextAlignmentRole and col != "plateifu":
             return int(QtCore.Qt.AlignRight | QtCore.Qt.AlignVCenter)
         return None
+
+
+#: Columns needed to tell "not fitted yet" from "no PA" (not shown themselves).
+PA_STATUS_COLUMNS = ("pa_method_stellar", "pa_method_gas", "has_maps", "stellar_pa", "gas_pa")
+#: PA columns and the fields they depend on.
+_PA_FIELDS = {"stellar_pa": ("stellar",), "gas_pa": ("gas",), "dpa": ("stellar", "gas")}
+#: What an empty PA cell shows: not fitted yet (…) or no PA (–).
+_PA_MARK = {"unfitted": "…", "none": "–"}
+_PA_TIP = {"unfitted": "not fitted yet: PA fits resume in the background when kinview starts",
+           "none": "no PA: the fit failed (no valid spaxels, no rotation, or no map)",
+           "nomaps": "no MAPS file"}
 
 
 def _fmt(col: str, value) -> str:

@@ -15,12 +15,15 @@ N, Space   next unlabelled galaxy
 → / ←      next / previous galaxy (also PgDn / PgUp)
 Ctrl+Z     undo the last label (the galaxy it belonged to is shown)
 [ / ]      narrower / wider velocity colour clip (percentile of |v − v_sys|)
+Ctrl+J     adjudication queue (0-3 final label, Enter majority, Backspace withdraw)
+Ctrl+Sh+E  switch expert (File menu)
 F1, ?      this help
 =========  =====================================================================
 
 Set features and notes first (optional); the galaxy advances to the next unlabelled one as
-soon as both qualities are set (stellar only when there is no gas map) — switch this off in
-the View menu.  Every label is committed to disk (fsynced) before the next galaxy is shown.
+soon as both qualities are set (stellar only when the gas map has no valid spaxels: gas is then
+recorded as quality 0 with the note "no gas") — switch this off in the View menu.  Correcting a
+label of a galaxy that is already labelled stays on that galaxy.  Every label is committed to disk (fsynced) before the next galaxy is shown.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from kinview.conventions import QUALITY
+from kinview.labels.workflow import NO_GAS_NOTE
 
 #: (key, field, kind, value): the label keys.
 LABEL_KEYS: List[Tuple[str, str, str, int]] = (
@@ -53,6 +57,8 @@ OTHER_KEYS: List[Tuple[str, str, str]] = [
     ("R", "clear_pa", "clear hand-set PAs of this galaxy"),
     ("[", "clip_down", "narrower colour clip"),
     ("]", "clip_up", "wider colour clip"),
+    ("Ctrl+J", "adjudicate", "adjudication queue (in it: 0-3 final label, Enter majority, Backspace withdraw)"),
+    ("Ctrl+Shift+E", "switch_expert", "switch expert"),
     ("F1", "help", "keyboard help"),
     ("?", "help", "keyboard help"),
 ]
@@ -95,9 +101,18 @@ class LabelPanel(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setStyleSheet(BUTTON_STYLE)
-        outer = QtWidgets.QHBoxLayout(self)
-        outer.setContentsMargins(6, 4, 6, 4)
+        root = QtWidgets.QVBoxLayout(self)
+        root.setContentsMargins(6, 4, 6, 4)
+        root.setSpacing(3)
+        outer = QtWidgets.QHBoxLayout()
+        outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(8)
+        root.addLayout(outer, 1)
+        from kinview.gui.reveal_strip import RevealStrip
+
+        #: other experts' labels of this galaxy (blind mode: once you have labelled it)
+        self.reveal_strip = RevealStrip()
+        root.addWidget(self.reveal_strip)
         info = QtWidgets.QVBoxLayout()
         info.setSpacing(3)
         self.title = QtWidgets.QLabel("—")
@@ -203,7 +218,14 @@ class LabelPanel(QtWidgets.QWidget):
         state = "<b style='color:#0a7a0a'>labelled</b>" if done else (
             "<b style='color:#b36b00'>partly labelled</b>" if (sq is not None or gq is not None)
             else "<b style='color:#555555'>not labelled</b>")
-        self.state_label.setText(f"{state} by {expert}" + ("" if has_gas else " · no gas map"))
+        if has_gas:
+            gas_text = ""
+        elif labels.get(("gas", "note")) == NO_GAS_NOTE and gq is not None:
+            gas_text = (f" · <b>no valid gas spaxels</b>: gas quality {int(round(float(gq)))},"
+                        f" note “{NO_GAS_NOTE}”")
+        else:
+            gas_text = " · <b>no valid gas spaxels</b>: the stellar quality alone labels it"
+        self.state_label.setText(f"{state} by {expert}" + gas_text)
         self.state_label.setTextFormat(QtCore.Qt.RichText)
         note = labels.get(("galaxy", "note"))
         self._note_saved = "" if note is None else str(note)

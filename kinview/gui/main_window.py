@@ -27,10 +27,14 @@ from kinview.gui.galaxy_list import GalaxyList
 from kinview.gui.galaxy_view import GalaxyView
 from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, LabelPanel
 from kinview.gui.prefetch import Prefetcher
+from kinview.labels.workflow import has_valid_spaxels, implied_labels, should_advance
 from kinview.settings import Settings
 
 #: Delay (ms) before the neighbours of the galaxy on screen start loading (after its paint).
 PREFETCH_DELAY_MS = 40
+#: Delay (ms) before the reveal strip is filled: after the galaxy's paint, and once per burst
+#: of key presses (two small indexed queries, ~0.1 ms).
+REVEAL_DELAY_MS = 40
 #: Delay (ms) after the last move before the position is saved to the settings file.
 SETTINGS_SAVE_DELAY_MS = 1500
 
@@ -46,6 +50,7 @@ QStatusBar { background:#e9e9e9; color:#111111; }
 QTabWidget::pane { border:1px solid #c8c8c8; }
 QTabBar::tab { background:#e4e4e4; color:#111111; padding:4px 12px; }
 QTabBar::tab:selected { background:#ffffff; font-weight:bold; }
+QMainWindow > QTabBar::tab:selected { font-weight:normal; border-bottom:2px solid #1f6fd1; }
 QToolBar { background:#eeeeee; border:none; spacing:6px; }
 QTableView { background:#ffffff; alternate-background-color:#f0f4fa; }
 QComboBox, QSpinBox, QDoubleSpinBox, QLineEdit { background:#ffffff; color:#111111; }
@@ -106,6 +111,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 expert = self.settings.expert or getpass.getuser() or "expert"
         self.state = vs.ViewState(survey_dir=str(self.survey_dir), expert=expert)
         self.state.clip_percentile = float(self.settings.clip_percentile or 98.0)
+        self.state.toggles.setdefault("blind", True)   # others' labels hidden until I label
         self.state.toggles.update({k: bool(v) for k, v in self.settings.toggles.items()
                                    if k in self.state.toggles})
         saved_filter = self.settings.filters.get(Settings.survey_key(self.survey_dir))
@@ -128,6 +134,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._settings_timer: Optional[QtCore.QTimer] = None
 
         # read the table in a worker while the widgets are built
+        self._table_expert = self.state.expert     # whose labels the table job reads
         self._table_job = worker.submit(_load_table_job, str(self.survey_dir), self.state.expert,
                                         pass_state=False)
         self.setWindowTitle(f"kinview — {self.survey_dir.name}")
@@ -162,6 +169,7 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.gui.model_panels import install as install_model_panels
 
         self.model_panels = install_model_panels(self)
+        self._install_experts()
         from kinview.gui import catalogue_panel, survey_menu
 
         catalogue_panel.install(self)
@@ -235,6 +243,7 @@ class MainWindow(QtWidgets.QMainWindow):
         mb.setStyleSheet("QMenuBar { background:#eeeeee; color:#111111; }")
         fm = mb.addMenu("&File")
         self._action("Save screenshot…", "Ctrl+Shift+S", self._save_screenshot, fm)
+        self._action("Switch expert…", "Ctrl+Shift+E", self.prompt_expert, fm)
         self._action("Quit", "Ctrl+Q", self.quit, fm)
         lm = mb.addMenu("&Label")
         from kinview.gui.label_panel import _VOCAB
@@ -249,6 +258,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Type a note", "T", self.label_panel.edit_note, lm)
         self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm)
         self._action("Undo last label", "Ctrl+Z", self.undo, lm)
+        lm.addSeparator()
+        self._action("Adjudication queue", "Ctrl+J", self.toggle_adjudication, lm)
         gm = mb.addMenu("&Go")
         keys: Dict[str, list] = {}
         for seq, name, _ in OTHER_KEYS:
@@ -272,6 +283,9 @@ class MainWindow(QtWidgets.QMainWindow):
             "auto_advance": self._action("Advance when both qualities are set", None,
                                          lambda on: self.set_toggle("auto_advance", on),
                                          self.view_menu, True, t["auto_advance"]),
+            "blind": self._action("Blind mode (others' labels after mine)", None,
+                                  lambda on: self.set_toggle("blind", on), self.view_menu, True,
+                                  t.get("blind", True)),
         }
         self._action("Narrower colour clip", "[", lambda: self.step_clip(-1), self.view_menu)
         self._action("Wider colour clip", "]", lambda: self.step_clip(+1), self.view_menu)
@@ -327,9 +341,18 @@ class MainWindow(QtWidgets.QMainWindow):
         from kinview.labels.store import LabelStore
 
         self.store = LabelStore(self.survey_dir, expert=self.state.expert)
+        if self.state.expert != self._table_expert:
+            # the expert was switched (first-run prompt) while the table was loading
+            from kinview.labels.workflow import labels_by_galaxy
+
+            self.mine = labels_by_galaxy(self.store.current(self.state.expert))
+            vs.refresh_derived(table, self.mine)
         self.prefetcher = Prefetcher(self.survey_dir, self.row, db_path=self.store_db_path(),
                                      clean=self.state.toggles.get("cleaned", False))
         self.prefetcher.loaded.connect(self._galaxy_loaded)
+        self.adjudication.bind(self.store, self.state.expert)
+        if self.adjudication_dock.isVisible():
+            self.adjudication.refresh()
         self.prefetcher.fitted.connect(self._pa_fitted)
         self._count_labelled()
         order = vs.ordered_rows(table, self.state.filter_name, self.state.filter_k,
@@ -375,6 +398,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 act.setChecked(value)
                 act.blockSignals(False)
             self.view.set_toggles(self.state.toggles)
+            if key == "blind":
+                self._update_reveal_soon()
             if key == "cleaned" and self.prefetcher is not None:
                 self.prefetcher.set_clean(value)      # the cleaning runs in the loader
                 self.view.drawn_plateifu = None
@@ -403,6 +428,7 @@ class MainWindow(QtWidgets.QMainWindow):
         data = self.prefetcher.get(pifu)
         has_gas = pifu not in self.no_gas
         self.label_panel.set_galaxy(pifu, labels, has_gas, row, self.state.expert)
+        self._update_reveal_soon()
         self._save_settings_soon()
         if data is not None:
             self.view.show_galaxy(data, row, labels)
@@ -413,10 +439,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.prefetcher.request(pifu, priority=100)
 
     def _galaxy_loaded(self, plateifu: str, data) -> None:
-        if data.fields.get("gas") is None and data.fields.get("stellar") is not None:
+        gas = data.fields.get("gas")
+        if (not has_valid_spaxels(None if gas is None else gas.vel)
+                and data.fields.get("stellar") is not None):
             if plateifu not in self.no_gas:
                 self.no_gas.add(plateifu)
                 self._count_labelled()
+                if plateifu == self.state.current:
+                    self._update_reveal_soon()
         if plateifu == self.state.current and self.view.drawn_plateifu != plateifu:
             row = self.row(plateifu)
             row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
@@ -494,6 +524,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list.set_filter(name, k)
         self.galaxy_list.set_data(self.table, order)
         self.state.set_order(order)
+        if name == "misaligned":
+            counts = vs.pa_fit_counts(self.table)
+            if counts["unfitted"]:
+                self.statusBar().showMessage(
+                    f"Misaligned covers the {counts['fitted']} galaxies with PAs; {counts['unfitted']} "
+                    "are not fitted yet (filter \"PA not fitted yet\")", 10000)
         if not order:
             self.view.header.setText("<span style='color:#555'>No galaxy passes this filter.</span>")
 
@@ -508,13 +544,26 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------------------------------
     # labelling
     # ------------------------------------------------------------------------------------------
+    def _has_gas(self, plateifu: str) -> Optional[bool]:
+        """False when the galaxy's gas map has no valid spaxels, True when it has some, None
+        while its maps are not loaded yet."""
+        if plateifu in self.no_gas:
+            return False
+        data = self.prefetcher.get(plateifu) if self.prefetcher is not None else None
+        return None if data is None else True
+
     def label(self, field: str, kind: str, value, advance: bool = True) -> Optional[int]:
         """Commit one label of the current galaxy (fsynced before returning), update the list,
-        and advance to the next unlabelled galaxy when both qualities are now set."""
+        and advance to the next unlabelled galaxy when this label completed the galaxy
+        (:func:`kinview.labels.workflow.should_advance`: a correction stays).  On a galaxy
+        without gas, a stellar quality also records gas quality 0 and the note "no gas"."""
         pifu = self.state.current
         if pifu is None or self.store is None:
             return None
         labels = self.mine.setdefault(pifu, {})
+        for f, k, v in implied_labels(labels, field, kind, value, self._has_gas(pifu)):
+            if self.label(f, k, v, advance=False) is None:
+                return None
         before = self.is_labelled(pifu)
         prev = labels.get((field, kind))
         row = self.table.loc[pifu] if self.table is not None else None
@@ -542,7 +591,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._after_label_change(pifu)
         self.labelled.emit(pifu, field, kind, value)
         self.statusBar().showMessage(f"saved {pifu} {field} {kind.replace('_', ' ')} = {value}", 3000)
-        if (advance and kind == "quality" and after and self.state.toggles.get("auto_advance", True)):
+        if (advance and should_advance(kind, before, after)
+                and self.state.toggles.get("auto_advance", True)):
             self.next_unlabelled()
         return event
 
@@ -555,6 +605,7 @@ class MainWindow(QtWidgets.QMainWindow):
             row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
             self.label_panel.set_galaxy(pifu, self.mine.get(pifu, {}), pifu not in self.no_gas,
                                         row, self.state.expert)
+            self._update_reveal_soon()
 
     def _note(self, text: str) -> None:
         self.label("galaxy", "note", text or None, advance=False)
@@ -635,6 +686,177 @@ class MainWindow(QtWidgets.QMainWindow):
             self.rate.setText("1 this session")
         else:
             self.rate.setText("")
+
+    # ------------------------------------------------------------------------------------------
+    # background PA fits: progress, cancel, the list refreshed as fits land
+    # ------------------------------------------------------------------------------------------
+    def attach_pa_fit(self, w) -> None:
+        """Show the progress of a background PA fit (a :mod:`kinview.gui.worker` worker running
+        :func:`kinview.gui.prefetch.fit_pas_if_none`) with a Cancel button in the status bar,
+        and refresh the list's PA columns as fits land.  Cancelled fits resume at the next start."""
+        if not hasattr(self, "pa_progress"):
+            self.pa_progress = QtWidgets.QProgressBar()
+            self.pa_progress.setObjectName("pa-fit-progress")
+            self.pa_progress.setFormat("PA fits %v / %m galaxies")
+            self.pa_progress.setToolTip("Position angles (fast method) of the galaxies not fitted "
+                                        "yet, in the background; labelling goes on meanwhile")
+            self.pa_cancel = QtWidgets.QToolButton()
+            self.pa_cancel.setText("Cancel PA fits")
+            self.pa_cancel.setFocusPolicy(QtCore.Qt.NoFocus)
+            self.statusBar().insertPermanentWidget(0, self.pa_progress)
+            self.statusBar().insertPermanentWidget(1, self.pa_cancel)
+        self.pa_worker = w
+        self._pa_refreshed = time.monotonic()
+        self.pa_progress.setRange(0, 0)      # busy until the worker knows how many
+        self.pa_progress.show()
+        self.pa_cancel.show()
+        self.pa_cancel.setEnabled(True)
+        try:
+            self.pa_cancel.clicked.disconnect()
+        except TypeError:
+            pass
+        self.pa_cancel.clicked.connect(self.cancel_pa_fits)
+        w.progress.connect(self._pa_fit_progress)
+        w.cancelled.connect(lambda: self.statusBar().showMessage(
+            "PA fitting cancelled: the fits done so far are kept; the rest resume at the next start",
+            10000))
+        w.failed.connect(lambda exc, tb: self.statusBar().showMessage(f"PA fitting failed: {exc}", 10000))
+        w.done.connect(self._pa_fit_done)
+
+    def cancel_pa_fits(self) -> None:
+        w = getattr(self, "pa_worker", None)
+        if w is not None and not w.is_done:
+            w.cancel()
+            self.pa_cancel.setEnabled(False)
+            self.statusBar().showMessage("cancelling the PA fits …")
+
+    def _pa_fit_progress(self, done: int, total) -> None:
+        if total:
+            self.pa_progress.setRange(0, int(total))
+        self.pa_progress.setValue(int(done))
+        if time.monotonic() - self._pa_refreshed > 5.0:
+            self.reload_pa_fits()
+
+    def _pa_fit_done(self) -> None:
+        self.pa_progress.hide()
+        self.pa_cancel.hide()
+        self.reload_pa_fits()
+
+    def reload_pa_fits(self) -> None:
+        """Re-read the stored PA fits into the galaxy table, the list and its filters."""
+        self._pa_refreshed = time.monotonic()
+        if self.table is None or self.store is None:
+            return
+        vs.refresh_pa_fits(self.table, self.mine, self.store.conn)
+        # the list shows the new values; its order (filter) is recomputed when the filter is
+        # next chosen, so the galaxy on screen and the expert's place never jump
+        self.galaxy_list.set_data(self.table, self.state.order)
+        if self.state.current is not None:
+            self.galaxy_list.select(self.state.current)
+
+    # ------------------------------------------------------------------------------------------
+    # several experts: who labels, blind mode and the reveal strip, adjudication
+    # ------------------------------------------------------------------------------------------
+    def _install_experts(self) -> None:
+        from kinview.gui.adjudication_panel import AdjudicationPanel
+
+        self.adjudication = AdjudicationPanel()
+        # a tab beside the galaxy list: the queue is the list of galaxies to settle, and the
+        # maps keep their room
+        self.adjudication_dock = self.add_panel("Adjudication", self.adjudication, "left")
+        self.tabifyDockWidget(self.list_dock, self.adjudication_dock)
+        self.adjudication_dock.hide()
+        self.adjudication_dock.visibilityChanged.connect(self._adjudication_visible)
+        self.adjudication.galaxy_selected.connect(self.goto)
+        self.adjudication.decided.connect(lambda *_: self._update_reveal_soon())
+        self._reveal_timer = QtCore.QTimer(self)
+        self._reveal_timer.setSingleShot(True)
+        self._reveal_timer.timeout.connect(self._update_reveal)
+        self._adjudication_timer = QtCore.QTimer(self)
+        self._adjudication_timer.setSingleShot(True)
+        self._adjudication_timer.timeout.connect(self._refresh_adjudication)
+        self.labelled.connect(lambda *_: self._adjudication_timer.start(300))
+
+    def _adjudication_visible(self, visible: bool) -> None:
+        if visible:
+            self._refresh_adjudication()
+        self._update_reveal_soon()
+
+    def _refresh_adjudication(self) -> None:
+        if self.store is not None and self.adjudication_dock.isVisible():
+            self.adjudication.refresh()
+
+    def toggle_adjudication(self) -> None:
+        """Show (and focus) or hide the adjudication queue.  While it is open the reveal strip
+        shows every rater's labels: adjudicating needs them, blind mode or not."""
+        if self.adjudication_dock.isVisible():
+            self.adjudication_dock.hide()
+            return
+        self.adjudication_dock.show()
+        self.adjudication_dock.raise_()
+        self.size_adjudication_dock()
+        self.adjudication.table.setFocus(QtCore.Qt.ShortcutFocusReason)
+
+    def size_adjudication_dock(self) -> None:
+        """Give the adjudication queue most of the height of its dock area (it may share it
+        with other docks, such as the catalogue panel)."""
+        self.resizeDocks([self.adjudication_dock], [int(self.height() * 0.7)], QtCore.Qt.Vertical)
+
+    def _update_reveal_soon(self) -> None:
+        """Refresh the reveal strip after the galaxy is painted (one small query, off the
+        keypress-to-paint path)."""
+        self._reveal_timer.start(REVEAL_DELAY_MS)
+
+    def _update_reveal(self) -> None:
+        pifu = self.state.current
+        strip = self.label_panel.reveal_strip
+        if pifu is None or self.store is None:
+            strip.clear_reveal()
+            return
+        from kinview.labels.adjudication import reveal
+
+        blind = bool(self.state.toggles.get("blind", True)) and not self.adjudication_dock.isVisible()
+        try:
+            r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas, blind=blind)
+        except Exception as exc:  # noqa: BLE001 - the strip is information, never a crash
+            strip.setText(f"<span style='color:#b00000'>other experts' labels unavailable: {exc}</span>")
+            return
+        strip.show_reveal(r)
+
+    def prompt_expert(self, first_run: bool = False) -> Optional[str]:
+        """Ask for the expert's name (File ▸ Switch expert, and the first run); switch to it."""
+        from kinview.gui.expert_dialog import ask_expert
+
+        known = self.store.experts() if self.store is not None else []
+        name = ask_expert(self, self.state.expert, known, first_run=first_run)
+        if name is not None:
+            self.switch_expert(name)
+        return name
+
+    def switch_expert(self, name: str) -> None:
+        """Label as ``name`` from now on: reload that expert's labels into the list, the label
+        panel and the counts; undo applies to that expert's labels; the name is saved."""
+        from kinview.labels.experts import validate_expert
+        from kinview.labels.workflow import labels_by_galaxy
+
+        name = validate_expert(name)
+        self.state.expert = name
+        self.expert_label.setText(f"expert: <b>{name}</b>")
+        self.undo_stack = []
+        self.session_done = []
+        if self.store is not None:
+            self.store.expert = name
+            self.mine = labels_by_galaxy(self.store.current(name))
+            self.adjudication.bind(self.store, name)
+        if self.table is not None:
+            vs.refresh_derived(self.table, self.mine)
+            self.set_filter(self.state.filter_name, self.state.filter_k)
+            self._count_labelled()
+            self._show_current()
+            self._refresh_adjudication()
+        self.settings.expert = name
+        self._save_settings_soon()
+        self.statusBar().showMessage(f"labelling as {name}", 5000)
 
     # ------------------------------------------------------------------------------------------
     # help, screenshot, settings

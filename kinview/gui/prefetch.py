@@ -508,22 +508,11 @@ class Prefetcher(QtCore.QObject):
 
 
 def fit_pas_if_none(survey_dir, state=None) -> int:
-    """Fit and store ``fast`` PAs of the whole survey when it has no PA fit at all (worker).
-
-    Used after the first run creates the demo survey; runs
-    :func:`kinview.kinematics.survey_fit.fit_survey` (worker processes, resumable, committed
-    as it goes).  Returns the number of fields fitted (0 when fits were already stored).
-    """
-    from kinview.db.connection import connect
-    from kinview.kinematics.survey_fit import fit_survey
+    """Fit and store ``fast`` PAs of every field that has no stored fit yet (worker): the first
+    fit of a new survey, or the rest of an interrupted one
+    (:func:`kinview.kinematics.survey_fit.resume_fits`: worker processes, committed as it
+    goes, cancellable).  Returns the number of fields fitted now (0 when none was left)."""
+    from kinview.kinematics.survey_fit import resume_fits
     from kinview.progress import NULL_STATE
 
-    conn = connect(survey_dir)
-    try:
-        stored = conn.execute("SELECT COUNT(*) FROM pa_fits").fetchone()[0]
-    finally:
-        conn.close()
-    if stored:
-        return 0
-    result = fit_survey(survey_dir, method="fast", state=state or NULL_STATE)
-    return int(result.get("fitted", 0))
+    return resume_fits(survey_dir, state=state or NULL_STATE)

@@ -102,11 +102,14 @@ def _write(conn, rows: List[Row]) -> None:
             [tuple(r) + (now,) for r in rows])
 
 
-def _todo(survey, conn, method: str, refit: bool, fields: Sequence[str]):
+def _todo(survey, conn, method: str, refit: bool, fields: Sequence[str], any_method: bool = False):
     done = set()
     if not refit:
-        done = {(r[0], r[1]) for r in conn.execute(
-            "SELECT plateifu, field FROM pa_fits WHERE method = ?", (method,))}
+        if any_method:
+            done = {(r[0], r[1]) for r in conn.execute("SELECT plateifu, field FROM pa_fits")}
+        else:
+            done = {(r[0], r[1]) for r in conn.execute(
+                "SELECT plateifu, field FROM pa_fits WHERE method = ?", (method,))}
     items = []
     for pifu, rel in conn.execute("SELECT plateifu, maps_path FROM galaxies "
                                   "ORDER BY row_index, plateifu"):
@@ -155,7 +158,8 @@ def _mp_context():
 
 def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                refit: bool = False, nsteps: int = 361, state: TaskState = NULL_STATE,
-               fields: Sequence[str] = FIELDS, chunk: Optional[int] = None) -> Dict[str, object]:
+               fields: Sequence[str] = FIELDS, chunk: Optional[int] = None,
+               only_unfitted: bool = False) -> Dict[str, object]:
     """Fit the PAs of every galaxy of a survey and store them in ``pa_fits``.
 
     Parameters
@@ -174,6 +178,9 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     fields : sequence of {'stellar', 'gas'}
     chunk : int, optional
         Galaxies per task sent to a worker (default: small, so an interruption loses little).
+    only_unfitted : bool
+        Skip fields that have a stored fit of *any* method (resuming an interrupted survey
+        fit without redoing fields another method already fitted).
 
     Returns
     -------
@@ -205,7 +212,7 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         n_gal = int(conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
         if n_gal == 0:
             raise SurveyError(f"{survey.root}: the survey has no galaxies")
-        items = _todo(survey, conn, method, refit, fields)
+        items = _todo(survey, conn, method, refit, fields, any_method=only_unfitted)
         n_all = n_gal * len(fields)
         n_todo = sum(len(it[2]) for it in items)
         summary = {"galaxies": n_gal, "fitted": 0, "failed": 0, "skipped": n_all - n_todo,
@@ -290,3 +297,29 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     done_fields = summary["fitted"] + summary["failed"]
     summary["fields_per_second"] = done_fields / summary["seconds"] if summary["seconds"] else 0.0
     return summary
+
+
+def unfitted_fields(survey_dir) -> int:
+    """Number of (galaxy, field) pairs with no stored PA fit of any method (0 when the survey
+    is fully fitted; failed fits count as fitted: they have a row saying why)."""
+    from kinview.db.connection import connect
+
+    conn = connect(survey_dir)
+    try:
+        n_gal = int(conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
+        n_done = int(conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT plateifu, field FROM pa_fits"
+                                  " WHERE plateifu IN (SELECT plateifu FROM galaxies))").fetchone()[0])
+    finally:
+        conn.close()
+    return max(n_gal * len(FIELDS) - n_done, 0)
+
+
+def resume_fits(survey_dir, state: TaskState = NULL_STATE, jobs: Optional[int] = None) -> int:
+    """Fit (fast method) every field of the survey that has no stored fit yet: the first fit of
+    a new survey, or the rest of one that was interrupted.  Returns the number of fields
+    fitted or failed now (0 when nothing was left).  Cancellable through ``state``; the fits
+    done so far are committed and the next call goes on from there."""
+    if unfitted_fields(survey_dir) == 0:
+        return 0
+    result = fit_survey(survey_dir, method="fast", jobs=jobs, state=state, only_unfitted=True)
+    return int(result.get("fitted", 0)) + int(result.get("failed", 0))

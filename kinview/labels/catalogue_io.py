@@ -13,7 +13,9 @@ then kinview's own: ``notes`` (free text), ``experts`` (who labelled the galaxy,
 with the majority over the galaxy's flags rated by ≥ 2 experts; NaN when none), ``disputed``
 (flag columns on which experts disagree, ``;``-joined), ``stellar_pa_err``, ``halpha_pa_err``
 (1σ, degrees, from the PA fit), ``stellar_pa_src``, ``halpha_pa_src`` (where the PA comes from:
-``expert``, ``consensus``, ``pafit``, ``fast`` or empty), and for each active model
+``expert``, ``consensus``, ``pafit``, ``fast`` or empty), ``adjudicated`` (consensus exports:
+the flags an adjudicator settled, ``column=value by name``, ``;``-joined; the flag columns then
+hold the adjudicator's final label instead of the majority), and for each active model
 ``pred_<task>_<field>`` with ``pred_<task>_<field>_conf``.
 
 PAs are degrees East of North to the receding side; ``pa_offset`` is the smallest angle
@@ -62,7 +64,7 @@ CATALOGUE_COLUMNS = ["plateifu", "stellar_pa", "halpha_pa", "pa_offset", "stel_q
                      "halpha_qual", "halpha_feature", "halpha_notes"]
 #: kinview's own columns that follow them (model prediction columns come after these).
 KINVIEW_COLUMNS = ["notes", "experts", "n_labels", "agreement", "disputed", "stellar_pa_err",
-                   "halpha_pa_err", "stellar_pa_src", "halpha_pa_src"]
+                   "halpha_pa_err", "stellar_pa_src", "halpha_pa_src", "adjudicated"]
 #: Flag column -> (field, kind) of the label it holds.
 FLAG_COLUMNS = {
     "stel_qual": ("stellar", "quality"),
@@ -495,7 +497,9 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
     expert : str, optional
         Whose labels (default: the store's expert); ignored with ``consensus=True``.
     consensus : bool
-        Majority of all experts (ties give −99 and are listed in ``disputed``).
+        Majority of all experts (ties give −99 and are listed in ``disputed``), replaced by the
+        adjudicator's final label where one was recorded
+        (:mod:`kinview.labels.adjudication`; listed in ``adjudicated``).
     labelled_only : bool
         Only galaxies with at least one current label (default: every galaxy of the survey,
         in catalogue order, with −99 flags where unlabelled).
@@ -511,7 +515,9 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
     everyone = store.current()
     cons_all = consensus_table(everyone)
     if consensus:
-        mine = cons_all
+        from kinview.labels.adjudication import apply_final, final_labels
+
+        mine = apply_final(cons_all, final_labels(store))
     else:
         who = store._expert(expert)
         cur = everyone[everyone["expert"] == who]
@@ -585,6 +591,15 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
         disputed.setdefault(p, []).append(flag_of[(f, k)])
     out["agreement"] = agree.reindex(idx).to_numpy(dtype=float)
     out["disputed"] = [";".join(sorted(disputed.get(p, []), key=CATALOGUE_COLUMNS.index)) for p in order]
+    settled = {}
+    if consensus:
+        adj = mine[mine["adjudicator"] != ""]
+        for p, f, k, v, a in zip(adj["plateifu"].tolist(), adj["field"].tolist(), adj["kind"].tolist(),
+                                 adj["value"].tolist(), adj["adjudicator"].tolist()):
+            if (f, k) in flag_of:
+                settled.setdefault(p, []).append((CATALOGUE_COLUMNS.index(flag_of[(f, k)]),
+                                                  f"{flag_of[(f, k)]}={int(v)} by {a}"))
+    out["adjudicated"] = [";".join(t for _, t in sorted(settled.get(p, []))) for p in order]
 
     columns = CATALOGUE_COLUMNS + KINVIEW_COLUMNS
     out = out[columns]

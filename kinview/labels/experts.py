@@ -84,6 +84,19 @@ def default_expert(explicit: Optional[str] = None) -> str:
         return "unknown"
 
 
+def needs_first_run_prompt(explicit: Optional[str] = None, saved: Optional[str] = None) -> bool:
+    """True when nothing names the expert yet: no explicit name (``--expert``), no
+    ``$KINVIEW_EXPERT`` and no saved name (``saved``, else the settings file).  The GUI then
+    asks for the name instead of silently labelling under the login name."""
+    if explicit is not None and str(explicit).strip():
+        return False
+    if os.environ.get("KINVIEW_EXPERT", "").strip():
+        return False
+    if saved is None:
+        saved = _settings().get("expert")
+    return not (isinstance(saved, str) and saved.strip())
+
+
 def save_default_expert(name: str) -> Path:
     """Store ``name`` as the default expert in the settings file (other keys are kept).
 

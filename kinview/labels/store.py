@@ -436,10 +436,13 @@ class LabelStore:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT expert FROM labels ORDER BY expert")]
 
     def consensus(self) -> pd.DataFrame:
-        """Majority labels of all experts (see :func:`kinview.labels.consensus.consensus_table`)."""
+        """Majority labels of all experts (see :func:`kinview.labels.consensus.consensus_table`),
+        with an adjudicator's final label in place of the majority where one was recorded
+        (column ``adjudicator``; see :mod:`kinview.labels.adjudication`)."""
+        from kinview.labels.adjudication import apply_final, final_labels
         from kinview.labels.consensus import consensus_table
 
-        return consensus_table(self.current())
+        return apply_final(consensus_table(self.current()), final_labels(self))
 
     def disagreements(self) -> pd.DataFrame:
         """Galaxies where experts disagree (see :func:`kinview.labels.consensus.disagreements`)."""
@@ -486,7 +489,7 @@ class LabelStore:
         ----------
         source : str
             ``"expert:NAME"`` (that expert's current labels), ``"consensus"`` (majority of all
-            experts; tied fields are left out) or ``"all"`` (every expert's current labels, one
+            experts or the adjudicator's final label; tied fields without one are left out) or ``"all"`` (every expert's current labels, one
             row per expert).
 
         Returns
