@@ -7,7 +7,7 @@ def test_registered_tasks_describe_themselves():
 
     assert {"vfield-quality", "spin"} <= set(names())
     vq = get("vfield-quality").describe()
-    assert vq["default_arch"] == "default" and set(vq["architectures"]) == {"default", "seed-fcn", "seed-cnn"}
+    assert vq["default_arch"] == "default" and set(vq["architectures"]) == {"default", "seed-fcn", "seed-cnn", "kinview-cnn"}
     assert vq["kind"] == "binary" and "roc_auc" in vq["metrics"]
     spin = get("spin").describe()
     assert spin["kind"] == "regression" and "pearson" in spin["metrics"]

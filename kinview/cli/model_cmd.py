@@ -61,13 +61,23 @@ def register(sub):
                    help="list every sample left without a prediction and why (default: a summary)")
     p.set_defaults(func=_predict)
 
-    p = sub.add_parser("evaluate", help="held-out metrics of a model as JSON on stdout",
+    p = sub.add_parser("evaluate", help="held-out or out-of-fold metrics, with intervals, as JSON",
                        description="Score a model (--model, else the active one, else the shipped "
                        "default) on the held-out test split recorded in its model card (all "
-                       "labelled samples when it was trained on other data).  Prints JSON.")
+                       "labelled samples when it was trained on other data).  With --oof K, "
+                       "score the training recipe instead: K models, each trained on the other "
+                       "folds (folds by galaxy), predict every labelled sample out of fold; the "
+                       "run is stored in the survey database for the GUI.  Prints JSON on "
+                       "stdout and a readable summary (metrics with 95%% bootstrap intervals "
+                       "over galaxies, class counts) on stderr.")
     p.add_argument("task", metavar="TASK")
     p.add_argument("--survey", required=True, metavar="DIR")
     p.add_argument("--model", default=None, metavar="PATH")
+    p.add_argument("--oof", type=int, default=0, metavar="K",
+                   help="K-fold out-of-fold evaluation of the recipe (--arch, --seed, --epochs)")
+    p.add_argument("--arch", default=None, metavar="NAME", help="with --oof: architecture (default: the task's)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="with --oof: fold/initialisation seed")
+    p.add_argument("--epochs", type=int, default=None, metavar="N", help="with --oof: epochs (default: the recipe's)")
     p.add_argument("--labels", default=None, metavar="SOURCE",
                    help="label source to score against (default: the one the model was trained on)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -183,12 +193,35 @@ def _evaluate(args) -> int:
     from kinview.training import evaluate
     from kinview.training.metrics import jsonable
 
+    from kinview.errors import KinviewError
+    from kinview.training.oof import format_report
+
     task = get(args.task)
     survey = _survey_dir(args.survey)
     options = _options(args.option)
     if args.labels:
         options["labels"] = args.labels
-    result = evaluate(task, survey, model_path=args.model, options=options or None)
+    if args.oof:
+        from kinview.progress import tqdm_state
+        from kinview.training.oof import evaluate_oof
+
+        if args.model:
+            raise KinviewError("--oof evaluates a training recipe (--arch), not a saved --model")
+        if args.oof < 2:
+            raise KinviewError(f"--oof needs at least 2 folds, not {args.oof}")
+        with tqdm_state(f"out-of-fold {task.name}", unit="fold") as state:
+            result = evaluate_oof(task, survey, k=args.oof, arch=args.arch, epochs=args.epochs,
+                                  seed=args.seed, options=options, state=state)
+    else:
+        if args.arch or args.epochs:
+            raise KinviewError("--arch and --epochs go with --oof (a held-out evaluation scores a saved model)")
+        result = evaluate(task, survey, model_path=args.model, options=options or None)
     json.dump(jsonable(result), sys.stdout, indent=1, allow_nan=False)
     sys.stdout.write("\n")
+    sys.stdout.flush()
+    if result.get("metrics_intervals") is not None or args.oof:
+        shown = dict(result)
+        if not args.oof:
+            shown.update(metrics=result["metrics_intervals"], headline=list(task.headline_metrics()))
+        print(format_report(shown), file=sys.stderr)
     return 0

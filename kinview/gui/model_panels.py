@@ -150,6 +150,15 @@ class ModelPanels(QtCore.QObject):
             # shown again when the saved window layout had it open).
             self.dock.hide()
         self.browser = ConfidenceBrowser(survey, expert=expert)
+        from kinview.gui.evaluation_view import EvaluationView
+
+        # the Model tab shows the same held-out / out-of-fold figures as the training panel
+        self.evaluation = EvaluationView(survey, self.training.task_box.currentData())
+        self.browser.layout().insertWidget(0, self.evaluation)
+        self.training.task_box.currentIndexChanged.connect(
+            lambda *_: self.evaluation.set_task(self.training.task_box.currentData()))
+        self.training.evaluation.refreshed.connect(lambda *_: self._sync_evaluation(self.training.evaluation))
+        self.evaluation.oof_finished.connect(lambda *_: self.training.evaluation.refresh())
         window.add_panel("Model", self.browser, "tab")
         self.model_list = ModelListPanel(survey, workspace_kind="survey")
         window.add_panel("Models", self.model_list, "tab")
@@ -211,6 +220,11 @@ class ModelPanels(QtCore.QObject):
         menu.addAction(a)
 
     # ------------------------------------------------------------------------------------------
+    def _sync_evaluation(self, source) -> None:
+        """Show what the training panel just read in the Model tab too (same figures)."""
+        if source.summary is not None and source.summary.get("task") == self.evaluation.task:
+            self.evaluation._show(source.summary)
+
     def goto(self, plateifu: str) -> None:
         w = self.window
         if w.goto(plateifu):

@@ -260,6 +260,10 @@ class TrainingPanel(QtWidgets.QWidget):
         self.metrics_label = QtWidgets.QLabel("")
         self.metrics_label.setWordWrap(True)
         lay.addWidget(self.metrics_label)
+        from kinview.gui.evaluation_view import EvaluationView
+
+        self.evaluation = EvaluationView(self.workspace)   # held-out and out-of-fold figures
+        lay.addWidget(self.evaluation)
 
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(120)      # it gives way when the status text wraps
@@ -309,6 +313,7 @@ class TrainingPanel(QtWidgets.QWidget):
             w.setVisible(is_vq)
         self.source_note.setText("" if is_vq else f"targets: {t.label_source}")
         self.source_note.setVisible(not is_vq)
+        self.evaluation.set_task(name)
 
     def _arch_changed(self, *_):
         """Show the chosen architecture's recipe length (a seed's 50 epochs, the default's 80)."""
@@ -325,6 +330,8 @@ class TrainingPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------------------------------
     def set_workspace(self, workspace) -> None:
         self.workspace = None if workspace is None else Path(workspace)
+        self.evaluation.survey_dir = self.workspace
+        self.evaluation.refresh()
 
     def set_live_target(self, sample_id: Optional[str]) -> None:
         """The sample (plate-ifu or cluster map id) whose prediction is shown after each epoch.
@@ -504,6 +511,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.live_label.setVisible(False)
         self.eta.setText(f"total {_fmt_seconds(time.perf_counter() - self._t0)}; "
                          "predictions for every sample are in the database")
+        self.evaluation.refresh()
         self.finished.emit(record)
 
     def activate_anyway(self):

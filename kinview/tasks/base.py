@@ -165,6 +165,29 @@ class Task:
         """Held-out metrics as a JSON-serialisable dict."""
         raise NotImplementedError
 
+    #: metrics of :meth:`metrics_with_intervals` shown as headline figures, in order
+    interval_metrics: Tuple[str, ...] = ()
+
+    def headline_metrics(self) -> Tuple[str, ...]:
+        """Keys of :meth:`metrics_with_intervals` that the CLI and GUI show, in order."""
+        if self.interval_metrics:
+            return tuple(self.interval_metrics)
+        if self.kind == "regression":
+            return ("pearson", "spearman", "rmse", "baseline_rmse")
+        return ("roc_auc", "balanced_accuracy", "accuracy", "majority_baseline")
+
+    def metrics_with_intervals(self, y_true: np.ndarray, y_pred: np.ndarray, groups=None,
+                               n_boot: int = 1000, seed: int = 0) -> Dict[str, Any]:
+        """Metrics with 95 % bootstrap intervals (resampling ``groups``, the galaxies), as
+        :mod:`kinview.training.intervals` defines them: classifiers get ROC AUC, balanced
+        accuracy, accuracy and the majority baseline with the class counts; regressors get
+        Pearson, Spearman and RMSE.  Override for task-specific figures."""
+        from kinview.training.intervals import classification_intervals, regression_intervals
+
+        if self.kind == "regression":
+            return regression_intervals(y_true, y_pred, groups, n_boot, seed)
+        return classification_intervals(y_true, y_pred, groups, n_boot, seed)
+
     def to_predictions(self, y_pred: np.ndarray, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
         """Rows ``(id, field, value, confidence, extra)`` for the ``predictions`` table."""
         raise NotImplementedError

@@ -37,7 +37,7 @@ class VFieldQuality(Task):
     inputs = "32×32 velocity field in [−1, 1] (v / max|v|, masked spaxels 0), stellar and gas fields"
     target = "usable (quality ≥ 1) in binary mode; quality 0/1/2 in 3class mode"
     label_source = "expert quality labels from the survey database (expert:NAME | consensus | all)"
-    architectures = ("default", "seed-fcn", "seed-cnn")
+    architectures = ("default", "seed-fcn", "seed-cnn", "kinview-cnn")
     default_arch = "default"
     recipes_module = "kinview.nets.vfield"
     metrics = ("accuracy", "balanced_accuracy", "roc_auc", "confusion", "at_confidence")

@@ -101,6 +101,9 @@ def load_model(path: Union[str, Path]):
         return load_external(path)
     keras = setup_keras()
     import kinview.nets.layers  # noqa: F401  (registers kinview's serializable layers, if any)
+    from kinview.nets.field_summary import register
+
+    register()  # kinview>FieldSummary (no weights, no code from the file)
 
     try:
         return keras.saving.load_model(str(path), safe_mode=True, compile=False)
@@ -177,6 +180,17 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
 
     from kinview.training.splits import class_weights
 
+    if cfg.get("fit") == "convex":  # fixed features + one Dense layer: exact fit, no epochs
+        from kinview.training.convex import fit_head
+
+        out = fit_head(task, model, train, val, cfg, state)
+        if on_epoch_model is not None:
+            def predict_fn(X, _m=model):
+                return predict_arrays(_m, X)
+
+            on_epoch_model(1, predict_fn)
+            state.emit("epoch_model", predict_fn)
+        return out
     y = np.asarray(train.y)
     if cfg.get("class_weight") and cfg.get("n_classes"):
         cw = class_weights(y, int(cfg["n_classes"]))
@@ -424,6 +438,8 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
                                if task.kind != "regression" else None),
         "test_groups": sorted(set(str(g) for g in te.groups)),
         "metrics": metrics, "val_metrics": val_metrics,
+        "metrics_intervals": (task.metrics_with_intervals(te.y, test_pred, te.groups, seed=seed)
+                              if len(te) else None),
         "seed": int(seed), "epochs": epochs, "epochs_run": fit["epochs_run"], "best_epoch": fit["best_epoch"],
         "batch_size": cfg.get("batch_size"), "learning_rate": cfg.get("learning_rate"),
         "reduce_lr": cfg.get("reduce_lr"), "class_weight": fit["class_weight"],
@@ -705,6 +721,12 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
               "label_source": data.info.get("label_source"), "label_hash": data.label_hash,
               "trained_label_hash": card.get("label_hash"), "held_out": which,
               "n_held_out": len(held), "metrics": metrics}
+    if len(held):   # the same figures with 95 % bootstrap intervals (by galaxy)
+        from kinview.training.oof import sample_description
+
+        result["metrics_intervals"] = task.metrics_with_intervals(held.y, pred, held.groups)
+        result["samples"] = (sample_description("test", len(held)) if present.any()
+                             else f"all {len(held)} labelled samples (model trained on other data)")
     extra = getattr(task, "evaluate_extra", None)  # task-specific blocks (e.g. darkmatter's MC splits)
     if extra is not None:
         result.update(extra(workspace, model, dict(opts, **(options or {})), state) or {})
