@@ -143,7 +143,14 @@ class ModelPanels(QtCore.QObject):
         lay.addWidget(self.prediction)
         lay.addWidget(self.training, 1)
         self.dock_body = dock_body
-        self.dock = window.add_panel("Training", dock_body, "right")
+        # on a short window the panel scrolls rather than squeezing its boxes below their height
+        scroller = QtWidgets.QScrollArea()
+        scroller.setWidgetResizable(True)
+        scroller.setFrameShape(QtWidgets.QFrame.NoFrame)
+        scroller.setWidget(dock_body)
+        bar = scroller.style().pixelMetric(QtWidgets.QStyle.PM_ScrollBarExtent)
+        scroller.setMinimumWidth(dock_body.minimumSizeHint().width() + bar + 2)
+        self.dock = window.add_panel("Training", scroller, "right")
         if isinstance(self.dock, QtWidgets.QDockWidget):
             window.resizeDocks([self.dock], [360], QtCore.Qt.Horizontal)
             # Classification comes first: the training dock opens from the Models menu (or is
