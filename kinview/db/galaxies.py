@@ -30,3 +30,14 @@ def observations_of(conn: sqlite3.Connection, mangaid: Optional[str]) -> List[st
     rows = conn.execute("SELECT plateifu FROM galaxies WHERE mangaid = ? ORDER BY row_index",
                         (mangaid,)).fetchall()
     return [r[0] for r in rows]
+
+
+def count(conn: sqlite3.Connection) -> int:
+    """Number of galaxies in the catalogue."""
+    return int(conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
+
+
+def maps_paths(conn: sqlite3.Connection) -> List[tuple]:
+    """(plateifu, maps_path relative to the survey root or None), in catalogue order."""
+    return conn.execute("SELECT plateifu, maps_path FROM galaxies "
+                        "ORDER BY row_index, plateifu").fetchall()

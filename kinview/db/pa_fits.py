@@ -69,3 +69,42 @@ def resolve_pa(override, fitted):
     """
     override = np.asarray(override, dtype=float)
     return np.where(np.isfinite(override), override, np.asarray(fitted, dtype=float))
+
+
+#: Columns a stored fit is written with, in order (``created`` is added by :func:`write_fits`).
+FIT_COLUMNS = ("plateifu", "field", "method", "pa", "pa_err", "vsyst", "n_used", "nsteps",
+               "reason", "seconds")
+
+
+def write_fits(conn: sqlite3.Connection, rows, replace: bool, created: str) -> None:
+    """Write PA fits to ``pa_fits`` (the caller owns the transaction).
+
+    Parameters
+    ----------
+    rows : iterable of tuple
+        One tuple per fit in :data:`FIT_COLUMNS` order: PA and its 1σ error in degrees East of
+        North to the receding side (None for a failed fit), the systemic-velocity correction
+        in km/s, spaxels used, grid steps, failure reason, fit seconds.
+    replace : bool
+        True replaces a stored fit of the same (plateifu, field, method); False keeps it.
+    created : str
+        ISO-8601 UTC time stamp stored with every row.
+    """
+    verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+    conn.executemany(
+        f"{verb} INTO pa_fits ({', '.join(FIT_COLUMNS)}, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        [tuple(r) + (created,) for r in rows])
+
+
+def fitted_fields(conn: sqlite3.Connection, method: Optional[str] = None) -> set:
+    """(plateifu, field) pairs with a stored fit (failed fits included); of ``method`` if given."""
+    if method is None:
+        return {(r[0], r[1]) for r in conn.execute("SELECT plateifu, field FROM pa_fits")}
+    return {(r[0], r[1]) for r in conn.execute(
+        "SELECT plateifu, field FROM pa_fits WHERE method = ?", (method,))}
+
+
+def count_fitted_fields(conn: sqlite3.Connection) -> int:
+    """Distinct (plateifu, field) pairs of catalogued galaxies with any stored fit."""
+    return int(conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT plateifu, field FROM pa_fits"
+                            " WHERE plateifu IN (SELECT plateifu FROM galaxies))").fetchone()[0])

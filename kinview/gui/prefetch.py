@@ -23,6 +23,7 @@ from typing import Dict, List, Optional
 import numpy as np
 from PyQt5 import QtCore
 
+from kinview.db.pa_fits import write_fits
 from kinview.gui import worker as _worker
 
 FIELDS = ("stellar", "gas")
@@ -258,12 +259,10 @@ def store_fast_fit(conn, plateifu: str, kind: str, fit, seconds: float) -> None:
     def _num(v):
         return None if v is None or not np.isfinite(v) else float(v)
 
-    conn.execute(
-        "INSERT OR IGNORE INTO pa_fits (plateifu, field, method, pa, pa_err, vsyst, n_used, "
-        "nsteps, reason, seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (plateifu, kind, "fast", _num(pa), _num(err), _num(vsyst),
-         int(getattr(fit, "n_used", 0) or 0), getattr(fit, "nsteps", None), getattr(fit, "reason", None) or None,
-         float(seconds), datetime.now(timezone.utc).isoformat(timespec="seconds")))
+    write_fits(conn, [(plateifu, kind, "fast", _num(pa), _num(err), _num(vsyst),
+                       int(getattr(fit, "n_used", 0) or 0), getattr(fit, "nsteps", None),
+                       getattr(fit, "reason", None) or None, float(seconds))],
+               replace=False, created=datetime.now(timezone.utc).isoformat(timespec="seconds"))
 
 
 def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,

@@ -21,6 +21,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from kinview.db.galaxies import count as count_galaxies, maps_paths as galaxy_maps_paths
+from kinview.db.pa_fits import count_fitted_fields, fitted_fields, write_fits
 from kinview.errors import Cancelled, KinviewError, SurveyError
 from kinview.kinematics.pa import METHODS
 from kinview.progress import NULL_STATE, TaskState
@@ -97,23 +99,15 @@ def _write(conn, rows: List[Row]) -> None:
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with transaction(conn):
-        conn.executemany(
-            "INSERT OR REPLACE INTO pa_fits (plateifu, field, method, pa, pa_err, vsyst, "
-            "n_used, nsteps, reason, seconds, created) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [tuple(r) + (now,) for r in rows])
+        write_fits(conn, rows, replace=True, created=now)
 
 
 def _todo(survey, conn, method: str, refit: bool, fields: Sequence[str], any_method: bool = False):
     done = set()
     if not refit:
-        if any_method:
-            done = {(r[0], r[1]) for r in conn.execute("SELECT plateifu, field FROM pa_fits")}
-        else:
-            done = {(r[0], r[1]) for r in conn.execute(
-                "SELECT plateifu, field FROM pa_fits WHERE method = ?", (method,))}
+        done = fitted_fields(conn, None if any_method else method)
     items = []
-    for pifu, rel in conn.execute("SELECT plateifu, maps_path FROM galaxies "
-                                  "ORDER BY row_index, plateifu"):
+    for pifu, rel in galaxy_maps_paths(conn):
         need = [f for f in fields if (pifu, f) not in done]
         if need:
             path = str(survey.root / rel) if rel else None
@@ -262,7 +256,7 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     survey = Survey.open(survey_dir)
     conn = survey.connect()
     try:
-        n_gal = int(conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
+        n_gal = count_galaxies(conn)
         if n_gal == 0:
             raise SurveyError(f"{survey.root}: the survey has no galaxies")
         items = _todo(survey, conn, method, refit, fields, any_method=only_unfitted)
@@ -376,9 +370,8 @@ def unfitted_fields(survey_dir) -> int:
 
     conn = connect(survey_dir)
     try:
-        n_gal = int(conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
-        n_done = int(conn.execute("SELECT COUNT(*) FROM (SELECT DISTINCT plateifu, field FROM pa_fits"
-                                  " WHERE plateifu IN (SELECT plateifu FROM galaxies))").fetchone()[0])
+        n_gal = count_galaxies(conn)
+        n_done = count_fitted_fields(conn)
     finally:
         conn.close()
     return max(n_gal * len(FIELDS) - n_done, 0)
