@@ -24,6 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import numpy as np
 
 from kinview.conventions import MISALIGNED_DEG, delta_pa
+from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
 
@@ -43,6 +44,9 @@ FILTERS: Dict[str, str] = {
 
 #: Model confidence below which a galaxy counts as "low confidence".
 LOW_CONFIDENCE = 0.7
+#: Tasks whose active model fills the table's per-field prediction columns: the newest active
+#: model whose task name starts with this (the vfield-quality family).
+FIELD_MODEL_TASK_PREFIX = "vfield"
 
 #: Table columns and their headers in the galaxy list, in display order.
 COLUMNS: Dict[str, str] = {
@@ -142,13 +146,9 @@ def load_table(conn: sqlite3.Connection, expert: str):
     # the active vfield-quality model's predictions (if any)
     pred = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     conf = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    model = conn.execute("SELECT id FROM models WHERE active = 1 AND task LIKE 'vfield%' "
-                         "ORDER BY id DESC LIMIT 1").fetchone()
-    model_id = None if model is None else int(model[0])
-    if model is not None:
-        for pifu, fld, value, confidence in conn.execute(
-                "SELECT plateifu, field, value, confidence FROM predictions WHERE model_id = ?",
-                (model[0],)):
+    model_id = db_models.latest_active_id(conn, FIELD_MODEL_TASK_PREFIX)
+    if model_id is not None:
+        for pifu, fld, value, confidence, _extra in db_models.prediction_rows(conn, model_id):
             i = pos.get(pifu)
             if i is None or fld not in pred:
                 continue

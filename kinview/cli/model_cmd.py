@@ -159,6 +159,7 @@ def _train(args) -> int:
 def _predict(args) -> int:
     from kinview.cli import batch_cmd
     from kinview.db.connection import connect
+    from kinview.db.models import count_predictions
     from kinview.errors import KinviewError
     from kinview.progress import tqdm_state
     from kinview.tasks.registry import get
@@ -174,7 +175,7 @@ def _predict(args) -> int:
         rec = predict(task, survey, model_path=args.model, state=state)
     conn = connect(survey)
     try:
-        n = conn.execute("SELECT COUNT(*) FROM predictions WHERE model_id = ?", (rec.id,)).fetchone()[0]
+        n = count_predictions(conn, rec.id)
     finally:
         conn.close()
     print(f"{n} {task.name} predictions written with model {rec.id} ({rec.path}); it is now active")

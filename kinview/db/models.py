@@ -198,3 +198,23 @@ def read_predictions(conn: sqlite3.Connection, model_id: int) -> Sequence[sqlite
     """``plateifu, field, value, confidence, extra`` rows of a model, by plateifu and field."""
     return conn.execute("SELECT plateifu, field, value, confidence, extra FROM predictions "
                         "WHERE model_id = ? ORDER BY plateifu, field", (int(model_id),)).fetchall()
+
+
+def prediction_rows(conn: sqlite3.Connection, model_id: int) -> Sequence[sqlite3.Row]:
+    """``plateifu, field, value, confidence, extra`` rows of a model, in storage order (cheaper
+    than :func:`read_predictions` when the caller indexes them itself)."""
+    return conn.execute("SELECT plateifu, field, value, confidence, extra FROM predictions "
+                        "WHERE model_id = ?", (int(model_id),)).fetchall()
+
+
+def prediction_of(conn: sqlite3.Connection, model_id: int, plateifu: str) -> Optional[sqlite3.Row]:
+    """``value, confidence, extra`` of one galaxy's prediction by a model (its first field), or None."""
+    return conn.execute("SELECT value, confidence, extra FROM predictions WHERE model_id = ? "
+                        "AND plateifu = ?", (int(model_id), plateifu)).fetchone()
+
+
+def latest_active_id(conn: sqlite3.Connection, task_prefix: str) -> Optional[int]:
+    """Id of the newest active model whose task name starts with ``task_prefix``; None if none."""
+    row = conn.execute("SELECT id FROM models WHERE active = 1 AND task LIKE ? || '%' "
+                       "ORDER BY id DESC LIMIT 1", (task_prefix,)).fetchone()
+    return None if row is None else int(row[0])

@@ -42,6 +42,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from kinview.db import models as db_models
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset, Task
@@ -387,8 +388,7 @@ def _prediction(workspace, model_id: int, sid: str) -> Optional[Dict[str, Any]]:
 
     conn = connect(workspace)
     try:
-        row = conn.execute("SELECT value, confidence, extra FROM predictions WHERE model_id = ? "
-                           "AND plateifu = ?", (model_id, sid)).fetchone()
+        row = db_models.prediction_of(conn, model_id, sid)
     finally:
         conn.close()
     if row is None:

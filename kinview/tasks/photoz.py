@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from kinview.db import models as db_models
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset, Task
@@ -271,8 +272,7 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
         return None
     conn = connect(root)
     try:
-        rows = conn.execute("SELECT plateifu, value, extra FROM predictions WHERE model_id = ?",
-                            (rec.id,)).fetchall()
+        rows = db_models.prediction_rows(conn, rec.id)
     finally:
         conn.close()
     pred = {}

@@ -27,6 +27,7 @@ def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] =
     """
     import json
 
+    from kinview.db import models as db_models
     from kinview.db.connection import connect
 
     cols = ["plateifu", "field", "value", "confidence", "extra"]
@@ -37,8 +38,7 @@ def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] =
         model_id = rec.id
     conn = connect(workspace_dir)
     try:
-        rows = conn.execute("SELECT plateifu, field, value, confidence, extra FROM predictions "
-                            "WHERE model_id = ? ORDER BY plateifu, field", (model_id,)).fetchall()
+        rows = db_models.read_predictions(conn, model_id)
     finally:
         conn.close()
     df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
