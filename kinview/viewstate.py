@@ -24,6 +24,7 @@ from typing import Callable, Dict, Iterable, List, Optional
 import numpy as np
 
 from kinview.conventions import MISALIGNED_DEG, delta_pa
+from kinview.db import galaxies as db_galaxies
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
@@ -104,9 +105,7 @@ def load_table(conn: sqlite3.Connection, expert: str):
     """
     import pandas as pd
 
-    rows = conn.execute(
-        "SELECT plateifu, z, ifusize, ra, dec, re_arcsec, ba, phi, maps_path, image_path "
-        "FROM galaxies ORDER BY row_index, rowid").fetchall()
+    rows = db_galaxies.table_rows(conn)
     pifus = [r[0] for r in rows]
     n = len(pifus)
     table = pd.DataFrame({

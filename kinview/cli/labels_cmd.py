@@ -110,11 +110,12 @@ def _fmt(x, digits=3) -> str:
 def collect_stats(store) -> dict:
     """Statistics printed by ``kinview labels stats`` (also its ``--json`` output)."""
     from kinview.conventions import VOCABULARIES
+    from kinview.db.galaxies import count as count_galaxies
 
     current = store.current()
     experts = store.experts()
     n_events = store.n_events()
-    n_gal = int(store.conn.execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
+    n_gal = count_galaxies(store.conn)
     per_expert = {}
     for name in experts:
         mine = current[current["expert"] == name]

@@ -41,3 +41,19 @@ def maps_paths(conn: sqlite3.Connection) -> List[tuple]:
     """(plateifu, maps_path relative to the survey root or None), in catalogue order."""
     return conn.execute("SELECT plateifu, maps_path FROM galaxies "
                         "ORDER BY row_index, plateifu").fetchall()
+
+
+def column_by_plateifu(conn: sqlite3.Connection, column: str) -> Dict[str, object]:
+    """``{plateifu: value}`` of one ``galaxies`` column (``column`` is a trusted column name)."""
+    return dict(conn.execute(f"SELECT plateifu, {column} FROM galaxies").fetchall())
+
+
+#: Columns of :func:`table_rows`, in order.
+TABLE_COLUMNS = ("plateifu", "z", "ifusize", "ra", "dec", "re_arcsec", "ba", "phi", "maps_path",
+                 "image_path")
+
+
+def table_rows(conn: sqlite3.Connection) -> List[tuple]:
+    """Rows of :data:`TABLE_COLUMNS` for the galaxy table, in catalogue order."""
+    return conn.execute(f"SELECT {', '.join(TABLE_COLUMNS)} "
+                        "FROM galaxies ORDER BY row_index, rowid").fetchall()

@@ -63,6 +63,7 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -
                     active spin and photoz models' predictions (for the on-screen label).
     """
     from kinview.db.connection import DB_NAME, connect
+    from kinview.db.galaxies import column_by_plateifu
     from kinview.training.active_learning import likely_label_errors, most_uncertain
     from kinview.training.predict import predictions
     from kinview.training.trainer import active_model
@@ -89,7 +90,7 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -
         df = predictions(root, "spin", rec.id)
         conn = connect(root)
         try:
-            cat = dict(conn.execute("SELECT plateifu, lambda_re FROM galaxies").fetchall())
+            cat = column_by_plateifu(conn, "lambda_re")
         finally:
             conn.close()
         ids = [p for p, v in zip(df["plateifu"], df["value"])
