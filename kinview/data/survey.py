@@ -32,6 +32,7 @@ import pandas as pd
 
 from kinview.data.catalogue import (catalogue_value, find_catalogue, find_dapall, join_dapall,
                                     read_catalogue, read_dapall)
+from kinview.db import galaxies as db_galaxies
 from kinview.db.connection import DB_NAME, check_integrity, connect, transaction
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
@@ -287,11 +288,11 @@ class Survey:
             self._local.conn = None
 
     def n_galaxies(self) -> int:
-        return int(self._conn().execute("SELECT COUNT(*) FROM galaxies").fetchone()[0])
+        return db_galaxies.count(self._conn())
 
     def meta(self) -> Dict[str, str]:
         """The survey's ``meta`` key/value pairs (ingest time, catalogue file, counts)."""
-        return {r[0]: r[1] for r in self._conn().execute("SELECT key, value FROM meta")}
+        return db_galaxies.meta(self._conn())
 
     # ingest --------------------------------------------------------------
     def scan(self, state: TaskState = NULL_STATE) -> pd.DataFrame:
@@ -360,26 +361,22 @@ class Survey:
         frame = self.scan(state)
         state.check_cancelled()
         rows = list(zip(*[_sql_values(frame[c]) for c in GALAXY_COLUMNS]))
-        placeholders = ",".join("?" * len(GALAXY_COLUMNS))
         conn = self._conn()
         check_integrity(conn, self.db_path)   # never write into a damaged file
         state.set_status(f"writing {len(rows)} galaxies")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with transaction(conn):
-            before = {r[0] for r in conn.execute("SELECT plateifu FROM galaxies")}
+            before = db_galaxies.plateifu_set(conn)
             gone = before - set(frame["plateifu"])
             if gone:
-                conn.executemany("DELETE FROM galaxies WHERE plateifu = ?",
-                                 [(p,) for p in gone])
-            conn.executemany(f"INSERT OR REPLACE INTO galaxies ({','.join(GALAXY_COLUMNS)}) "
-                             f"VALUES ({placeholders})", rows)
+                db_galaxies.delete(conn, gone)
+            db_galaxies.upsert(conn, GALAXY_COLUMNS, rows)
             seconds = time.perf_counter() - t0
             meta = {"ingest_time": now, "ingest_seconds": f"{seconds:.3f}",
                     "catalogue": frame.attrs["catalogue"], "n_galaxies": str(len(rows)),
                     "dapall": frame.attrs.get("dapall", ""),
                     "fingerprint": self._fingerprint()}
-            conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                             list(meta.items()))
+            db_galaxies.set_meta(conn, meta)
         state.set_progress(len(rows), len(rows))
         with_maps = int(frame["maps_path"].notna().sum())
         n_cat = int(frame.attrs["n_catalogue"])
@@ -437,9 +434,7 @@ class Survey:
         """
         conn = self._conn()
         columns = [c for c in GALAXY_COLUMNS if extra or c != "extra"]
-        cur = conn.execute(f"SELECT {','.join(columns)} FROM galaxies "
-                           "ORDER BY row_index, plateifu")
-        rows = cur.fetchall()
+        rows = db_galaxies.rows_in_order(conn, columns)
         frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
         for name in ("ra", "dec", "z", "re_arcsec", "ba", "phi", "sersic_n", "mass",
                      "lambda_re"):
@@ -449,19 +444,16 @@ class Survey:
 
     def plateifus(self) -> List[str]:
         """Plate-ifus in catalogue order."""
-        return [r[0] for r in self._conn().execute(
-            "SELECT plateifu FROM galaxies ORDER BY row_index, plateifu")]
+        return db_galaxies.plateifus_in_order(self._conn())
 
     def _row(self, plateifu: str) -> sqlite3.Row:
-        row = self._conn().execute("SELECT * FROM galaxies WHERE plateifu = ?",
-                                   (str(plateifu),)).fetchone()
+        row = db_galaxies.row(self._conn(), plateifu)
         if row is None:
             raise KinviewError(f"{plateifu}: no such galaxy in survey {self.root}")
         return row
 
     def __contains__(self, plateifu: str) -> bool:
-        return self._conn().execute("SELECT 1 FROM galaxies WHERE plateifu = ?",
-                                    (str(plateifu),)).fetchone() is not None
+        return db_galaxies.exists(self._conn(), plateifu)
 
     def __len__(self) -> int:
         return self.n_galaxies()
@@ -524,9 +516,8 @@ class Survey:
         """
         conn = self._conn()
         with transaction(conn):
-            cur = conn.executemany("UPDATE galaxies SET image_path = ? WHERE plateifu = ?",
-                                   [(v, k) for k, v in paths.items()])
-        return cur.rowcount
+            n = db_galaxies.set_image_paths(conn, paths)
+        return n
 
 
 def _sql_values(series: pd.Series) -> Iterable:
