@@ -218,3 +218,9 @@ def latest_active_id(conn: sqlite3.Connection, task_prefix: str) -> Optional[int
     row = conn.execute("SELECT id FROM models WHERE active = 1 AND task LIKE ? || '%' "
                        "ORDER BY id DESC LIMIT 1", (task_prefix,)).fetchone()
     return None if row is None else int(row[0])
+
+
+def active_ids_and_tasks(conn: sqlite3.Connection) -> List[Tuple[int, str]]:
+    """(id, task) of every active model, by task then id."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT id, task FROM models WHERE active != 0 ORDER BY task, id").fetchall()]

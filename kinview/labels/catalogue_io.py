@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 from kinview.conventions import MISSING, VOCABULARIES, delta_pa, parse_plateifu
+from kinview.db import models as db_models
 from kinview.db.pa_fits import PA_METHOD_PREFERENCE, preferred_fits
 from kinview.errors import LabelFormatError
 from kinview.progress import NULL_STATE, TaskState
@@ -495,14 +496,12 @@ def _pa_fits(conn) -> pd.DataFrame:
 
 def _predictions(conn) -> pd.DataFrame:
     """Wide table of the active models' predictions, indexed by plateifu."""
-    models = conn.execute("SELECT id, task FROM models WHERE active != 0 ORDER BY task, id").fetchall()
     wide = pd.DataFrame()
-    for model_id, task in ((r[0], r[1]) for r in models):
-        rows = conn.execute("SELECT plateifu, field, value, confidence FROM predictions WHERE model_id = ?",
-                            (model_id,)).fetchall()
+    for model_id, task in db_models.active_ids_and_tasks(conn):
+        rows = db_models.prediction_rows(conn, model_id)
         if not rows:
             continue
-        pred = pd.DataFrame([tuple(r) for r in rows], columns=["plateifu", "field", "value", "confidence"])
+        pred = pd.DataFrame([tuple(r)[:4] for r in rows], columns=["plateifu", "field", "value", "confidence"])
         for fld, part in pred.groupby("field", sort=True):
             name = f"pred_{_slug(task)}_{fld}"
             if name in wide.columns:  # two active models for one task: keep the first (lowest id)
