@@ -25,6 +25,7 @@ import numpy as np
 
 from kinview.conventions import MISALIGNED_DEG, delta_pa
 from kinview.db import galaxies as db_galaxies
+from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
@@ -76,9 +77,7 @@ PA_METHOD_PREFERENCE = db_pa_fits.PA_METHOD_PREFERENCE
 def _latest_labels(conn: sqlite3.Connection):
     """Rows (plateifu, field, kind, expert, value_num, value_text) of the current labels
     (the label store's rule: latest event per galaxy, field, kind and expert)."""
-    from kinview.labels.store import current_labels_sql
-
-    return [tuple(r)[:6] for r in conn.execute(current_labels_sql())]
+    return db_labels.current_label_rows(conn)
 
 
 def load_table(conn: sqlite3.Connection, expert: str):

@@ -115,3 +115,14 @@ def set_image_paths(conn: sqlite3.Connection, paths: Dict[str, Optional[str]]) -
     cur = conn.executemany("UPDATE galaxies SET image_path = ? WHERE plateifu = ?",
                            [(v, k) for k, v in paths.items()])
     return cur.rowcount
+
+
+def plateifus_by_rowid(conn: sqlite3.Connection) -> List[str]:
+    """Plate-IFUs in catalogue order, ties broken by insertion (row_index, rowid)."""
+    return [r[0] for r in conn.execute(
+        "SELECT plateifu FROM galaxies ORDER BY row_index, rowid").fetchall()]
+
+
+def change_key(conn: sqlite3.Connection) -> tuple:
+    """``(row count, largest rowid)`` of the index: changes when galaxies are added or removed."""
+    return tuple(conn.execute("SELECT COUNT(*), MAX(rowid) FROM galaxies").fetchone())

@@ -40,8 +40,10 @@ import pandas as pd
 from kinview.conventions import FIELDS, KINDS, VOCABULARIES
 from kinview.db import connect, transaction
 from kinview.db.connection import prompt_write
+from kinview.db import galaxies as db_galaxies
 from kinview.db import import_batches
 from kinview.db.import_batches import VISIBLE
+from kinview.db.labels import current_labels_sql  # noqa: F401  (its old home; used below)
 from kinview.errors import KinviewError, SurveyError
 from kinview.labels.experts import default_expert, validate_expert
 
@@ -156,28 +158,6 @@ def _resolve_db(where) -> Path:
 
 
 
-def current_labels_sql(where: Sequence[str] = (), visible: Optional[str] = None) -> str:
-    """SQL selecting the current labels: the latest event per (plateifu, field, kind, expert),
-    cleared ones (value NULL) left out, oldest first.
-
-    Columns, in order: plateifu, field, kind, expert, value_num, value_text, id, created,
-    source, model_id, model_value, model_confidence.  ``where`` holds conditions on the
-    ``labels`` table (with ``?`` placeholders) applied before picking the latest event.
-    Events of an import still being written are left out (``visible``, default
-    :data:`kinview.db.import_batches.VISIBLE`).  This is the one place the "current label"
-    rule is written.
-    """
-    where = list(where) + [VISIBLE if visible is None else visible]
-    inner = "SELECT MAX(id) AS id FROM labels"
-    if where:
-        inner += " WHERE " + " AND ".join(where)
-    inner += " GROUP BY plateifu, field, kind, expert"
-    return ("SELECT l.plateifu, l.field, l.kind, l.expert, l.value_num, l.value_text, l.id, l.created,"
-            " l.source, l.model_id, l.model_value, l.model_confidence"
-            f" FROM labels l JOIN ({inner}) m ON l.id = m.id"
-            " WHERE l.value_num IS NOT NULL OR l.value_text IS NOT NULL ORDER BY l.id")
-
-
 class LabelStore:
     """Append-only label log of one survey (no Qt; shared by the GUI, CLI and training).
 
@@ -254,12 +234,11 @@ class LabelStore:
     # galaxies --------------------------------------------------------------
     def plateifus(self) -> List[str]:
         """Plate-ifus of the survey's galaxies table, in catalogue order."""
-        rows = self.conn.execute("SELECT plateifu FROM galaxies ORDER BY row_index, rowid").fetchall()
-        return [r[0] for r in rows]
+        return db_galaxies.plateifus_by_rowid(self.conn)
 
     def known(self, plateifus: Iterable[str]) -> set:
         """The subset of ``plateifus`` listed in the survey's galaxies table."""
-        have = {r[0] for r in self.conn.execute("SELECT plateifu FROM galaxies")}
+        have = db_galaxies.plateifu_set(self.conn)
         return {p for p in plateifus if p in have}
 
     def _rows(self, sql: str, args=()) -> list:
@@ -269,8 +248,7 @@ class LabelStore:
         return cur.execute(sql, args).fetchall()
 
     def _check_galaxy(self, plateifu: str) -> None:
-        row = self.conn.execute("SELECT 1 FROM galaxies WHERE plateifu = ?", (plateifu,)).fetchone()
-        if row is None:
+        if not db_galaxies.exists(self.conn, plateifu):
             raise LabelValueError(f"{plateifu}: not a galaxy of this survey ({self.path})")
 
     # writing ---------------------------------------------------------------
@@ -622,7 +600,7 @@ class _QualityState:
         self.disagree = np.zeros(0, dtype=bool)
 
     def _reset(self, conn, key) -> None:
-        rows = conn.execute("SELECT plateifu FROM galaxies ORDER BY row_index, rowid").fetchall()
+        rows = [(p,) for p in db_galaxies.plateifus_by_rowid(conn)]
         self.__init__()
         self.galaxy_key = key
         self.index = pd.Index([r[0] for r in rows], dtype=object, name="plateifu")
@@ -641,7 +619,7 @@ class _QualityState:
         return np.array([self.experts[n] for n in names], dtype=np.int64)
 
     def refresh(self, conn, visible: str = VISIBLE) -> "_QualityState":
-        key = tuple(conn.execute("SELECT COUNT(*), MAX(rowid) FROM galaxies").fetchone())
+        key = db_galaxies.change_key(conn)
         if visible != "1":   # an import that became visible brings events with older ids
             key += import_batches.state_key(conn)
         if key != self.galaxy_key:
