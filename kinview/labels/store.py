@@ -43,7 +43,8 @@ from kinview.db.connection import prompt_write
 from kinview.db import galaxies as db_galaxies
 from kinview.db import import_batches
 from kinview.db.import_batches import VISIBLE
-from kinview.db.labels import current_labels_sql  # noqa: F401  (its old home; used below)
+from kinview.db import labels as db_labels
+from kinview.db.labels import EVENT_COLUMNS, current_labels_sql  # noqa: F401  (their old home)
 from kinview.errors import KinviewError, SurveyError
 from kinview.labels.experts import default_expert, validate_expert
 
@@ -62,8 +63,6 @@ IMPORT_CHUNK_ROWS = 2000
 #: Pause between two chunks, seconds: an interactive writer polling every 2 ms gets in.
 IMPORT_PAUSE_S = 0.005
 
-EVENT_COLUMNS = ["id", "plateifu", "field", "kind", "value_num", "value_text", "expert", "created",
-                 "source", "undoes", "model_id", "model_value", "model_confidence"]
 CURRENT_COLUMNS = ["plateifu", "field", "kind", "expert", "value", "text", "id", "created", "source",
                    "model_id", "model_value", "model_confidence"]
 
@@ -201,18 +200,12 @@ class LabelStore:
         ``"1"`` on a read-only database older than schema version 4 (no import batches)."""
         vis = getattr(self, "_visible", None)
         if vis is None:
-            cols = {r[1] for r in self.conn.execute("PRAGMA table_info(labels)")}
-            vis = self._visible = VISIBLE if "batch" in cols else "1"
+            vis = self._visible = VISIBLE if db_labels.has_batch_column(self.conn) else "1"
         return vis
 
     def n_events(self, expert: Optional[str] = None) -> int:
         """Number of visible label events (of one expert, or all)."""
-        sql = f"SELECT COUNT(*) FROM labels WHERE {self.visible}"
-        args = ()
-        if expert is not None:
-            sql += " AND expert = ?"
-            args = (expert,)
-        return int(self.conn.execute(sql, args).fetchone()[0])
+        return db_labels.count_events(self.conn, self.visible, expert)
 
     def close(self) -> None:
         """Close this thread's connection (another thread's connection is closed when that thread
@@ -243,9 +236,7 @@ class LabelStore:
 
     def _rows(self, sql: str, args=()) -> list:
         """Run a query on this thread's connection and return plain tuples (fast)."""
-        cur = self.conn.cursor()
-        cur.row_factory = None
-        return cur.execute(sql, args).fetchall()
+        return db_labels.plain_rows(self.conn, sql, args)
 
     def _check_galaxy(self, plateifu: str) -> None:
         if not db_galaxies.exists(self.conn, plateifu):
@@ -287,12 +278,10 @@ class LabelStore:
         who = self._expert(expert)
         self._check_galaxy(plateifu)
         with prompt_write(self.conn):   # gets in between two chunks of a running import
-            cur = self.conn.execute(
-                "INSERT INTO labels (plateifu, field, kind, value_num, value_text, expert, created,"
-                " source, model_id, model_value, model_confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (plateifu, field, kind, num, text, who, utc_now(), source, model_id,
-                 _opt_float(model_value), _opt_float(model_confidence)))
-        return int(cur.lastrowid)  # committed (and fsynced) when the block ends
+            new_id = db_labels.insert_event(
+                self.conn, (plateifu, field, kind, num, text, who, utc_now(), source, model_id,
+                            _opt_float(model_value), _opt_float(model_confidence)))
+        return new_id  # committed (and fsynced) when the block ends
 
     def clear(self, plateifu: str, field: str, kind: str, expert: Optional[str] = None, *,
               source: str = "gui") -> int:
@@ -325,12 +314,8 @@ class LabelStore:
         if len(rows) > IMPORT_CHUNK_ROWS:
             return self._add_batched(rows, source)
         with transaction(self.conn):
-            self.conn.executemany(
-                "INSERT INTO labels (plateifu, field, kind, value_num, value_text, expert, created,"
-                " source, model_id, model_value, model_confidence) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            # AUTOINCREMENT ids inside one write transaction are consecutive
-            last = int(self.conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'labels'").fetchone()[0])
-        return list(range(last - len(rows) + 1, last + 1))
+            ids = db_labels.insert_events(self.conn, rows)
+        return ids
 
     def _add_batched(self, rows: List[tuple], source: str) -> List[int]:
         """Write many rows in chunks of :data:`IMPORT_CHUNK_ROWS`, visible all at once.
@@ -376,28 +361,19 @@ class LabelStore:
         who = self._expert(expert)
         conn = self.conn
         with transaction(conn):
-            undone = {r[0] for r in conn.execute(
-                f"SELECT undoes FROM labels WHERE expert = ? AND undoes IS NOT NULL AND {self.visible}",
-                (who,))}
+            undone = db_labels.undone_ids(conn, who, self.visible)
             target = None
-            for row in conn.execute(
-                    "SELECT id, plateifu, field, kind FROM labels WHERE expert = ? AND source != 'undo'"
-                    f" AND source NOT LIKE 'import:%' AND {self.visible} ORDER BY id DESC", (who,)):
+            for row in db_labels.undoable(conn, who, self.visible):
                 if row["id"] not in undone:
                     target = row
                     break
             if target is None:
                 return None
-            prev = conn.execute(
-                "SELECT value_num, value_text FROM labels WHERE plateifu = ? AND field = ? AND kind = ?"
-                f" AND expert = ? AND id < ? AND {self.visible} ORDER BY id DESC LIMIT 1",
-                (target["plateifu"], target["field"], target["kind"], who, target["id"])).fetchone()
+            prev = db_labels.value_before(conn, target["plateifu"], target["field"], target["kind"],
+                                          who, target["id"], self.visible)
             num, text = (prev["value_num"], prev["value_text"]) if prev is not None else (None, None)
-            new_id = int(conn.execute(
-                "INSERT INTO labels (plateifu, field, kind, value_num, value_text, expert, created, source,"
-                " undoes) VALUES (?,?,?,?,?,?,?,'undo',?)",
-                (target["plateifu"], target["field"], target["kind"], num, text, who, utc_now(),
-                 target["id"])).lastrowid)
+            new_id = db_labels.insert_undo(conn, target["plateifu"], target["field"], target["kind"],
+                                           num, text, who, utc_now(), target["id"])
         if target["kind"] == "note":
             value = text
         elif num is not None and target["kind"] in VOCABULARIES:
@@ -417,10 +393,7 @@ class LabelStore:
         if expert is not None:
             where.append("expert = ?")
             args.append(expert)
-        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM labels"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return pd.DataFrame(self._rows(sql + " ORDER BY id", args), columns=EVENT_COLUMNS)
+        return pd.DataFrame(db_labels.events(self.conn, where, args), columns=EVENT_COLUMNS)
 
     def current(self, expert: Optional[str] = None, kinds: Optional[Iterable[str]] = None,
                 plateifu: Optional[str] = None) -> pd.DataFrame:
@@ -478,8 +451,7 @@ class LabelStore:
 
     def experts(self) -> List[str]:
         """Names of every expert with at least one label event, sorted."""
-        return [r[0] for r in self.conn.execute(
-            f"SELECT DISTINCT expert FROM labels WHERE {self.visible} ORDER BY expert")]
+        return db_labels.experts(self.conn, self.visible)
 
     def consensus(self) -> pd.DataFrame:
         """Majority labels of all experts (see :func:`kinview.labels.consensus.consensus_table`),
@@ -624,11 +596,7 @@ class _QualityState:
             key += import_batches.state_key(conn)
         if key != self.galaxy_key:
             self._reset(conn, key)
-        cur = conn.cursor()
-        cur.row_factory = None  # plain tuples: much faster to build than sqlite3.Row
-        rows = cur.execute("SELECT id, plateifu, field, expert, value_num FROM labels"
-                           f" WHERE id > ? AND kind = 'quality' AND {visible} ORDER BY id",
-                           (self.last_id,)).fetchall()
+        rows = db_labels.quality_events_after(conn, self.last_id, visible)
         if not rows:
             return self
         self.last_id = max(self.last_id, rows[-1][0])
