@@ -1,5 +1,5 @@
 """``python -m kinview`` is the same as the ``kinview`` command."""
-from kinview.cli.main import main
+from kinview.cli.main import cli
 
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    cli()

@@ -69,6 +69,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 130
 
 
+def cli() -> None:
+    """The ``kinview`` command and ``python -m kinview``: :func:`main`, then exit with its code.
+
+    Once the outcome is decided, a Ctrl-C that lands while the interpreter shuts down (joining a
+    process pool's threads, say) is ignored: without this, Python turns a KeyboardInterrupt
+    raised after :func:`main` returned into death by SIGINT, and the work already committed
+    would be reported as a crash instead of exit status 0 or 130.
+    """
+    import signal
+
+    try:
+        code = main()
+    except KeyboardInterrupt:      # between main()'s own handler and here
+        code = 130
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:             # not the main thread
+        pass
+    sys.exit(code)
+
+
 def _error(message) -> int:
     text = " ".join(str(message).split("\n")).strip() or "failed"
     print(f"kinview: error: {text}", file=sys.stderr)
@@ -82,4 +103,4 @@ def _os_error(exc: OSError) -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    cli()
