@@ -177,8 +177,11 @@ def test_panel_offers_the_classifier_first_with_each_architectures_recipe_length
     assert panel.task_box.currentData() == "vfield-quality"
     task = get("vfield-quality")
     assert panel.epochs_box.value() == task.training_config("default")["epochs"]
+    # the default is fitted exactly: no epochs to choose, and the box says so
+    assert not panel.epochs_box.isEnabled() and "exact" in panel.epochs_box.text()
     panel.select(arch="seed-fcn")
     assert panel.epochs_box.value() == 50
+    assert panel.epochs_box.isEnabled() and panel.epochs_box.text() == "50"
     panel.select(task="spin")
     assert panel.arch_box.currentData() == "default"
     assert panel.epochs_box.value() == get("spin").training_config("default")["epochs"]

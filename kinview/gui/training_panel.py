@@ -323,7 +323,13 @@ class TrainingPanel(QtWidgets.QWidget):
         if not name or not arch:
             return
         t = get(name)
-        self.epochs_box.setValue(int(t.training_config(arch).get("epochs") or t.default_epochs))
+        config = t.training_config(arch)
+        exact = config.get("fit") == "convex"     # fitted exactly: there are no epochs to choose
+        self.epochs_box.setSpecialValueText("— (exact fit)" if exact else "")
+        self.epochs_box.setValue(1 if exact else int(config.get("epochs") or t.default_epochs))
+        self.epochs_box.setEnabled(not exact)
+        self.epochs_box.setToolTip("this recipe is fitted exactly, in one pass: no epochs" if exact
+                                   else "passes over the training set (the recipe's length)")
 
     # ------------------------------------------------------------------------------------------
     # public API
