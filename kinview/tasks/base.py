@@ -101,6 +101,26 @@ class Task:
     #: catalogues (``kinview predict TASK --catalogue``) through :meth:`image_input`.
     image_size: Optional[int] = None
 
+
+    #: Input prepressings a model imported for this task may expect (``kinview models import
+    #: --input``); ``kinview`` is this task's own.
+    input_styles = ("kinview",)
+
+    def import_options(self, style: str, n_outputs: int) -> dict:
+        """Task options under which an imported model with ``n_outputs`` outputs per sample,
+        fed inputs of ``style``, is run (:mod:`kinview.training.importer`).
+
+        Raises
+        ------
+        KinviewError
+            The style is not one of :attr:`input_styles`.
+        """
+        from kinview.errors import KinviewError
+
+        if style not in self.input_styles:
+            raise KinviewError(f"--input {style}: {self.name} takes "
+                               f"{' or '.join(self.input_styles)} inputs")
+        return {"input": style} if style != "kinview" else {}
     def image_input(self, rgb: np.ndarray) -> np.ndarray:
         """One colour cutout as this task's network sees it, quantised to uint8.
 

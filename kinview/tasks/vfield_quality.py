@@ -45,6 +45,19 @@ class VFieldQuality(Task):
     menu_order = 0
     primary_metric = "roc_auc"
 
+    input_styles = ("kinview", "seed32")
+
+    def import_options(self, style: str, n_outputs: int) -> dict:
+        """Imported models: ``input`` as given, ``mode`` from the outputs (1 value: P(usable);
+        3: quality 0/1/2 probabilities)."""
+        opts = super().import_options(style, n_outputs)
+        opts["input"] = style
+        if n_outputs not in (1, 3):
+            raise KinviewError(f"the model gives {n_outputs} values per sample; vfield-quality reads 1 "
+                               "(P(usable)) or 3 (quality 0/1/2 probabilities)")
+        opts["mode"] = "3class" if n_outputs == 3 else "binary"
+        return opts
+
     # options -------------------------------------------------------------
     def normalize_options(self, options: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
         opts = dict(options or {})

@@ -369,21 +369,23 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
     style = input_style or "kinview"
     if style not in INPUT_STYLES:
         raise KinviewError(f"--input {style!r}: known input styles are {', '.join(INPUT_STYLES)}")
-    if style != "kinview" and task.name != "vfield-quality":
-        raise KinviewError(f"--input {style} is the seed's velocity-field preprocessing: vfield-quality only")
+    if style not in task.input_styles:
+        from kinview.tasks import get, names
+
+        owners = [n for n in names() if style in get(n).input_styles]
+        raise KinviewError(f"--input {style} is an input of {', '.join(owners) or 'no task'} only, "
+                           f"not of {task.name}")
     fmt = detect_format(src)
     state.set_status(f"loading {src.name} ({fmt})")
     model = load_external(src, fmt)
 
     # the task's inputs for every sample, run through the model: shape errors surface here
-    opts: Dict[str, Any] = {"input": style} if task.name == "vfield-quality" else {}
     out_dims = model.output_shape[1:]
     n_out = int(np.prod([d for d in out_dims if d is not None])) if out_dims else 1
-    if task.name == "vfield-quality":
-        if n_out not in (1, 3):
-            raise KinviewError(f"{src}: the model gives {n_out} values per sample; vfield-quality reads 1 "
-                               "(P(usable)) or 3 (quality 0/1/2 probabilities)")
-        opts["mode"] = "3class" if n_out == 3 else "binary"
+    try:
+        opts: Dict[str, Any] = task.import_options(style, n_out)
+    except KinviewError as exc:
+        raise KinviewError(f"{src}: {exc}") from None
     opts = task.normalize_options(opts)
     full = task.build_dataset(workspace, opts, state, labelled_only=False)
     if len(full) == 0:
