@@ -108,3 +108,28 @@ def standard_specs(n: int = 6):
         out[3]["image"] = False
         out[4]["maps"] = False
     return out
+
+
+def model_window(survey, size, expert: str = "kim"):
+    """A main window with the model panels installed, shown at ``size`` once its table has
+    loaded; a generator for module-scoped fixtures: yields ``(window, panels)``, then closes."""
+    import time
+
+    from kinview.gui import worker
+    from kinview.gui.app import create_app
+    from kinview.gui.main_window import MainWindow
+    from kinview.gui.model_panels import install
+
+    app = create_app()
+    w = MainWindow(survey, expert=expert)
+    panels = install(w)
+    w.resize(*size)
+    w.show()
+    t0 = time.time()
+    while w.table is None and time.time() - t0 < 60:
+        app.processEvents()
+        time.sleep(0.01)
+    yield w, panels
+    w.close()
+    worker.wait_all(60000)
+    w.deleteLater()

@@ -1,10 +1,10 @@
 """The training panel and the Model tab show the same held-out and out-of-fold figures, with
 intervals, and say which samples each uses (offscreen, real window, real worker threads)."""
-import time
 
 import pytest
 
-from kinview.gui import worker
+from gui_support import model_window
+
 
 N = 8
 
@@ -22,23 +22,7 @@ def survey(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def window(qapp, survey):
-    from kinview.gui.app import create_app
-    from kinview.gui.main_window import MainWindow
-    from kinview.gui.model_panels import install
-
-    app = create_app()
-    w = MainWindow(survey, expert="kim")
-    panels = install(w)
-    w.resize(1600, 1000)
-    w.show()
-    t0 = time.time()
-    while w.table is None and time.time() - t0 < 60:
-        app.processEvents()
-        time.sleep(0.01)
-    yield w, panels
-    w.close()
-    worker.wait_all(60000)
-    w.deleteLater()
+    yield from model_window(survey, (1600, 1000))
 
 
 def test_panel_and_model_tab_show_the_same_figures_and_their_samples(window, survey, qtbot):

@@ -2,12 +2,12 @@
 (two epochs on a 40-galaxy demo survey) does not replace the active shipped model; the panel
 says why and offers "Activate anyway"; the Models tab lists both with metrics measured on the
 same held-out samples, and Roll back restores the previous model."""
-import time
 
 import numpy as np
 import pytest
 
-from kinview.gui import worker
+from gui_support import model_window
+
 
 N = 40
 TASK = "vfield-quality"
@@ -29,23 +29,7 @@ def survey(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def window(qapp, survey):
-    from kinview.gui.app import create_app
-    from kinview.gui.main_window import MainWindow
-    from kinview.gui.model_panels import install
-
-    app = create_app()
-    w = MainWindow(survey, expert="kim")
-    panels = install(w)
-    w.resize(1400, 900)
-    w.show()
-    t0 = time.time()
-    while w.table is None and time.time() - t0 < 60:
-        app.processEvents()
-        time.sleep(0.01)
-    yield w, panels
-    w.close()
-    worker.wait_all(60000)
-    w.deleteLater()
+    yield from model_window(survey, (1400, 900))
 
 
 def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(window, survey, qtbot):

@@ -301,13 +301,8 @@ def prompt_write(conn: sqlite3.Connection, timeout_s: Optional[float] = None,
                 time.sleep(poll_s)
     finally:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    try:
+    with _commit_or_rollback(conn):
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
-        conn.execute("COMMIT")
 
 
 @contextlib.contextmanager
@@ -328,12 +323,19 @@ def transaction(conn: sqlite3.Connection, immediate: bool = True) -> Iterator[sq
         raise
     note = _announce(conn) if immediate else None
     try:
-        try:
+        with _commit_or_rollback(conn):
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
     finally:
         _retire(note)
+
+
+@contextlib.contextmanager
+def _commit_or_rollback(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """The body of an open transaction: ``COMMIT`` when it ends, ``ROLLBACK`` on any exception."""
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
