@@ -41,7 +41,7 @@ def most_uncertain(workspace_dir: Union[str, Path], task="vfield-quality", n: in
     DataFrame ``plateifu, field, value, confidence`` (empty without an active model).
     """
     from kinview.learning.datasets import current_labels
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     pred = predictions(workspace_dir, task)
     if pred.empty:
@@ -70,7 +70,7 @@ def likely_label_errors(workspace_dir: Union[str, Path], task="vfield-quality", 
     (most confident disagreement first), at most ``n`` rows.
     """
     from kinview.learning.datasets import current_labels
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]
     pred = predictions(workspace_dir, task)
