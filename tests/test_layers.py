@@ -16,7 +16,7 @@ here with import-linter; a bare ``lint-imports`` in the repository root runs it 
     data                    MAPS files, catalogues, survey discovery, images, SDSS clients
     db                      the survey database: every SQL statement
     errors : paths : settings : conventions : progress : blas_threads : viewing :
-    strict_json : batch.engine : batch.catalogue : batch.output : batch.worker_setup
+    strict_json : resources : batch.engine : batch.catalogue : batch.output : batch.worker_setup
                             the foundation (batch's Dask plumbing is infrastructure; its
                             catalogue prediction, ``batch.predict``, is an application)
 
