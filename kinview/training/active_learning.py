@@ -40,7 +40,7 @@ def most_uncertain(workspace_dir: Union[str, Path], task="vfield-quality", n: in
     -------
     DataFrame ``plateifu, field, value, confidence`` (empty without an active model).
     """
-    from kinview.training.datasets import current_labels
+    from kinview.learning.datasets import current_labels
     from kinview.training.predict import predictions
 
     pred = predictions(workspace_dir, task)
@@ -69,7 +69,7 @@ def likely_label_errors(workspace_dir: Union[str, Path], task="vfield-quality", 
     DataFrame ``plateifu, field, expert, label, value, confidence`` sorted by confidence
     (most confident disagreement first), at most ``n`` rows.
     """
-    from kinview.training.datasets import current_labels
+    from kinview.learning.datasets import current_labels
     from kinview.training.predict import predictions
 
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]
