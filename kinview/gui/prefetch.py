@@ -8,6 +8,7 @@ and tells the window when a galaxy is ready.  The GUI thread never opens a FITS 
 """
 from __future__ import annotations
 
+import sys
 from collections import OrderedDict
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -43,6 +44,9 @@ def _load_if_wanted(ticket: _Ticket, *args, state=None):
 #: Galaxies per second above which the expert is taken to be travelling (a key held down):
 #: the prefetcher then looks twice as far ahead, in the direction of travel only.
 TRAVEL_RATE = 4.0
+
+#: GIL switch interval (s) set in the GUI process while galaxies load in threads.
+SWITCH_INTERVAL_S = 0.001
 
 
 class Prefetcher(QtCore.QObject):
@@ -85,6 +89,11 @@ class Prefetcher(QtCore.QObject):
         self.travelling = False
         self.dropped = 0                        # queued loads dropped (for the benchmark)
         _worker.pool("prefetch", threads)
+        # the loaders run Python (FITS headers, the live PA fit) beside the GUI thread: with
+        # the default 5 ms GIL switch interval a draw could wait 5 ms for each hand-over of
+        # the lock while galaxies load; 1 ms keeps the draw within its frame
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     def get(self, plateifu: str) -> Optional[GalaxyData]:
         data = self.cache.get(plateifu)
@@ -157,12 +166,13 @@ class Prefetcher(QtCore.QObject):
                 out.append(order[index - d * step])
         return out
 
-    def around(self, order: List[str], index: int) -> None:
-        """Queue the galaxies after (and just before) position ``index`` of ``order``, in the
-        direction of travel, and drop queued loads outside that window."""
+    def _moved(self, index: int, now: Optional[float] = None) -> None:
+        """Note that the expert is at position ``index`` (at ``now``, monotonic seconds):
+        updates :attr:`direction` and :attr:`travelling` (faster than :data:`TRAVEL_RATE`
+        galaxies a second since the last call)."""
         import time
 
-        now = time.monotonic()
+        now = time.monotonic() if now is None else float(now)
         if self._last is not None:
             moved = index - self._last[0]
             dt = max(now - self._last[1], 1e-3)
@@ -170,6 +180,11 @@ class Prefetcher(QtCore.QObject):
                 self.direction = 1 if moved > 0 else -1
             self.travelling = abs(moved) / dt > TRAVEL_RATE
         self._last = (index, now)
+
+    def around(self, order: List[str], index: int) -> None:
+        """Queue the galaxies after (and just before) position ``index`` of ``order``, in the
+        direction of travel, and drop queued loads outside that window."""
+        self._moved(index)
         keep = self.window(order, index)
         current = order[index] if 0 <= index < len(order) else None
         wanted = set(keep)
