@@ -5,9 +5,9 @@
 - a **Training** dock (right): what the active models predict for the galaxy on screen (and,
   while a model trains, what the current epoch's model predicts for it), above a
   :class:`~kinview.gui.training_panel.TrainingPanel` on the window's survey;
-- a **Model** tab: the :class:`~kinview.gui.confidence_browser.ConfidenceBrowser`
-  (usability histogram with click-to-filter, spin and photo-z plots, the "label next" and
-  "likely label errors" queues);
+- a **Model** tab: the :class:`~kinview.gui.confidence_browser.ConfidenceBrowser` (one plot
+  per active model as its task draws it — histograms with click-to-filter, predicted-vs-true
+  points — and the "label next" and "likely label errors" queues);
 - a **Models** tab: the survey's models per task (:class:`~kinview.gui.model_list.ModelListPanel`:
   architecture, date, label source and count, metrics on the same held-out samples) with
   Activate, Roll back and Remove;
@@ -30,7 +30,8 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 from kinview.gui import worker
 from kinview.gui.confidence_browser import ConfidenceBrowser
 from kinview.gui.model_list import ModelListPanel
-from kinview.gui.training_panel import TrainingPanel, describe_prediction
+from kinview.gui.training_panel import TrainingPanel
+from kinview.tasks import get as get_task
 
 PREDICTION_COLUMNS = ("pred_stellar", "conf_stellar", "pred_gas", "conf_gas")
 
@@ -87,25 +88,31 @@ class PredictionLabel(QtWidgets.QLabel):
         self.plateifu: Optional[str] = None
         self.live: Optional[str] = None
 
-    def update_for(self, plateifu: Optional[str], row: dict, model_id, others: dict) -> None:
+    def update_for(self, plateifu: Optional[str], predictions: dict, models: dict) -> None:
+        """Show what the active models predict for ``plateifu``.
+
+        Parameters
+        ----------
+        predictions : dict
+            ``{task: [(field, value, confidence, extra)]}`` of the active models' rows for it.
+        models : dict
+            ``{task: {"model_id", ...}}`` of the active models, in the order shown.
+        """
         if plateifu != self.plateifu:
             self.live = None
         self.plateifu = plateifu
-        lines = []
         if plateifu is None:
             self.setText("")
             return
-        parts = []
-        for fld in ("stellar", "gas"):
-            p, c = row.get(f"pred_{fld}"), row.get(f"conf_{fld}")
-            if p is not None and np.isfinite(p):
-                parts.append(describe_prediction("vfield-quality", fld, float(p),
-                                                 None if c is None else float(c)))
-        if parts:
-            lines.append(f"vfield-quality #{model_id}: " + " · ".join(parts))
-        for task in ("spin", "photoz"):
-            for f, v, c, e in others.get(task, []):
-                lines.append(f"{task}: " + describe_prediction(task, f, v, c, e))
+        lines = []
+        for task in list(models) + [t for t in predictions if t not in models]:
+            rows = predictions.get(task) or []
+            if not rows:
+                continue
+            describe = get_task(task).describe_prediction
+            mid = (models.get(task) or {}).get("model_id")
+            lines.append(f"{task}{'' if mid is None else f' #{mid}'}: "
+                         + " · ".join(describe(f, v, c, e) for f, v, c, e in rows))
         if self.live:
             lines.append(f"<span style='color:#1f4e96'>{self.live}</span>")
         head = f"<b>{plateifu}</b>"
@@ -252,11 +259,9 @@ class ModelPanels(QtCore.QObject):
         self._update_label()
 
     def _update_label(self) -> None:
-        w = self.window
-        cur = w.state.current
-        row = w.row(cur) if cur is not None else {}
-        others = (self.browser.data.get("by_galaxy") or {}).get(cur, {}) if cur else {}
-        self.prediction.update_for(cur, row, w.model_id, others)
+        cur = self.window.state.current
+        mine = (self.browser.data.get("by_galaxy") or {}).get(cur, {}) if cur else {}
+        self.prediction.update_for(cur, mine, self.browser.data.get("models") or {})
 
     def _live(self, payload: dict) -> None:
         if payload.get("id") != self.window.state.current:
@@ -264,14 +269,12 @@ class ModelPanels(QtCore.QObject):
         rows = payload.get("rows") or []
         task = payload.get("task", "")
         if rows:
+            describe = get_task(task).describe_prediction
             self.prediction.live = (f"training {task}, epoch {payload.get('epoch')}: "
-                                    + " · ".join(describe_prediction(task, f, v, c, e)
-                                                 for _, f, v, c, e in rows))
+                                    + " · ".join(describe(f, v, c, e) for _, f, v, c, e in rows))
             self._update_label()
 
-    def _bin_selected(self, lo: float, hi: float, plateifus: list) -> None:
-        close = "]" if hi >= 1.0 else ")"
-        what = f"P(usable) in [{lo:.1f}, {hi:.1f}{close}"
+    def _bin_selected(self, lo: float, hi: float, plateifus: list, what: str) -> None:
         if not plateifus:   # an empty bar: keep the list as it is
             self.window.statusBar().showMessage(f"no field has {what}", 5000)
             return

@@ -42,10 +42,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from kinview.clusters.dataset import sample_id  # the map ids in the predictions table
 from kinview.db import models as db_models
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, Task
+from kinview.tasks.base import Dataset, Task, confidence_text
 from kinview.tasks.registry import register
 
 CHANNELS = ("mass", "xray", "stellar")
@@ -94,11 +95,6 @@ def attribute_matrix(table, names: Sequence[str]) -> np.ndarray:
     if not cols:
         return np.zeros((len(table), 0), np.float32)
     return np.stack(cols, axis=1).astype(np.float32)
-
-
-def sample_id(index: int) -> str:
-    """The id of map ``index`` in the ``predictions`` table (``map000123``)."""
-    return f"map{int(index):06d}"
 
 
 @register
@@ -253,6 +249,13 @@ class DarkMatter(Task):
                                     for j, v in enumerate(pr)}}))
         return rows
 
+    def describe_prediction(self, field, value, confidence, extra=None) -> str:
+        """The predicted class with its probability, e.g. ``SIDM0.3 (confidence 0.71)``."""
+        extra = extra or {}
+        if value is None or not np.isfinite(float(value)):
+            return f"{field}: —"
+        return f"{extra.get('class', int(value))}{confidence_text(confidence)}"
+
     def evaluate_extra(self, workspace, model, options=None, state: TaskState = NULL_STATE) -> Dict[str, Any]:
         """Extra evaluation blocks; :func:`kinview.training.trainer.evaluate` merges the returned
         dict into its result when a task has this method.
@@ -309,7 +312,7 @@ def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int =
 
     Each split draws ``test_fraction`` of the clusters as the test set (seed ``seed + i``),
     holds out 15 % of the rest for validation, trains a fresh model of ``arch`` with the
-    generic trainer's fitting loop (:func:`kinview.training.trainer._fit`: on-the-fly
+    generic trainer's fitting loop (:func:`kinview.training.trainer.fit_model`: on-the-fly
     augmentation, class weights, best validation weights) and scores it on the test maps.
     Nothing is saved.
 
@@ -321,7 +324,7 @@ def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int =
     ``splits`` (per split: seed, n_train, n_test, accuracy, confusion).
     """
     from kinview.training.splits import split_groups
-    from kinview.training.trainer import _fit, predict_arrays, setup_keras
+    from kinview.training.trainer import fit_model, predict_arrays, setup_keras
 
     from kinview.tasks.registry import get
 
@@ -349,7 +352,7 @@ def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int =
         model = task.build_model(arch, data, opts)
         quiet = TaskState()
         quiet._cancel = state._cancel if hasattr(state, "_cancel") else quiet._cancel
-        _fit(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
+        fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
              seed + i, quiet, None, opts)
         test = data.subset(sp["test"])
         m = task.evaluate(test.y, predict_arrays(model, test.X), test)

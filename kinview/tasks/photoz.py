@@ -38,7 +38,7 @@ import numpy as np
 from kinview.db import models as db_models
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, Task
+from kinview.tasks.base import Dataset, ModelPlot, Task
 from kinview.tasks.registry import register
 
 SIZE = 128
@@ -244,6 +244,31 @@ class PhotoZ(Task):
     def to_predictions(self, y_pred, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
         p = np.asarray(y_pred, float).reshape(-1)
         return [(sid, fld, float(v), None, None) for (sid, fld), v in zip(dataset.ids, p)]
+
+    def describe_prediction(self, field, value, confidence, extra=None) -> str:
+        if value is None or not np.isfinite(float(value)):
+            return f"{field}: —"
+        return f"z {float(value):.4f}"
+
+    def model_plot(self, workspace, record, predictions) -> Optional[ModelPlot]:
+        """Predicted against spectroscopic z of the held-out test split (every galaxy when
+        the model has no test split here); None for a catalogue without redshifts."""
+        try:
+            pz = predicted_vs_true(workspace, "test")
+            if pz is not None and len(pz["ids"]) == 0:
+                pz = predicted_vs_true(workspace, "all")
+        except (KinviewError, KeyError, ValueError):
+            return None
+        if pz is None:
+            return None
+        m = pz.get("metrics") or {}
+        figures = [f"{k} {m[k]:.3f}" for k in ("r2", "sigma_nmad", "outlier_fraction")
+                   if isinstance(m.get(k), float) and np.isfinite(m[k])]
+        hi = (float(max(np.nanmax(pz["z_true"]), np.nanmax(pz["z_pred"]))) * 1.05) if len(pz["ids"]) else None
+        return ModelPlot("scatter", "Photo-z", "spectroscopic z", pz["z_true"], pz["ids"], ylabel="predicted z",
+                         y=pz["z_pred"], x_range=None if hi is None else (0.0, hi), diagonal=True,
+                         note=(f"photoz model #{pz['model_id']} ({pz['arch']}), {pz['split']} split: "
+                               f"{len(pz['ids'])} galaxies" + (" · " + " · ".join(figures) if figures else "")))
 
 
 def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optional[Dict[str, Any]]:

@@ -3,8 +3,8 @@
 Public API (Keras is imported only inside the functions)::
 
     from kinview.training import train, predict, evaluate, load_model, active_model
-    rec = train("vfield-quality", survey_dir, arch=None, epochs=None, seed=0,
-                options={"mode": "binary", "labels": "consensus"}, state=state)
+    rec = train(task_name, survey_dir, arch=None, epochs=None, seed=0,
+                options={"labels": "consensus"}, state=state)   # task_name: kinview.tasks.names()
 
 Modules: :mod:`~kinview.training.datasets` (labels + cached inputs), :mod:`.splits`
 (by galaxy), :mod:`.trainer` (fit/save/activate), :mod:`.registry` (active model, activate,

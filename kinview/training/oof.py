@@ -56,7 +56,7 @@ def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: 
     and the fold (0..k−1) that held the sample out.
     """
     from kinview.training.splits import kfold_groups, split_groups
-    from kinview.training.trainer import _fit, predict_arrays, setup_keras
+    from kinview.training.trainer import fit_model, predict_arrays, setup_keras
 
     import logging
 
@@ -79,7 +79,7 @@ def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: 
         model = task.build_model(arch, rest, options)
         quiet = TaskState()
         quiet._cancel = state._cancel  # share cancellation, not progress
-        _fit(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
+        fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
              seed + fold, quiet, None, options)
         held = dataset.subset(held_idx)
         p = np.asarray(predict_arrays(model, held.X))

@@ -60,11 +60,11 @@ def score_model_on(task, workspace: Path, rec, held: Dataset, new_pred, options:
     model's ``input: seed32``); targets are ``held.y``.  Raises :class:`KinviewError` when
     the model cannot be run or does not cover every held-out sample.
     """
-    from kinview.training.trainer import _card_options, load_model, predict_arrays
+    from kinview.training.trainer import card_options, load_model, predict_arrays
 
     card = rec.card or {}
     model = load_model(rec.path)
-    opts = _card_options(card, model)
+    opts = card_options(card, model, task)
     opts.pop("labels", None)           # inputs only: targets come from the new model's split
     opts.pop("oof_folds", None)
     for key in ("fields",):            # score every sample the new model was scored on

@@ -130,8 +130,8 @@ def predict_arrays(model, X, batch_size: int = 256) -> np.ndarray:
 
 
 def check_inputs(model, X, path, task_name: str) -> None:
-    """Refuse (one line) a model whose input shape does not fit the task's samples, e.g. a
-    spin model given to ``predict vfield-quality`` without its card."""
+    """Refuse (one line) a model whose input shape does not fit the task's samples, e.g. an
+    image model given to a velocity-field task without its card."""
     if isinstance(X, dict):
         return
     want = getattr(model, "input_shape", None)
@@ -165,7 +165,7 @@ def _loss_value(model, y, p) -> float:
     return float(np.mean(keras.ops.convert_to_numpy(fn(y.astype(np.float32), p))))
 
 
-def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs: int, seed: int,
+def fit_model(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs: int, seed: int,
          state: TaskState, on_epoch_model: Optional[Callable] = None, options=None) -> Dict[str, Any]:
     """Fit ``model`` in place with a numpy batch loop (``train_on_batch``) and restore the
     weights of the best validation epoch; return the history.
@@ -333,9 +333,9 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     Parameters
     ----------
     task : str or Task
-        e.g. ``"vfield-quality"``.
+        A registered task name (:func:`kinview.tasks.names`) or task.
     workspace_dir : path-like
-        The survey directory (or cluster dataset for ``darkmatter``).
+        The task's workspace: a survey directory, or a cluster dataset.
     arch : str, optional
         Architecture name (default: the task's ``default_arch``).
     epochs : int, optional
@@ -402,7 +402,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     model = task.build_model(arch, dataset, opts)
     if opts.get("run_eagerly"):
         model.run_eagerly = True  # no graph tracing: slower steps, faster start (tiny data, debugging)
-    fit = _fit(task, model, tr, va, cfg, epochs, seed, state, on_epoch_model, opts)
+    fit = fit_model(task, model, tr, va, cfg, epochs, seed, state, on_epoch_model, opts)
 
     test_pred = predict_arrays(model, te.X) if len(te) else None
     metrics = task.evaluate(te.y, test_pred, te) if len(te) else {}
@@ -481,8 +481,8 @@ def _data_hash(dataset: Dataset) -> str:
 
 
 def _mark_rows(rows, group_split: Dict[str, str], oof: Dict, dataset: Optional[Dataset] = None):
-    """Tag prediction rows with the split of their group (a galaxy, or a cluster for
-    darkmatter, whose samples are projections with ids of their own)."""
+    """Tag prediction rows with the split of their group (a galaxy, or a cluster whose
+    samples are projections with ids of their own)."""
     group_of = {}
     if dataset is not None:
         group_of = {str(sid): str(g) for (sid, _field), g in zip(dataset.ids, dataset.groups)}
@@ -575,7 +575,7 @@ def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], ep
             model.run_eagerly = True
         quiet = TaskState()
         quiet._cancel = state._cancel  # share cancellation, not progress
-        _fit(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
+        fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
              seed + fold, quiet, None, options)
         held = dataset.subset(held_idx)
         for p, f, v, c, extra in task.to_predictions(predict_arrays(model, held.X), held):
@@ -612,12 +612,20 @@ def resolve_model(workspace_dir: Union[str, Path], task, model_path=None):
                        f"run 'kinview train {task.name} --survey {workspace_dir}'")
 
 
-def _card_options(card: Dict[str, Any], model) -> Dict[str, Any]:
+def card_options(card: Dict[str, Any], model, task=None) -> Dict[str, Any]:
+    """Task options under which a saved ``model`` runs: its card's, completed by the task
+    (:meth:`~kinview.tasks.base.Task.options_for_model`) from the model's outputs."""
     opts = dict(card.get("options") or {})
-    if "mode" not in opts and card.get("task") == "vfield-quality":
-        shape = model.output_shape
-        opts["mode"] = "3class" if shape[-1] == 3 else "binary"
-    return opts
+    task = task if task is not None else (card.get("task") or None)
+    if task is None:
+        return opts
+    try:
+        task = _task(task)
+    except KinviewError:
+        return opts
+    shape = getattr(model, "output_shape", None)
+    n_outputs = int(shape[-1]) if isinstance(shape, tuple) and shape and shape[-1] is not None else 1
+    return task.options_for_model(opts, n_outputs)
 
 
 def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskState = NULL_STATE,
@@ -639,7 +647,7 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     if card.get("task") and card["task"] != task.name:
         raise KinviewError(f"{path}: a {card['task']} model, not {task.name}")
     model = load_model(path)
-    opts = _card_options(card, model)
+    opts = card_options(card, model, task)
     opts.pop("labels", None)  # targets are not needed to predict; any label source will do
     opts = task.normalize_options(opts)
     state.set_status(f"reading {task.name} samples")
@@ -699,7 +707,7 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
 
     card = rec.card if rec is not None and rec.card else read_card(path)
     model = load_model(path)
-    opts = _card_options(card, model)
+    opts = card_options(card, model, task)
     if source == "shipped" or str(card.get("workspace", "")) != str(workspace):
         opts.pop("labels", None)  # trained elsewhere: score against this survey's own labels
     opts.update({k: v for k, v in (options or {}).items() if v is not None})
@@ -727,7 +735,7 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
         result["metrics_intervals"] = task.metrics_with_intervals(held.y, pred, held.groups)
         result["samples"] = (sample_description("test", len(held)) if present.any()
                              else f"all {len(held)} labelled samples (model trained on other data)")
-    extra = getattr(task, "evaluate_extra", None)  # task-specific blocks (e.g. darkmatter's MC splits)
+    extra = getattr(task, "evaluate_extra", None)  # task-specific blocks (e.g. Monte-Carlo splits)
     if extra is not None:
         result.update(extra(workspace, model, dict(opts, **(options or {})), state) or {})
     return result
