@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     from kinview.tasks.darkmatter import monte_carlo
-    from kinview.training.trainer import train
+    from kinview.training.fit import train
 
     tmp = None
     root = args.clusters

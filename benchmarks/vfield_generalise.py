@@ -89,7 +89,8 @@ def transfer(src, dst, arch: str, seed: int, epochs=None) -> dict:
     from kinview.tasks.registry import get
     from kinview.training.oof import recipe
     from kinview.training.splits import split_groups
-    from kinview.training.trainer import fit_model, predict_arrays, setup_keras
+    from kinview.training.use import predict_arrays, setup_keras
+    from kinview.training.fit import fit_model
     from kinview.progress import NULL_STATE
 
     task = get("vfield-quality")
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from kinview.training.trainer import setup_keras
+    from kinview.training.use import setup_keras
 
     setup_keras(args.seed, threads=1)
     import logging

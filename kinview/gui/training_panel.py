@@ -63,7 +63,7 @@ def run_training(task_name: str, workspace: str, arch: Optional[str], epochs: Op
     inputs the task trains on — and the rows are sent as the event
     ``("live_prediction", {"epoch", "id", "rows": [(id, field, value, confidence, extra)]})``.
 
-    Returns the new :class:`~kinview.training.trainer.ModelRecord`.  Raises
+    Returns the new :class:`~kinview.training.registry.ModelRecord`.  Raises
     :class:`~kinview.errors.Cancelled` when cancelled (nothing written).
     """
     from kinview.tasks import get

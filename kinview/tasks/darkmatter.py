@@ -257,7 +257,7 @@ class DarkMatter(Task):
         return f"{extra.get('class', int(value))}{confidence_text(confidence)}"
 
     def evaluate_extra(self, workspace, model, options=None, state: TaskState = NULL_STATE) -> Dict[str, Any]:
-        """Extra evaluation blocks; :func:`kinview.training.trainer.evaluate` merges the returned
+        """Extra evaluation blocks; :func:`kinview.training.use.evaluate` merges the returned
         dict into its result when a task has this method.
 
         Parameters
@@ -312,7 +312,7 @@ def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int =
 
     Each split draws ``test_fraction`` of the clusters as the test set (seed ``seed + i``),
     holds out 15 % of the rest for validation, trains a fresh model of ``arch`` with the
-    generic trainer's fitting loop (:func:`kinview.training.trainer.fit_model`: on-the-fly
+    generic trainer's fitting loop (:func:`kinview.training.fit.fit_model`: on-the-fly
     augmentation, class weights, best validation weights) and scores it on the test maps.
     Nothing is saved.
 
@@ -324,7 +324,8 @@ def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int =
     ``splits`` (per split: seed, n_train, n_test, accuracy, confusion).
     """
     from kinview.training.splits import split_groups
-    from kinview.training.trainer import fit_model, predict_arrays, setup_keras
+    from kinview.training.use import predict_arrays, setup_keras
+    from kinview.training.fit import fit_model
 
     from kinview.tasks.registry import get
 
@@ -381,7 +382,7 @@ def _active_record(workspace):
 
     if not (Path(workspace) / DB_NAME).exists():
         return None
-    from kinview.training.trainer import active_model
+    from kinview.training.registry import active_model
 
     return active_model(workspace, DarkMatter.name)
 

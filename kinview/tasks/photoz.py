@@ -290,7 +290,7 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
     root = Path(workspace).expanduser().resolve()
     if not (root / DB_NAME).exists():
         return None
-    from kinview.training.trainer import active_model
+    from kinview.training.registry import active_model
 
     rec = active_model(root, PhotoZ.name)
     if rec is None:

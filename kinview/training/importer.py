@@ -129,7 +129,7 @@ class SavedModelPredictor:
     """
 
     def __init__(self, path: Union[str, Path]):
-        from kinview.training.trainer import setup_keras
+        from kinview.training.use import setup_keras
 
         setup_keras()
         import tensorflow as tf
@@ -258,7 +258,7 @@ def load_external(path: Union[str, Path], fmt: Optional[str] = None) -> InputAda
         sm = SavedModelPredictor(path)
         return InputAdapter(sm, fmt, sm.loader)
     check_config(_keras_config(path, fmt), str(path))
-    from kinview.training.trainer import setup_keras
+    from kinview.training.use import setup_keras
 
     keras = setup_keras()
     import kinview.nets.layers  # noqa: F401  (kinview's own serializable layers)
@@ -364,7 +364,7 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
     from kinview.db.connection import connect, transaction
     from kinview.training.model_card import card_path, write_card
     from kinview.training.registry import ModelRecord
-    from kinview.training.trainer import _mark_rows, _version, predict_arrays
+    from kinview.training.use import kinview_version, mark_rows, predict_arrays
 
     style = input_style or "kinview"
     if style not in INPUT_STYLES:
@@ -407,7 +407,7 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
         pred = pred.reshape(-1, 1)
     if not np.isfinite(pred).all():
         raise KinviewError(f"{src}: the model gives non-finite outputs on {task.name} inputs")
-    rows = _mark_rows(task.to_predictions(pred, full), {}, {}, full)
+    rows = mark_rows(task.to_predictions(pred, full), {}, {}, full)
 
     # metrics on every labelled sample (the model was trained elsewhere)
     metrics: Dict[str, Any] = {}
@@ -437,7 +437,7 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
         "target": task.target, "input_shape": list(model.input_shape), "output_shape": list(model.output_shape),
         "workspace": str(workspace), "label_source": label_source, "metrics": metrics,
         "held_out": "all labelled samples (model trained elsewhere)", "n_samples": int(len(full)),
-        "date": now, "kinview_version": _version(), "n_params": model.count_params(),
+        "date": now, "kinview_version": kinview_version(), "n_params": model.count_params(),
         "notes": f"Imported from {src} ({fmt}); trained outside kinview: its training data are not known here.",
     }
     if getattr(model.model, "v2_error", None):

@@ -12,7 +12,8 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from kinview.training.trainer import active_model, load_model, predict, predict_arrays  # noqa: F401
+from kinview.training.registry import active_model  # noqa: F401
+from kinview.training.use import load_model, predict, predict_arrays  # noqa: F401
 
 __all__ = ["predictions", "predict", "predict_fields", "predict_arrays", "load_model"]
 
@@ -82,7 +83,7 @@ def predict_fields(model, maps, fields=("stellar", "gas")) -> Dict[str, Tuple[fl
 
 # ``from kinview.training import predict`` must give the *function* even after this module
 # was imported (importing a submodule sets the package attribute to the module): make the
-# module callable as :func:`kinview.training.trainer.predict`.
+# module callable as :func:`kinview.training.use.predict`.
 import sys as _sys
 import types as _types
 

@@ -60,7 +60,7 @@ def score_model_on(task, workspace: Path, rec, held: Dataset, new_pred, options:
     model's ``input: seed32``); targets are ``held.y``.  Raises :class:`KinviewError` when
     the model cannot be run or does not cover every held-out sample.
     """
-    from kinview.training.trainer import card_options, load_model, predict_arrays
+    from kinview.training.use import card_options, load_model, predict_arrays
 
     card = rec.card or {}
     model = load_model(rec.path)

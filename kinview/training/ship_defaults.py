@@ -51,7 +51,7 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
     from kinview.progress import tqdm_state
     from kinview.training.datasets import training_labels
     from kinview.training.model_card import card_path, write_card
-    from kinview.training.trainer import train
+    from kinview.training.fit import train
     from kinview.training.truth_labels import import_truth_as_expert
 
     survey_dir = Path(survey_dir).resolve()

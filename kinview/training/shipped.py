@@ -40,7 +40,8 @@ def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Optional[It
     list of str
         The tasks whose predictions were written (their shipped model is now active).
     """
-    from kinview.training.trainer import active_model, predict, shipped_model_path
+    from kinview.training.registry import active_model, shipped_model_path
+    from kinview.training.use import predict
 
     done = []
     for name in (shipped_tasks() if tasks is None else tasks):
