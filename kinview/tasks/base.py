@@ -136,6 +136,32 @@ class ModelPlot:
     diagonal: bool = False
 
 
+def active_model_info(workspace, task_name: str) -> Optional[Dict[str, Any]]:
+    """The workspace's active model of ``task_name`` as a plain dict (``id``, ``arch``,
+    ``path``, ``metrics``, ``card``), or None (no database, no active model).
+
+    For task modules, which sit below :mod:`kinview.training` (whose
+    :func:`~kinview.training.registry.active_model` gives the full record).
+    """
+    import json
+    from pathlib import Path
+
+    from kinview.db import models as db_models
+    from kinview.db.connection import DB_NAME, connect
+
+    if not (Path(workspace) / DB_NAME).exists():
+        return None
+    conn = connect(workspace)
+    try:
+        row = db_models.active(conn, task_name)
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    return {"id": int(row["id"]), "arch": row["arch"], "path": row["path"],
+            "metrics": json.loads(row["metrics"] or "{}"), "card": json.loads(row["card"] or "{}")}
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_").lower() or "model"
 
@@ -198,6 +224,9 @@ class Task:
     #: the kind of expert label (``labels.kind``) this task learns per field, when the
     #: GUI's "label next" and "likely label errors" queues apply to it (None: they do not)
     queue_label_kind: Optional[str] = None
+    #: Monte-Carlo train/test splits ``kinview evaluate`` runs by default (option ``mc=K``
+    #: overrides; 0: none), see :mod:`kinview.training.monte_carlo`
+    monte_carlo_splits: int = 0
     #: options the GUI's training panel offers (:class:`TrainingOption`), in order
     training_options: Tuple[TrainingOption, ...] = ()
 
@@ -363,6 +392,28 @@ class Task:
         """How confidently a stored prediction disagrees with an expert label (of
         :attr:`queue_label_kind`): the confidence of the disagreement, or None when they agree."""
         return None
+
+    def ship_recipe(self, real_labels: Optional[str] = None, real: bool = False) -> Dict[str, Any]:
+        """How the shipped default model of this task is trained
+        (:mod:`kinview.training.ship_defaults`): on the demo survey, whose truth is imported as
+        the labels of expert ``truth``, or (``real=True``) on a survey of real data with the
+        label source ``real_labels``.
+
+        Returns
+        -------
+        dict: ``options`` (training options), optionally ``card_options`` (replacing options
+        in the shipped card, i.e. how the shipped model predicts), and for ``real``:
+        ``notes`` (card notes, ``{n}``, ``{labels}`` and ``{seed}`` filled in), ``workspace``
+        and ``trained_on`` (``{n}`` and ``{name}`` filled in).
+
+        Raises
+        ------
+        KinviewError
+            ``real`` for a task with no real-data recipe.
+        """
+        if real:
+            raise KinviewError(f"{self.name}: no recipe for a shipped model trained on real data")
+        return {"options": {}}
 
     def options_for_model(self, options: Mapping[str, Any], n_outputs: int) -> Dict[str, Any]:
         """Task options under which a saved model with ``n_outputs`` outputs per sample is run,

@@ -38,7 +38,7 @@ import numpy as np
 from kinview.db import models as db_models
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, ModelPlot, Task
+from kinview.tasks.base import Dataset, ModelPlot, Task, active_model_info
 from kinview.tasks.registry import register
 
 SIZE = 128
@@ -285,19 +285,15 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
     ``z_pred`` (float arrays, galaxies with a catalogue redshift only), ``metrics``
     (:func:`photoz_metrics` of these points), ``model_id``, ``arch``, ``split``.
     """
-    from kinview.db.connection import DB_NAME, connect
+    from kinview.db.connection import connect
 
     root = Path(workspace).expanduser().resolve()
-    if not (root / DB_NAME).exists():
-        return None
-    from kinview.training.registry import active_model
-
-    rec = active_model(root, PhotoZ.name)
+    rec = active_model_info(root, PhotoZ.name)
     if rec is None:
         return None
     conn = connect(root)
     try:
-        rows = db_models.prediction_rows(conn, rec.id)
+        rows = db_models.prediction_rows(conn, rec["id"])
     finally:
         conn.close()
     pred = {}
@@ -312,4 +308,4 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
     zt = np.array([ztrue[i] for i in ids], float)
     zp = np.array([pred[i] for i in ids], float)
     return {"ids": ids, "z_true": zt, "z_pred": zp, "metrics": photoz_metrics(zt, zp),
-            "model_id": rec.id, "arch": rec.arch, "split": split}
+            "model_id": rec["id"], "arch": rec["arch"], "split": split}

@@ -28,6 +28,15 @@ from kinview.tasks.registry import register
 MODES = ("binary", "3class")
 #: histogram bins of P(usable) in the Model tab
 N_BINS = 10
+#: card notes of the shipped default trained on real fields (``ship_defaults --real``)
+REAL_SHIP_NOTES = (
+    "Trained on {n} REAL MaNGA MPL-8 stellar velocity fields (VOR10-GAU-MILESHC; public SDSS data) "
+    "with the published MPL-7 expert quality classes (Duckworth et al. 2020; label source {labels}), "
+    "usable = quality >= 1, by the 'default' recipe (exact fit of one output layer on the field's "
+    "summary statistics), seed {seed}, 70/15/15 split by galaxy (the recipe fits on train + "
+    "validation). The test split is small (see split_sizes): judge the recipe by its 5-fold "
+    "out-of-fold figures in the README (benchmarks/vfield_generalise.py). Its features are the same "
+    "for gas fields, but no real gas field was in its training set.")
 
 
 @register
@@ -233,3 +242,14 @@ class VFieldQuality(Task):
         if "mode" not in opts:
             opts["mode"] = "3class" if n_outputs == 3 else "binary"
         return opts
+
+    def ship_recipe(self, real_labels: Optional[str] = None, real: bool = False) -> Dict[str, Any]:
+        """Demo: binary, on the truth; real: the survey's stellar fields and expert labels
+        (the shipped model then predicts stellar and gas fields)."""
+        if not real:
+            return {"options": {"labels": "expert:truth", "mode": "binary"}}
+        return {"options": {"labels": real_labels or None, "fields": "stellar"},
+                "card_options": {"fields": ["stellar", "gas"]},
+                "notes": REAL_SHIP_NOTES,
+                "workspace": "{n} real MaNGA MPL-8 stellar fields with MPL-7 expert labels ({name})",
+                "trained_on": "real MaNGA MPL-8 stellar velocity fields, MPL-7 expert labels"}

@@ -312,10 +312,10 @@ def import_model(path: Union[str, Path], task, workspace_dir: Union[str, Path],
     task : str or Task
     workspace_dir : path-like
         The survey directory.
-    input_style : {'kinview', 'seed32'}, optional
-        How the task's inputs are made for this model (``vfield-quality`` only):
-        ``seed32`` is the seed's own preprocessing
-        (:func:`kinview.kinematics.inputs.seed32_input`); default kinview's.
+    input_style : str, optional
+        How the task's inputs are made for this model, one of the task's ``input_styles``
+        (e.g. ``seed32``, the seed's own preprocessing of velocity fields,
+        :func:`kinview.kinematics.inputs.seed32_input`); default kinview's.
 
     Returns
     -------

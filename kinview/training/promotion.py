@@ -2,9 +2,8 @@
 
 :func:`decide` scores the task's active model on the *new* model's held-out test split (the
 same samples, the same labels, the same metric) and lets the new model take over only when
-it is at least as good on the task's primary metric (``Task.primary_metric``: ROC AUC for
-``vfield-quality``, Pearson r for ``spin``, R² for ``photoz``, accuracy for ``darkmatter``;
-every one higher-is-better).  Otherwise the new model is stored inactive, and the decision
+it is at least as good on the task's primary metric (``Task.primary_metric``, e.g. ROC AUC,
+Pearson r, R² or accuracy; every one higher-is-better).  Otherwise the new model is stored inactive, and the decision
 (with both figures and the reason) is written into its model card as ``activation`` so that
 the CLI and the training panel can say why and offer to activate it anyway.
 

@@ -268,8 +268,10 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
 
     The held-out samples are the model's test split (groups listed in its card) when the
     workspace holds them; for a model trained elsewhere (e.g. the shipped default on another
-    survey) every labelled sample is held out.  A task with an ``evaluate_extra(workspace,
-    model, options, state) -> dict`` method adds its blocks to the result.
+    survey) every labelled sample is held out.  With option ``mc=K`` (default: the task's
+    :attr:`~kinview.tasks.base.Task.monte_carlo_splits`) the result also holds ``mc``, the
+    accuracy over K random Monte-Carlo splits (:func:`kinview.training.monte_carlo.monte_carlo`;
+    ``mc_epochs`` default: the model's epochs).
     """
     task = as_task(task)
     workspace = Path(workspace_dir).expanduser().resolve()
@@ -306,7 +308,12 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
         result["metrics_intervals"] = task.metrics_with_intervals(held.y, pred, held.groups)
         result["samples"] = (sample_description("test", len(held)) if present.any()
                              else f"all {len(held)} labelled samples (model trained on other data)")
-    extra = getattr(task, "evaluate_extra", None)  # task-specific blocks (e.g. Monte-Carlo splits)
-    if extra is not None:
-        result.update(extra(workspace, model, dict(opts, **(options or {})), state) or {})
+    given = dict(opts, **(options or {}))
+    k = int(given["mc"]) if given.get("mc") is not None else int(task.monte_carlo_splits or 0)
+    if k > 0:   # the accuracy distribution over random splits, same recipe as the model
+        from kinview.training.monte_carlo import monte_carlo
+
+        arch = given.get("arch") or card.get("architecture") or task.default_arch
+        result["mc"] = monte_carlo(task, workspace, k=k, epochs=given.get("mc_epochs") or card.get("epochs"),
+                                   seed=int(given.get("seed") or 0), state=state, arch=arch, options=given)
     return result
