@@ -174,7 +174,7 @@ def test_model_card_content(trained, survey):
 
 
 def test_class_weights_balance_the_training_classes(trained):
-    from kinview.training.splits import class_weights
+    from kinview.learning.splits import class_weights
 
     assert class_weights(np.array([0, 1, 1, 1]), 2) == {0: 2.0, 1: 2 / 3}
     assert class_weights(np.array([2, 2, 1]), 3) == {0: 0.0, 1: 1.5, 2: 0.75}
@@ -192,7 +192,7 @@ def test_saved_model_loads_in_safe_mode_and_predicts_the_same(trained, survey):
 
     from kinview.training import load_model
     from kinview.training.predict import predictions
-    from kinview.training.datasets import vfield_arrays
+    from kinview.learning.datasets import vfield_arrays
     from kinview.data.survey import Survey
 
     rec = trained["rec"]

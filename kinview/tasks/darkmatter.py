@@ -224,7 +224,7 @@ class DarkMatter(Task):
 
     # ------------------------------------------------------------------ metrics / rows
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
-        from kinview.training.metrics import classification_metrics
+        from kinview.learning.metrics import classification_metrics
 
         p = np.asarray(y_pred, float)
         classes = list((dataset.info.get("classes") if dataset is not None else None)

@@ -50,7 +50,7 @@ def most_uncertain(workspace_dir: Union[str, Path], task, n: int = 50,
     -------
     DataFrame ``plateifu, field, value, confidence`` (empty without an active model).
     """
-    from kinview.training.datasets import current_labels
+    from kinview.learning.datasets import current_labels
     from kinview.training.predict import predictions
 
     task = _task(task)
@@ -80,7 +80,7 @@ def likely_label_errors(workspace_dir: Union[str, Path], task, n: int = 50,
     DataFrame ``plateifu, field, expert, label, value, confidence`` sorted by confidence
     (most confident disagreement first), at most ``n`` rows.
     """
-    from kinview.training.datasets import current_labels
+    from kinview.learning.datasets import current_labels
     from kinview.training.predict import predictions
 
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]

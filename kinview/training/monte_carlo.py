@@ -36,7 +36,7 @@ def monte_carlo(task, workspace, k: int = 5, epochs: Optional[int] = None, seed:
     (mean over splits), ``confusion`` (summed over splits; rows true, columns predicted) and
     ``splits`` (per split: seed, n_train, n_test, accuracy, confusion).
     """
-    from kinview.training.splits import split_groups
+    from kinview.learning.splits import split_groups
 
     task = as_task(task)
     opts = task.normalize_options(options)

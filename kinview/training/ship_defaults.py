@@ -44,7 +44,7 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
     from kinview.paths import models_dir
     from kinview.progress import tqdm_state
     from kinview.tasks import get
-    from kinview.training.datasets import quality_labels, training_labels
+    from kinview.learning.datasets import quality_labels, training_labels
     from kinview.training.fit import train
     from kinview.training.model_card import card_path, write_card
     from kinview.training.shipped import shipped_tasks
