@@ -323,6 +323,7 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.plots: Dict[str, PlotView] = {}
         self._job = None
         self._again = False
+        self._then: List = []
         self.current: Optional[str] = None   # plate-ifu on screen (set by the window)
         self.setStyleSheet("QLabel { color:#111111; } QPushButton { padding:3px 8px; }")
         self._build()
@@ -380,18 +381,26 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.errors.activated.connect(self._go)
 
     # ------------------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Re-read the predictions and queues (in a worker); emits ``refreshed`` when drawn."""
+    def refresh(self, then=None) -> None:
+        """Re-read the predictions and queues (in a worker); emits ``refreshed`` when drawn.
+
+        ``then()``, if given, is called once data read after this call has been drawn (a
+        refresh already under way is followed by a new one)."""
+        if then is not None:
+            self._then.append(then)
         if self._job is not None:
             self._again = True
             return
+        callbacks, self._then = self._then, []
         self._job = worker.submit(load_overview, str(self.survey_dir), self.expert, pass_state=False)
         self._job.finished.connect(self.set_data)
         self._job.failed.connect(lambda exc, tb: self.header.setText(f"cannot read predictions: {exc}"))
-        self._job.done.connect(self._job_done)
+        self._job.done.connect(lambda cbs=callbacks: self._job_done(cbs))
 
-    def _job_done(self) -> None:
+    def _job_done(self, callbacks=()) -> None:
         self._job = None
+        for fn in callbacks:
+            fn()
         if self._again:
             self._again = False
             self.refresh()

@@ -260,7 +260,8 @@ class ModelPanels(QtCore.QObject):
 
     Signals
     -------
-    table_reloaded()   the galaxy table's prediction columns were re-read after training
+    table_reloaded()   the galaxy table's prediction columns, the Model tab and the prediction
+                       box were re-read after a model changed
     """
 
     table_reloaded = QtCore.pyqtSignal()
@@ -434,9 +435,9 @@ class ModelPanels(QtCore.QObject):
             return
         self.host.apply_predictions(fresh)
         self.prediction.live = None
-        self.browser.refresh()
         self._update_label()
-        self.table_reloaded.emit()
+        # "reloaded" once the Model tab and the prediction box show the new predictions too
+        self.browser.refresh(then=self.table_reloaded.emit)
 
     def _open_clusters_dialog(self) -> None:
         d = QtWidgets.QFileDialog.getExistingDirectory(self.host.widget, "Open a cluster dataset directory")

@@ -36,7 +36,8 @@ from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
 from kinview.training.registry import ModelRecord
-from kinview.training.use import as_task, kinview_version, mark_rows, predict_arrays, setup_keras, take_samples
+from kinview.training.use import (as_task, kinview_version, mark_rows, one_keras_thread, predict_arrays,
+                                  setup_keras, take_samples)
 
 MODELS_SUBDIR = "models"
 #: options that override the architecture's recipe (``Task.training_config``)
@@ -202,6 +203,7 @@ def _split_of_groups(dataset: Dataset, splits: Dict[str, np.ndarray]) -> Dict[st
     return out
 
 
+@one_keras_thread
 def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epochs: Optional[int] = None,
           seed: int = 0, options: Optional[Dict[str, Any]] = None, state: TaskState = NULL_STATE,
           on_epoch_model: Optional[Callable] = None, label_source: Optional[str] = None,

@@ -38,6 +38,7 @@ import numpy as np
 
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
+from kinview.training.use import one_keras_thread
 
 FORMATS = ("keras", "h5", "savedmodel")
 #: input styles (``--input``); ``kinview`` is the task's own preprocessing
@@ -301,6 +302,7 @@ def _destination(workspace: Path, task_name: str, src: Path, fmt: str) -> Path:
         n += 1
 
 
+@one_keras_thread
 def import_model(path: Union[str, Path], task, workspace_dir: Union[str, Path],
                  input_style: Optional[str] = None, state: TaskState = NULL_STATE):
     """Import a published model into a workspace's registry (inactive); returns its record.

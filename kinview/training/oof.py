@@ -24,6 +24,7 @@ import numpy as np
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
+from kinview.training.use import one_keras_thread
 
 
 def recipe(task, arch: Optional[str], options: Optional[Dict[str, Any]], epochs: Optional[int] = None
@@ -99,6 +100,7 @@ def sample_description(kind: str, n: int, k: Optional[int] = None, unit: str = "
     return f"held-out test split, n={n}"
 
 
+@one_keras_thread
 def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Optional[str] = None,
                  epochs: Optional[int] = None, seed: int = 0, options: Optional[Dict[str, Any]] = None,
                  state: TaskState = NULL_STATE, store: bool = True, n_boot: int = 1000) -> Dict[str, Any]:

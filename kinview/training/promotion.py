@@ -22,6 +22,7 @@ import numpy as np
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
+from kinview.training.use import one_keras_thread
 
 #: figures compared, in order of preference (first finite pair wins); all higher-is-better
 FALLBACK_METRICS = ("accuracy",)
@@ -150,6 +151,7 @@ def decide(task, workspace: Path, held: Dataset, new_pred, new_metrics: Dict[str
     return out
 
 
+@one_keras_thread
 def compare_models(task, workspace_dir, records=None, state: TaskState = NULL_STATE) -> Dict[str, Any]:
     """Metrics of several models of one task on the *same* held-out samples.
 

@@ -13,7 +13,9 @@ Training lives in :mod:`kinview.training.fit`, the model registry in
 """
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
@@ -23,6 +25,23 @@ from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
 from kinview.training.registry import ModelRecord, active_model, shipped_model_path
+
+
+#: Keras/TensorFlow work runs in one thread at a time.  TensorFlow's function tracing is not
+#: thread-safe: a training run starting in one GUI worker while another worker scored saved
+#: models (the Models tab) crashed the process (segfault in ``graph_def_versions``).
+_KERAS_LOCK = threading.RLock()
+
+
+def one_keras_thread(fn):
+    """Decorator: run ``fn`` holding the process-wide Keras lock (re-entrant), so that model
+    work started from several threads (the GUI's workers) runs one after the other."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _KERAS_LOCK:
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def as_task(task):
@@ -199,6 +218,7 @@ def card_options(card: Dict[str, Any], model, task=None) -> Dict[str, Any]:
     return task.options_for_model(opts, n_outputs)
 
 
+@one_keras_thread
 def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskState = NULL_STATE,
             activate: bool = True) -> ModelRecord:
     """Predict every sample of the workspace with a model and store the predictions.
@@ -262,6 +282,7 @@ def _groups_from_card(card: Dict[str, Any], workspace: Path) -> Dict[str, str]:
     return {g: "test" for g in card.get("test_groups") or []}
 
 
+@one_keras_thread
 def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: TaskState = NULL_STATE,
              options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Held-out metrics of a model on the workspace's current labels.
