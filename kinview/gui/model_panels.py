@@ -426,18 +426,20 @@ class ModelPanels(QtCore.QObject):
         generation = self._reload_generation
         job = worker.submit(_prediction_table_job, str(self.host.survey_dir), self.host.expert,
                             pass_state=False)
-        job.finished.connect(lambda fresh, g=generation: self._apply_predictions(fresh)
+        job.finished.connect(lambda fresh, g=generation: self._apply_predictions(fresh, g)
                              if g == self._reload_generation else None)
         job.failed.connect(lambda exc, tb: self.host.message(f"cannot re-read predictions: {exc}", 8000))
 
-    def _apply_predictions(self, fresh) -> None:
+    def _apply_predictions(self, fresh, generation: int) -> None:
         if not self.host.has_table():
             return
         self.host.apply_predictions(fresh)
         self.prediction.live = None
         self._update_label()
-        # "reloaded" once the Model tab and the prediction box show the new predictions too
-        self.browser.refresh(then=self.table_reloaded.emit)
+        # "reloaded" once the Model tab and the prediction box show the new predictions too,
+        # and only for the latest reload (an older one's refresh may finish after it started)
+        self.browser.refresh(then=lambda: self.table_reloaded.emit()
+                             if generation == self._reload_generation else None)
 
     def _open_clusters_dialog(self) -> None:
         d = QtWidgets.QFileDialog.getExistingDirectory(self.host.widget, "Open a cluster dataset directory")
