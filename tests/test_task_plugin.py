@@ -180,3 +180,20 @@ def test_the_gui_offers_plots_and_describes_the_toy_task(qapp, survey, trained, 
     finally:
         for _ in gen:
             pass
+
+
+def test_export_names_of_a_task_no_longer_registered_fall_back_to_the_default(toy):
+    from kinview.tasks import export_columns
+
+    assert export_columns(NAME, "galaxy") == ("toy_guess_galaxy", "toy_guess_galaxy_conf")
+    # a model of a task whose module is gone still exports, under the default names
+    assert export_columns("gone task", "gas") == ("pred_gone_task_gas", "pred_gone_task_gas_conf")
+
+
+def test_labelling_queues_refuse_a_task_without_per_field_labels(survey, toy):
+    from kinview.errors import KinviewError
+    from kinview.training.active_learning import likely_label_errors, most_uncertain
+
+    for queue in (most_uncertain, likely_label_errors):
+        with pytest.raises(KinviewError, match="no labelling queues"):
+            queue(survey, NAME)
