@@ -6,8 +6,8 @@ here with import-linter; a bare ``lint-imports`` in the repository root runs it 
     __main__
     cli                     the command line (may import gui: ``kinview gui``)
     gui                     PyQt5 + pyqtgraph, the only Qt code
-    viewstate : batch.predict
-                            Qt-free application state and services the front ends drive
+    viewstate : session : batch.predict
+                            Qt-free application state (the labelling session) and services
     training                fit, model registry, prediction, evaluation, import, promotion
     tasks                   the task registry and the task definitions
     learning                datasets, splits, metrics, intervals (shared by tasks and training)
@@ -16,7 +16,7 @@ here with import-linter; a bare ``lint-imports`` in the repository root runs it 
     data                    MAPS files, catalogues, survey discovery, images, SDSS clients
     db                      the survey database: every SQL statement
     errors : paths : settings : conventions : progress : blas_threads : viewing :
-    strict_json : batch.engine : batch.catalogue : batch.output : batch.worker_setup
+    strict_json : resources : batch.engine : batch.catalogue : batch.output : batch.worker_setup
                             the foundation (batch's Dask plumbing is infrastructure; its
                             catalogue prediction, ``batch.predict``, is an application)
 

@@ -130,7 +130,7 @@ def test_the_toy_task_is_listed_by_train_help(toy, capsys):
 
 def test_the_toy_task_trains_and_is_exported_under_its_own_column_names(survey, trained, tmp_path):
     from kinview.cli.main import main
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     out = tmp_path / "labels.csv"
     assert main(["labels", "export", str(out), "--survey", str(survey), "--consensus"]) == 0

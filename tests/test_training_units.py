@@ -141,3 +141,15 @@ def test_spin_seed_architecture_is_the_described_one():
     assert RECIPES["seed-cnn"]["reduce_lr"] == dict(factor=0.2, patience=5, min_lr=1e-5)
     small = build("default")
     assert small.count_params() * 10 < m.count_params()
+
+
+def test_importing_the_prediction_module_leaves_the_predict_function_alone():
+    """``kinview.training.predict`` is the function; the stored-predictions module is
+    ``kinview.training.prediction`` and importing it shadows nothing."""
+    import kinview.training
+    import kinview.training.prediction as prediction
+    from kinview.training import predict
+    from kinview.training.use import predict as trainer_predict
+
+    assert predict is trainer_predict and kinview.training.predict is trainer_predict
+    assert callable(prediction.predictions) and callable(prediction.predict_fields)

@@ -79,7 +79,7 @@ def load_cluster_state(workspace) -> Dict[str, Any]:
     """
     from kinview.clusters.dataset import load_clusters
     from kinview.db.connection import DB_NAME
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
     from kinview.training.registry import active_model
 
     cs = load_clusters(workspace)

@@ -9,7 +9,7 @@ Public API (Keras is imported only inside the functions)::
 Modules: :mod:`.fit` (train: fit, save, activate), :mod:`.use` (load, run, predict a
 workspace, evaluate), :mod:`.monte_carlo` (accuracy over random splits), :mod:`.registry`
 (active model, activate, roll back, remove), :mod:`.promotion` (no silent downgrades), :mod:`.importer` (published
-``.keras``/``.h5``/SavedModel models), :mod:`.model_card`, :mod:`.predict`,
+``.keras``/``.h5``/SavedModel models), :mod:`.model_card`, :mod:`.prediction`,
 :mod:`.active_learning` (uncertainty queue, likely label errors), :mod:`.truth_labels`
 (demo/benchmark helper), :mod:`.ship_defaults` (builds ``models/``).  Datasets, splits and
 metrics live one layer down, in :mod:`kinview.learning`, shared with :mod:`kinview.tasks`.

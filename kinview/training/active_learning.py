@@ -51,7 +51,7 @@ def most_uncertain(workspace_dir: Union[str, Path], task, n: int = 50,
     DataFrame ``plateifu, field, value, confidence`` (empty without an active model).
     """
     from kinview.learning.datasets import current_labels
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     task = _task(task)
     pred = predictions(workspace_dir, task.name)
@@ -81,7 +81,7 @@ def likely_label_errors(workspace_dir: Union[str, Path], task, n: int = 50,
     (most confident disagreement first), at most ``n`` rows.
     """
     from kinview.learning.datasets import current_labels
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]
     task = _task(task)
