@@ -327,6 +327,8 @@ def test_usability_histogram_shows_every_bin(qtbot, survey):
 
         b = w.model_panels.browser
         w.tabs.setCurrentWidget(b)
+        # the browser's own first read (no model: nothing to plot) must not land after ours
+        qtbot.waitUntil(lambda: "plots" in b.data and b._job is None, timeout=30000)
         # a model's P(usable) histogram (the survey has no model: one drawn as a task would)
         p = np.linspace(0.0, 1.0, 21)
         b.set_data({"plots": {"usable": ModelPlot("histogram", "usability", "P(usable)", p,
