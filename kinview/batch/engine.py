@@ -51,7 +51,7 @@ WORKER_MALLOC = {"MALLOC_TRIM_THRESHOLD_": str(1 << 30), "MALLOC_MMAP_THRESHOLD_
 #: serve, and cost CPU the workers' images need: the statistical profiler samples every worker's
 #: stack every 10 ms on its event loop, the event loops tick every 20 ms, system statistics are
 #: collected every 0.5 s and the nannies poll their worker's memory every 0.1 s.  With these,
-#: the event loops and the client process together spend 0.06 instead of 0.13 ms of CPU per
+#: the event loops and the client process together spend 0.03 instead of 0.13 ms of CPU per
 #: image (measured; README "Scale figures").  Memory is still watched twice a second, so a
 #: worker over its limit is still paused and, at 95 %, restarted.
 LOCAL_CLUSTER_CONFIG = {"distributed.worker.profile.enabled": False,
