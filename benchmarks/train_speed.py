@@ -53,7 +53,7 @@ def _mean_std(values, digits: int = 3) -> str:
 
 
 def throughput(model, X, min_seconds: float = 2.0) -> float:
-    from kinview.training.trainer import predict_arrays
+    from kinview.training.use import predict_arrays
 
     predict_arrays(model, X[:256])  # trace once
     n, t0 = 0, time.perf_counter()
@@ -65,7 +65,7 @@ def throughput(model, X, min_seconds: float = 2.0) -> float:
 
 def run(survey: Path, task: str, arch: str, epochs, seed: int, verbose: bool = False):
     from kinview.tasks.registry import get
-    from kinview.training.trainer import train
+    from kinview.training.fit import train
 
     from kinview.progress import TaskState
 
@@ -123,13 +123,13 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         generate_survey(survey, n=a.n, seed=0)
         print(f"demo survey of {a.n} galaxies written in {time.perf_counter() - t0:.1f} s: {survey}")
-    from kinview.training.datasets import training_labels
+    from kinview.learning.datasets import training_labels
     from kinview.training.truth_labels import import_truth_as_expert
 
     if training_labels(survey, "expert:truth").empty:
         import_truth_as_expert(survey, "truth")
     from kinview.data.survey import Survey
-    from kinview.training.datasets import image_arrays, vfield_arrays
+    from kinview.learning.datasets import image_arrays, vfield_arrays
 
     s = Survey.open(survey)
     t0 = time.perf_counter()
