@@ -141,7 +141,7 @@ def start_pa_fits(window) -> None:
     yet — a new survey's, or the rest of an interrupted fit; progress and a Cancel button in
     the status bar.  The check itself runs in the worker too."""
     from kinview.gui import worker
-    from kinview.gui.prefetch import fit_pas_if_none
+    from kinview.session.loading import fit_pas_if_none
 
     w = worker.submit(fit_pas_if_none, str(window.survey_dir))
     window.attach_pa_fit(w)            # progress bar + Cancel; the list refreshes as fits land

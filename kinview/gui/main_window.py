@@ -856,7 +856,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------------------------------
     def attach_pa_fit(self, w) -> None:
         """Show the progress of a background PA fit (a :mod:`kinview.gui.worker` worker running
-        :func:`kinview.gui.prefetch.fit_pas_if_none`) with a Cancel button in the status bar,
+        :func:`kinview.session.loading.fit_pas_if_none`) with a Cancel button in the status bar,
         and refresh the list's PA columns as fits land.  Cancelled fits resume at the next start."""
         if not hasattr(self, "pa_progress"):
             self.pa_progress = QtWidgets.QProgressBar()
