@@ -26,12 +26,19 @@ import time
 BUSY = "while True:\n    pass\n"
 
 
+def _terminal_sigint():
+    """In the child: Ctrl-C as in a terminal.  A job started in the background by a
+    non-interactive shell inherits SIGINT *ignored*, and Python keeps it ignored: ``kinview pa``
+    would then run to the end whatever this benchmark sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_once(args) -> float:
     """Start ``kinview pa``, Ctrl-C it after ``args.after`` s; seconds from SIGINT to exit."""
     proc = subprocess.Popen([sys.executable, "-m", "kinview", "pa", "--survey", args.survey,
                              "--method", args.method, "--jobs", args.jobs, "--refit"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_terminal_sigint)
     time.sleep(args.after)
     t0 = time.perf_counter()
     os.killpg(proc.pid, signal.SIGINT)

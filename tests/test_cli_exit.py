@@ -37,7 +37,10 @@ def test_kinview_pa_jobs_1_ctrl_c_keeps_the_committed_fits(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "kinview", "pa", "--survey", str(tmp_path),
                              "--method", "pafit", "--nsteps", "91", "--jobs", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                            env=dict(os.environ, OPENBLAS_NUM_THREADS="1"),
+                            # Ctrl-C as in a terminal, even when pytest runs as a background job
+                            # (which inherits SIGINT ignored)
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     db = tmp_path / "kinview.sqlite"
 
     def stored():
