@@ -292,7 +292,8 @@ class Trial:
         # the second row is chosen with the mouse, as a user would; then the digit keys
         q = adjudication_queue(self.store)
         open_rows = q[~q.resolved].reset_index(drop=True)
-        pointer = 1 if len(open_rows) > 1 and self.click_queue_row(1) else 0
+        clicked = len(open_rows) > 1 and self.click_queue_row(1)
+        pointer = 1 if clicked else 0
         t0 = time.perf_counter()
         decided, surprises = [], 0
         for j in range(n_open + 5):
@@ -323,7 +324,7 @@ class Trial:
         counts = queue_counts(self.store)
         self.figures["adjudication"] = {"decided": len(decided), "open_left": counts["open"],
                                         "s_per_decision": round(took / max(len(decided), 1), 3),
-                                        "first_row_by_mouse": pointer == 1 or len(decided) < 2}
+                                        "second_row_chosen_by_mouse": bool(clicked)}
         time.sleep(0.8)
         self.shot("22-adjudication-queue-done")
         return {"decided": decided}
