@@ -419,7 +419,6 @@ class Trial:
             self.start_display()
             self.make_survey()
             self.start_gui()
-            pifus = list(self.truth.index)
 
             def ann_plan(i):
                 ans = {"stellar": int(rng.choice(3, p=[0.2, 0.3, 0.5])),
