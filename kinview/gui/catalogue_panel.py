@@ -78,15 +78,13 @@ def install(window) -> CataloguePanel:
 
     panel = CataloguePanel()
     window.catalogue_dock = window.add_panel("Catalogue", panel, "left")  # under the list
-    pending = {"worker": None}
+    card_job = worker.LatestSlot(panel)     # the card of the galaxy just left is not shown
 
     def refresh(name, value=None):
         if name != "index" or window.state.current is None:
             return
-        pifu = window.state.current
-        w = worker.submit(load_card, str(window.survey_dir), pifu, pass_state=False)
-        pending["worker"] = w
-        w.finished.connect(lambda card, w=w: pending["worker"] is w and panel.show_card(card))
+        card_job.submit(load_card, str(window.survey_dir), window.state.current,
+                        on_result=panel.show_card)
 
     window.state.subscribe(refresh)
     window.catalogue_panel = panel

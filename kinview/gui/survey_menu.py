@@ -40,9 +40,7 @@ def open_survey(window, survey_dir) -> QtWidgets.QMainWindow:
         window.close()                      # saves its settings (position, filters, layout)
         new = MainWindow(path, expert=window.state.expert, settings=window.settings)
         # as at start-up: unfinished PA fits resume, then the shipped models' predictions
-        from kinview.gui.app import start_pa_fits
-
-        new.table_loaded.connect(lambda: start_pa_fits(new))
+        new.table_loaded.connect(new.start_pa_fits)
         new.resize(size)
         new.setAttribute(QtCore.Qt.WA_DeleteOnClose, True)
         new.show()
