@@ -26,7 +26,6 @@ from kinview.gui.galaxy_list import GalaxyList
 from kinview.gui.galaxy_view import GalaxyView
 from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, LabelPanel
 from kinview.gui.prefetch import Prefetcher
-from kinview.labels.workflow import has_valid_spaxels
 from kinview.session.labelling import LabellingSession, load_table_job
 from kinview.settings import Settings
 
@@ -194,6 +193,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.state.filter_k = saved_filter[1] if len(saved_filter) > 1 else None
         self.prefetcher: Optional[Prefetcher] = None
         self._closing = False
+        self._relist = False
         self._predictions_job = worker.LatestSlot(self)
         self.panels: Dict[str, QtWidgets.QWidget] = {}
         self.load_error: Optional[str] = None
@@ -525,7 +525,11 @@ class MainWindow(QtWidgets.QMainWindow):
         elif name == "order":
             if s.table is None:
                 return
-            self.galaxy_list.set_data(s.table, value)
+            model = self.galaxy_list.model
+            if self._relist or model.table is not s.table or model.order != value:
+                # (a list someone already put in the galaxy list, with its own caption, stays)
+                self.galaxy_list.set_data(s.table, value)
+            self._relist = False
             if value or not len(s.table):
                 self.label_panel.setEnabled(True)
             else:
@@ -535,6 +539,7 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.label_panel.setEnabled(False)
         elif name == "filter":
             self.galaxy_list.set_filter(*value)
+            self._relist = True          # the values may have changed too: list them afresh
         elif name == "row":
             self.galaxy_list.model.refresh_row(value)
             if value == s.current:
@@ -621,9 +626,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.prefetcher.request(pifu, priority=100)
 
     def _galaxy_loaded(self, plateifu: str, data) -> None:
-        gas = data.fields.get("gas")
-        self.session.galaxy_loaded(plateifu, has_valid_spaxels(None if gas is None else gas.vel)
-                                   or data.fields.get("stellar") is None)
+        self.session.galaxy_data_loaded(plateifu, data)
         if plateifu == self.state.current and self.view.drawn_plateifu != plateifu:
             row = self.row(plateifu)
             self.label_panel.set_galaxy(plateifu, self.mine.get(plateifu, {}),

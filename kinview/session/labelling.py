@@ -48,7 +48,7 @@ from typing import Callable, Dict, List, Optional, Set
 import numpy as np
 
 from kinview import viewstate as vs
-from kinview.labels.workflow import implied_labels, labels_by_galaxy, should_advance
+from kinview.labels.workflow import has_valid_spaxels, implied_labels, labels_by_galaxy, should_advance
 
 Observer = Callable[[str, object], None]
 
@@ -263,6 +263,26 @@ class LabellingSession:
             self._emit("row", plateifu)
         self._emit("no_gas", plateifu)
 
+    def galaxy_data_loaded(self, plateifu: str, data) -> None:
+        """Record what a loaded :class:`~kinview.session.loading.GalaxyData` shows about gas:
+        a galaxy with a stellar map and no valid gas spaxels has no gas
+        (:meth:`galaxy_loaded`)."""
+        gas = data.fields.get("gas")
+        self.galaxy_loaded(plateifu, has_valid_spaxels(None if gas is None else gas.vel)
+                           or data.fields.get("stellar") is None)
+
+    def load(self, plateifu: Optional[str] = None, clean: bool = False):
+        """Load a galaxy (default: the current one) in this thread
+        (:func:`kinview.session.loading.load_galaxy`, fast PA fits stored) and record its gas;
+        returns its GalaxyData.  The GUI loads in worker threads instead."""
+        from kinview.session.loading import load_galaxy
+
+        pifu = plateifu or self.current
+        data = load_galaxy(self.survey_dir, pifu, self.row(pifu), True,
+                           self.survey_dir / "kinview.sqlite", clean)
+        self.galaxy_data_loaded(pifu, data)
+        return data
+
     def counts(self) -> dict:
         """``labelled`` (this expert, whole table), ``total``, ``session`` (galaxies labelled
         in this session) and ``per_hour`` (the session's rate, None below two galaxies)."""
@@ -390,6 +410,15 @@ class LabellingSession:
 
     def _label_changed(self, pifu: str) -> None:
         if self.table is not None:
+            # every expert's qualities (``quals``) include this expert's, as they are now
+            quals = self.table.at[pifu, "quals"]
+            labels = self.mine.get(pifu, {})
+            for fld in ("stellar", "gas"):
+                value = labels.get((fld, "quality"))
+                if value is None:
+                    quals.pop((fld, self.expert), None)
+                else:
+                    quals[(fld, self.expert)] = float(value)
             self._derive([pifu])
         self._emit("row", pifu)
         self.count_labelled()
