@@ -1,7 +1,8 @@
-"""The plain view state the classification GUI binds to (no Qt here).
+"""The galaxy table, its filters and the plain view state (no Qt here).
 
-The GUI's widgets read and write one :class:`ViewState`; the command line, the benchmarks and
-the tests drive the same object.  It holds *what is shown*: the survey, the ordered list of
+A :class:`ViewState` belongs to the :class:`kinview.session.LabellingSession`, the one model
+the classification window binds to; tests and benchmarks drive the same session without Qt.
+The view state holds *what is shown*: the survey, the ordered list of
 galaxies after filtering and sorting, the current position, the colour clip, the map toggles
 and the expert's name.  Observers are plain callables ``fn(name, value)`` called after a
 change, from the thread that made it (the GUI only changes it on its own thread).
@@ -29,6 +30,7 @@ from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
+from kinview.tasks.registry import field_quality_tasks
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
 FILTERS: Dict[str, str] = {
@@ -46,9 +48,6 @@ FILTERS: Dict[str, str] = {
 
 #: Model confidence below which a galaxy counts as "low confidence".
 LOW_CONFIDENCE = 0.7
-#: Tasks whose active model fills the table's per-field prediction columns: the newest active
-#: model whose task name starts with this (the vfield-quality family).
-FIELD_MODEL_TASK_PREFIX = "vfield"
 
 #: Table columns and their headers in the galaxy list, in display order.
 COLUMNS: Dict[str, str] = {
@@ -144,10 +143,11 @@ def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
             mine.setdefault(pifu, {})[(fld, kind)] = value
     table["quals"] = quals
 
-    # the active vfield-quality model's predictions (if any)
+    # the active field-grading model's predictions (if any)
     pred = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     conf = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    model_id = db_models.latest_active_id(conn, FIELD_MODEL_TASK_PREFIX)
+    # the newest active model of a task that grades velocity fields (the task registry says which)
+    model_id = db_models.latest_active_id_of(conn, field_quality_tasks())
     if model_id is not None:
         for pifu, fld, value, confidence, _extra in db_models.prediction_rows(conn, model_id):
             i = pos.get(pifu)

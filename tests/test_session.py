@@ -282,3 +282,36 @@ def test_pa_fits_and_predictions_reload_into_the_table(survey):
     assert ("pa_fits", None) in events
     assert np.isnan(s.table.at[P[3], "stellar_pa"])
     assert s.set_filter("pa_unfitted") == [NO_GAS, P[3]]    # NO_GAS: its gas was never fitted
+
+
+def test_which_models_fill_the_field_columns_comes_from_the_task_registry(survey):
+    """No task name is written outside kinview.tasks: a task that grades velocity fields says
+    so (``fills_field_columns``), and the newest active model of such a task fills the
+    table's model columns; a model of any other task does not."""
+    from kinview.db.connection import connect, transaction
+    from kinview.tasks import registry
+    from kinview.tasks.base import Task
+
+    assert registry.field_quality_tasks() == ["vfield-quality"]
+
+    class ToyGrader(Task):
+        name = "toy-field-grader"
+        fills_field_columns = True
+
+    conn = connect(survey)
+    with transaction(conn):
+        for task, value in (("toy-field-grader", 0.3), ("spin", 0.9)):
+            mid = conn.execute("INSERT INTO models (task, arch, path, created, metrics, label_hash, card, "
+                               "active) VALUES (?, 'default', 'none.keras', '2026-01-01', '{}', '', '{}', 1)",
+                               (task,)).lastrowid
+            conn.execute("INSERT INTO predictions VALUES (?, ?, 'stellar', ?, 0.7, NULL)", (mid, P[0], value))
+    conn.close()
+    s, _ = open_session(survey)
+    assert s.model_id is None                               # the toy task is not registered yet
+    registry.register(ToyGrader)
+    try:
+        assert "toy-field-grader" in registry.field_quality_tasks()
+        s.reload_predictions()
+        assert s.table.at[P[0], "pred_stellar"] == pytest.approx(0.3) and s.model_id is not None
+    finally:
+        registry._TASKS.pop("toy-field-grader", None)

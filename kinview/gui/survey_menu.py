@@ -122,7 +122,7 @@ def start_add_galaxies(window, plateifus, release: str, daptype: str,
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
-    w = worker.submit(fetch_maps, str(window.survey_dir), list(plateifus), release=release,
+    w = worker.submit_long(fetch_maps, str(window.survey_dir), list(plateifus), release=release,
                       daptype=daptype, base_url=base_url or None)
     window.add_galaxies_worker = w
     window.add_galaxies_dialog = dialog

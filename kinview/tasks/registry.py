@@ -48,3 +48,10 @@ def get(name: str):
         return _TASKS[name]
     except KeyError:
         raise KinviewError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_TASKS)) or 'none'}") from None
+
+
+def field_quality_tasks() -> List[str]:
+    """Tasks whose models grade each velocity field (a task class sets
+    ``fills_field_columns = True``): the newest active model among them fills the galaxy
+    table's per-field prediction columns (:func:`kinview.viewstate.load_table`)."""
+    return [n for n in names() if getattr(_TASKS[n], "fills_field_columns", False)]
