@@ -123,13 +123,13 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         generate_survey(survey, n=a.n, seed=0)
         print(f"demo survey of {a.n} galaxies written in {time.perf_counter() - t0:.1f} s: {survey}")
-    from kinview.training.datasets import training_labels
+    from kinview.learning.datasets import training_labels
     from kinview.training.truth_labels import import_truth_as_expert
 
     if training_labels(survey, "expert:truth").empty:
         import_truth_as_expert(survey, "truth")
     from kinview.data.survey import Survey
-    from kinview.training.datasets import image_arrays, vfield_arrays
+    from kinview.learning.datasets import image_arrays, vfield_arrays
 
     s = Survey.open(survey)
     t0 = time.perf_counter()

@@ -79,7 +79,7 @@ def _run_cli(argv):
 
 
 def fmt(m) -> str:
-    from kinview.training.intervals import format_metric
+    from kinview.learning.intervals import format_metric
 
     return format_metric(m)
 
@@ -88,7 +88,7 @@ def transfer(src, dst, arch: str, seed: int, epochs=None) -> dict:
     """Train ``arch`` on every labelled field of ``src`` (85/15 fit/validation), score ``dst``."""
     from kinview.tasks.registry import get
     from kinview.training.oof import recipe
-    from kinview.training.splits import split_groups
+    from kinview.learning.splits import split_groups
     from kinview.training.trainer import _fit, predict_arrays, setup_keras
     from kinview.progress import NULL_STATE
 
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
                   + f"  mean {np.mean(list(aucs.values())):.3f}", flush=True)
         vf.RECIPES["default"] = base
     if args.json:
-        from kinview.training.metrics import jsonable
+        from kinview.strict_json import jsonable
 
         Path(args.json).write_text(json.dumps(jsonable(results), indent=1, default=str))
     return 0

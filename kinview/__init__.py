@@ -9,7 +9,8 @@ The package is split so that the core never imports Qt or TensorFlow:
 - ``kinview.labels``      the append-only label log, consensus, agreement, catalogue import/export
 - ``kinview.tasks``       the task registry (vfield-quality, spin, photoz, darkmatter)
 - ``kinview.nets``        Keras 3 architectures (Keras imported inside the builders)
-- ``kinview.training``    datasets, splits, training orchestration, metrics, model cards
+- ``kinview.learning``    datasets, splits, metrics and their intervals (below tasks and training)
+- ``kinview.training``    training orchestration, model registry, model cards, prediction
 - ``kinview.clusters``    darkCNN cluster-map datasets (generator, safe format, pickle importer)
 - ``kinview.gui``         the PyQt5 + pyqtgraph application (the only Qt code)
 - ``kinview.cli``         the ``kinview`` command line

@@ -1,12 +1,13 @@
 """Where kinview keeps things: the user data folder, shipped resources and models.
 
-``resources/`` and ``models/`` live at the top of the source tree.  An editable install reads
-them there; a regular install ships them as data files under ``<prefix>/share/kinview/``.
+Shipped resources (the help text, the default models) are package data of
+:mod:`kinview.resources`, found through :mod:`importlib.resources`, so an editable install and
+a regular ``pip install .`` read them the same way.
 """
 from __future__ import annotations
 
 import os
-import sys
+from importlib import resources
 from pathlib import Path
 
 APP_NAME = "kinview"
@@ -37,22 +38,32 @@ def default_survey_dir() -> Path:
     return user_data_dir() / "demo-survey"
 
 
-def _shipped(name: str) -> Path:
-    source_tree = Path(__file__).resolve().parent.parent / name
-    if source_tree.is_dir():
-        return source_tree
-    for prefix in (sys.prefix, sys.base_prefix, os.path.expanduser("~/.local")):
-        candidate = Path(prefix) / "share" / APP_NAME / name
-        if candidate.is_dir():
-            return candidate
-    return source_tree
+RESOURCES_PACKAGE = "kinview.resources"
+
+
+def _package_data(*parts: str) -> Path:
+    """A file or folder of :mod:`kinview.resources` as a file-system path.
+
+    kinview installs as plain files (a wheel, an editable install or a source tree), where
+    :func:`importlib.resources.files` is a :class:`~pathlib.Path`; Keras needs real paths for
+    the shipped models, so a zipped package is refused rather than read half-way.
+    """
+    ref = resources.files(RESOURCES_PACKAGE).joinpath(*parts)
+    if not isinstance(ref, Path):
+        raise RuntimeError(f"kinview's resources must be installed as files, not in {ref!s}")
+    return ref
+
+
+def resource_text(name: str) -> str:
+    """The text of a shipped resource file (UTF-8), e.g. ``resource_text("help.html")``."""
+    return resources.files(RESOURCES_PACKAGE).joinpath(name).read_text(encoding="utf-8")
 
 
 def resources_dir() -> Path:
-    """Folder holding shipped resources (colour maps, the help text, icons)."""
-    return _shipped("resources")
+    """Folder holding shipped resources (the help text, the default models)."""
+    return _package_data()
 
 
 def models_dir() -> Path:
     """Folder holding the shipped default models (``<task>-default.keras`` + ``.json`` cards)."""
-    return _shipped("models")
+    return _package_data("models")

@@ -186,7 +186,7 @@ def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> Non
         fld = fit.field
         pa[fld][i] = np.nan if fit.pa is None else fit.pa
         err[fld][i] = np.nan if fit.pa_err is None else fit.pa_err
-        vsys[fld][i] = np.nan if fit.vsyst is None else fit.vsyst
+        vsys[fld][i] = np.nan if fit.vsys_correction is None else fit.vsys_correction
         meth[fld][i] = fit.method
         why[fld][i] = fit.reason if fit.pa is None else None
     table["stellar_pa"] = pa["stellar"]

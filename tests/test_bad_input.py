@@ -473,9 +473,9 @@ def test_read_only_survey_serves_read_commands_and_refuses_writes(survey, capsys
 
 # ------------------------------------------------------------------------------- models
 def _spin_model_without_card(tmp_path):
-    src = Path(__file__).resolve().parents[1] / "models" / "spin-default.keras"
-    if not src.is_file():
-        pytest.skip("no shipped spin model")
+    from kinview.paths import models_dir
+
+    src = models_dir() / "spin-default.keras"
     dst = tmp_path / "model.keras"
     shutil.copy(src, dst)
     return dst

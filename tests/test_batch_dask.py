@@ -34,7 +34,7 @@ def catalogue(survey):
     survey path (``kinview predict spin --survey``) stores for them: the reference."""
     from kinview.data.catalogue import find_catalogue, read_catalogue
     from kinview.training import predict
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     cat = read_catalogue(find_catalogue(survey))
     df = pd.DataFrame({"plateifu": cat["plateifu"], "ra": cat["objra"], "dec": cat["objdec"]})

@@ -97,7 +97,7 @@ def test_training_runs_in_background_and_reloads_the_table(window, survey, qtbot
     # the new model is active and its predictions are in the DB for every galaxy with maps
     act = active_model(survey, "vfield-quality")
     assert act.id == rec.id
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     pred = predictions(survey, "vfield-quality")
     assert len(set(pred["plateifu"])) == N

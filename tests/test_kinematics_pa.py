@@ -155,7 +155,7 @@ for i in range(3):
     field.mask |= rng.random(field.shape) < 0.05          # a few holes to bridge
     fast = fit_pa(field, nsteps=37)
     ref = fit_pa(field, method="pafit", nsteps=37)
-    out.append([float(fast.pa), float(ref.pa), float(fast.vsyst), float(ref.vsyst),
+    out.append([float(fast.pa), float(ref.pa), float(fast.vsys_correction), float(ref.vsys_correction),
                 int(fast.n_used), int(ref.n_used), ref.method, bool(fast.ok), bool(ref.ok)])
 print(json.dumps(out))
 """
@@ -202,3 +202,31 @@ def test_cleaned_field_is_accepted_and_symmetrised_map_returned():
     sym = fit.velsym_map()
     assert sym.shape == field.shape
     assert np.isfinite(sym[cleaned.kept]).all() and np.isnan(sym[~cleaned.kept]).all()
+
+
+def test_the_systemic_velocity_correction_is_a_correction_and_is_stored(tmp_path):
+    """``vsys_correction`` is what the fit adds to the systemic velocity it adopted (not the
+    systemic velocity); the database keeps it in the ``pa_fits.vsyst`` column."""
+    from kinview.db import connect, transaction
+    from kinview.db.pa_fits import FIT_COLUMNS, preferred_fits, write_fits
+
+    field = disk_field(30.0, inc=50, vmax=150, noise=5, radius=6, seed=4)
+    field.vel = field.vel + 240.0                       # a systemic velocity the fit must remove
+    fit = fit_pa(field)
+    assert fit.ok, fit.reason
+    assert abs(fit.vsyst_adopted - 240.0) < 10 and abs(fit.vsys_correction) < 10
+    assert fit.vsyst_total == pytest.approx(fit.vsyst_adopted + fit.vsys_correction)
+    assert abs(fit.vsyst_total - 240.0) < 5
+
+    conn = connect(tmp_path)
+    try:
+        with transaction(conn):
+            write_fits(conn, [("1-1", "stellar", "fast", fit.pa, fit.pa_err, fit.vsys_correction,
+                               fit.n_used, 37, None, 0.1)], replace=True, created="2026-11-30T00:00:00Z")
+        (stored,) = preferred_fits(conn)
+        assert stored.vsys_correction == pytest.approx(fit.vsys_correction)
+        assert FIT_COLUMNS[5] == "vsyst"
+        (raw,) = conn.execute("SELECT vsyst FROM pa_fits").fetchone()
+        assert raw == pytest.approx(fit.vsys_correction)
+    finally:
+        conn.close()

@@ -14,7 +14,7 @@ REAL = Path(__file__).resolve().parents[1].parent / "shared" / "realdata" / "mpl
 
 # ----------------------------------------------------------------------------- intervals
 def test_classification_intervals_cover_the_truth_and_group_by_galaxy():
-    from kinview.training.intervals import classification_intervals
+    from kinview.learning.intervals import classification_intervals
 
     rng = np.random.default_rng(0)
     y = (rng.random(300) < 0.75).astype(int)

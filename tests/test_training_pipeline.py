@@ -174,7 +174,7 @@ def test_model_card_content(trained, survey):
 
 
 def test_class_weights_balance_the_training_classes(trained):
-    from kinview.training.splits import class_weights
+    from kinview.learning.splits import class_weights
 
     assert class_weights(np.array([0, 1, 1, 1]), 2) == {0: 2.0, 1: 2 / 3}
     assert class_weights(np.array([2, 2, 1]), 3) == {0: 0.0, 1: 1.5, 2: 0.75}
@@ -191,8 +191,8 @@ def test_saved_model_loads_in_safe_mode_and_predicts_the_same(trained, survey):
     import keras
 
     from kinview.training import load_model
-    from kinview.training.predict import predictions
-    from kinview.training.datasets import vfield_arrays
+    from kinview.training.prediction import predictions
+    from kinview.learning.datasets import vfield_arrays
     from kinview.data.survey import Survey
 
     rec = trained["rec"]
@@ -245,7 +245,7 @@ def test_cancel_after_first_epoch_keeps_previous_model(trained, survey):
 def test_three_class_mode_from_the_command_line(survey, capsys):
     from kinview.cli.main import main
     from kinview.training import active_model
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     assert main(["train", "vfield-quality", "--survey", str(survey), "--epochs", "1",
                  "--mode", "3class", "--labels", "expert:alice", "--seed", "3"]) == 0
@@ -299,7 +299,7 @@ def test_uncertainty_queue_skips_labelled_fields(trained, survey):
 
 def test_spin_task_trains_on_images_and_catalogue(survey):
     from kinview.training import train
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     rec = train("spin", survey, epochs=1, options={"run_eagerly": True})
     assert rec.card["label_source"] == "catalogue"
@@ -313,7 +313,7 @@ def test_out_of_fold_predictions_feed_the_label_error_queue(survey):
     from kinview.labels.store import LabelStore
     from kinview.training import train
     from kinview.training.active_learning import likely_label_errors
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     store = LabelStore(survey, expert="alice")
     store.add("9000-1902", "gas", "quality", 2)      # re-label the two cleared fields
@@ -336,7 +336,7 @@ def test_predict_falls_back_to_the_shipped_model(tmp_path):
     from kinview.paths import models_dir
     from kinview.training import predict
     from kinview.training.model_card import read_card
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
 
     shipped = models_dir() / "vfield-quality-default.keras"
     assert shipped.exists() and shipped.stat().st_size < 5e6

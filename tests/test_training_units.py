@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_split_by_galaxy_never_straddles_and_is_fixed_by_seed():
-    from kinview.training.splits import split_groups
+    from kinview.learning.splits import split_groups
 
     groups = np.repeat([f"{8000 + i}-1901" for i in range(100)], 2)  # two fields per galaxy
     s = split_groups(groups, (0.7, 0.15, 0.15), seed=3)
@@ -26,7 +26,7 @@ def test_split_by_galaxy_never_straddles_and_is_fixed_by_seed():
 
 
 def test_kfold_holds_each_galaxy_out_once():
-    from kinview.training.splits import kfold_groups
+    from kinview.learning.splits import kfold_groups
 
     groups = np.repeat(np.arange(23).astype(str), 2)
     held = np.concatenate([h for _, h in kfold_groups(groups, 5, seed=0)])
@@ -36,7 +36,7 @@ def test_kfold_holds_each_galaxy_out_once():
 
 
 def test_class_weights_formula():
-    from kinview.training.splits import class_weights
+    from kinview.learning.splits import class_weights
 
     w = class_weights(np.array([0] * 10 + [1] * 30), 2)
     assert w[0] == pytest.approx(2.0) and w[1] == pytest.approx(40 / 60)
@@ -44,7 +44,7 @@ def test_class_weights_formula():
 
 
 def test_roc_auc_matches_pair_counting():
-    from kinview.training.metrics import roc_auc
+    from kinview.learning.metrics import roc_auc
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 60)
@@ -56,7 +56,7 @@ def test_roc_auc_matches_pair_counting():
 
 
 def test_classification_metrics_confidence_thresholds():
-    from kinview.training.metrics import classification_metrics
+    from kinview.learning.metrics import classification_metrics
 
     y = np.array([0, 0, 1, 1, 1])
     p = np.array([0.02, 0.6, 0.97, 0.7, 0.4])
@@ -73,7 +73,7 @@ def test_classification_metrics_confidence_thresholds():
 
 
 def test_regression_metrics():
-    from kinview.training.metrics import regression_metrics
+    from kinview.learning.metrics import regression_metrics
 
     t = np.linspace(0, 1, 50)
     m = regression_metrics(t, 2 * t + 0.1)
@@ -141,3 +141,15 @@ def test_spin_seed_architecture_is_the_described_one():
     assert RECIPES["seed-cnn"]["reduce_lr"] == dict(factor=0.2, patience=5, min_lr=1e-5)
     small = build("default")
     assert small.count_params() * 10 < m.count_params()
+
+
+def test_importing_the_prediction_module_leaves_the_predict_function_alone():
+    """``kinview.training.predict`` is the function; the stored-predictions module is
+    ``kinview.training.prediction`` and importing it shadows nothing."""
+    import kinview.training
+    import kinview.training.prediction as prediction
+    from kinview.training import predict
+    from kinview.training.trainer import predict as trainer_predict
+
+    assert predict is trainer_predict and kinview.training.predict is trainer_predict
+    assert callable(prediction.predictions) and callable(prediction.predict_fields)

@@ -192,7 +192,7 @@ def _predict(args) -> int:
 def _evaluate(args) -> int:
     from kinview.tasks.registry import get
     from kinview.training import evaluate
-    from kinview.training.metrics import jsonable
+    from kinview.strict_json import jsonable
 
     from kinview.errors import KinviewError
     from kinview.training.oof import format_report

@@ -91,7 +91,7 @@ def _headline(metrics) -> str:
 
 def _list(args) -> int:
     from kinview.tasks.registry import get
-    from kinview.training.metrics import jsonable
+    from kinview.strict_json import jsonable
     from kinview.training.registry import list_models
 
     survey = _dir(args.survey)

@@ -28,7 +28,7 @@ def now() -> str:
 
 
 def _json(value) -> str:
-    from kinview.training.metrics import jsonable
+    from kinview.strict_json import jsonable
 
     return json.dumps(jsonable(value))
 

@@ -66,7 +66,7 @@ def save_run(survey_dir: Union[str, Path], task: str, arch: str, k: int, seed: i
     ``rows`` are ``(plateifu, field, value, confidence, target, fold, extra)``.
     """
     from kinview.db.connection import connect, transaction
-    from kinview.training.metrics import jsonable
+    from kinview.strict_json import jsonable
 
     conn = connect(survey_dir)
     try:

@@ -26,8 +26,10 @@ class StoredFit(NamedTuple):
     """One row of ``pa_fits``.
 
     ``pa`` is degrees East of North to the receding side in [0, 360), or None for a failed
-    fit (then ``reason`` says why); ``pa_err`` is 1σ in degrees; ``vsyst`` is the fit's
-    systemic-velocity correction in km/s.
+    fit (then ``reason`` says why); ``pa_err`` is 1σ in degrees; ``vsys_correction`` is the
+    fit's correction to the systemic velocity it adopted, in km/s (not the systemic velocity;
+    the SQL column keeps its old name, ``vsyst``, so that existing databases need no
+    migration: rows are read by position).
     """
 
     plateifu: str
@@ -35,7 +37,7 @@ class StoredFit(NamedTuple):
     method: str
     pa: Optional[float]
     pa_err: Optional[float]
-    vsyst: Optional[float]
+    vsys_correction: Optional[float]
     reason: Optional[str]
 
 
@@ -71,7 +73,8 @@ def resolve_pa(override, fitted):
     return np.where(np.isfinite(override), override, np.asarray(fitted, dtype=float))
 
 
-#: Columns a stored fit is written with, in order (``created`` is added by :func:`write_fits`).
+#: Columns a stored fit is written with, in order (``created`` is added by :func:`write_fits`);
+#: the SQL column ``vsyst`` holds :attr:`kinview.kinematics.pa.PAFit.vsys_correction`.
 FIT_COLUMNS = ("plateifu", "field", "method", "pa", "pa_err", "vsyst", "n_used", "nsteps",
                "reason", "seconds")
 

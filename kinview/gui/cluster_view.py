@@ -61,7 +61,7 @@ def load_cluster_state(workspace) -> Dict[str, Any]:
 
     if not (Path(workspace) / DB_NAME).exists():
         return out
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
     from kinview.training.trainer import active_model
 
     rec = active_model(workspace, "darkmatter")

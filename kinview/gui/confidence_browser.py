@@ -65,7 +65,7 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -
     from kinview.db.connection import DB_NAME, connect
     from kinview.db.galaxies import column_by_plateifu
     from kinview.training.active_learning import likely_label_errors, most_uncertain
-    from kinview.training.predict import predictions
+    from kinview.training.prediction import predictions
     from kinview.training.trainer import active_model
 
     root = Path(survey_dir)

@@ -1,4 +1,4 @@
-"""The keyboard help dialog (text from ``resources/help.html``, shipped with the package)."""
+"""The keyboard help dialog (text from ``kinview/resources/help.html``, package data)."""
 from __future__ import annotations
 
 from PyQt5 import QtWidgets
@@ -8,7 +8,7 @@ from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, _VOCAB
 
 
 def help_html() -> str:
-    """The help text: ``resources/help.html`` plus the key table generated from the key map."""
+    """The help text: ``kinview/resources/help.html`` plus the key table generated from the key map."""
     rows = []
     for key, fld, kind, value in LABEL_KEYS:
         rows.append(f"<tr><td><b>{key}</b></td><td>{fld} {kind.replace('_', ' ')} = {value} "
@@ -17,7 +17,7 @@ def help_html() -> str:
         rows.append(f"<tr><td><b>{seq}</b></td><td>{text}</td></tr>")
     table = "<table cellspacing='2' cellpadding='2'>" + "".join(rows) + "</table>"
     try:
-        intro = (paths.resources_dir() / "help.html").read_text(encoding="utf-8")
+        intro = paths.resource_text("help.html")
     except OSError:
         intro = "<h2>kinview keys</h2>"
     return intro.replace("{{KEYS}}", table) if "{{KEYS}}" in intro else intro + table

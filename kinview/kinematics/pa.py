@@ -51,9 +51,10 @@ class PAFit:
         Degrees East of North to the receding side, [0, 360); NaN when the fit failed.
     pa_err : float
         1σ error, degrees (NaN when failed).
-    vsyst : float
-        Correction to the adopted systemic velocity, km/s (``vsyst_adopted + vsyst`` is the
-        systemic velocity relative to the DAP redshift).
+    vsys_correction : float
+        Correction to the adopted systemic velocity, km/s: ``vsyst_adopted + vsys_correction``
+        (:attr:`vsyst_total`) is the systemic velocity relative to the DAP redshift.  Not the
+        systemic velocity itself.  Stored in the ``pa_fits.vsyst`` column.
     n_used : int
         Spaxels used.
     reason : str or None
@@ -77,7 +78,7 @@ class PAFit:
 
     pa: float
     pa_err: float
-    vsyst: float
+    vsys_correction: float
     n_used: int
     reason: Optional[str]
     method: str
@@ -98,7 +99,7 @@ class PAFit:
     @property
     def vsyst_total(self) -> float:
         """Systemic velocity relative to the DAP redshift, km/s."""
-        return self.vsyst_adopted + self.vsyst
+        return self.vsyst_adopted + self.vsys_correction
 
     def velsym_map(self) -> Optional[np.ndarray]:
         """The symmetrised field on the MAPS grid (NaN off the kept spaxels), km/s."""
@@ -122,7 +123,7 @@ def receding_pa(pa_fold: float, x_west, y, vel) -> float:
 
 
 def _failed(method, nsteps, n, reason, t0, vsyst0=float("nan"), cleaned=None) -> PAFit:
-    return PAFit(pa=float("nan"), pa_err=float("nan"), vsyst=float("nan"), n_used=int(n),
+    return PAFit(pa=float("nan"), pa_err=float("nan"), vsys_correction=float("nan"), n_used=int(n),
                  reason=reason, method=method, nsteps=nsteps, vsyst_adopted=vsyst0,
                  seconds=time.perf_counter() - t0, cleaned=cleaned)
 
@@ -222,7 +223,7 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
         if method == "fast":
             res = fit_pa_fast(xw, yy, vv, nsteps=nsteps, dvel=dvel, grid=grid,
                               exhaustive=exhaustive, polish=polish)
-            fold, err3, corr = res.angle, res.err3, res.vsyst
+            fold, err3, corr = res.angle, res.err3, res.vsys_correction
             angles, chi2, velsym = res.angles, res.chi2, res.velsym
         else:
             from kinview.kinematics.pa_pafit import fit_pa_pafit
@@ -250,7 +251,7 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
     pa = receding_pa(fold, xw, yy, vv - corr) if np.isfinite(fold) else float("nan")
     out = PAFit(pa=pa if reason is None else float("nan"),
                 pa_err=err3 / 3.0 if reason is None else float("nan"),
-                vsyst=corr, n_used=n, reason=reason, method=method, nsteps=nsteps,
+                vsys_correction=corr, n_used=n, reason=reason, method=method, nsteps=nsteps,
                 pa_fold=fold, pa_err_3sigma=err3, vsyst_adopted=vs0,
                 seconds=time.perf_counter() - t0, angles=angles, chi2=chi2, velsym=velsym,
                 cleaned=cleaned)

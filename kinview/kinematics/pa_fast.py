@@ -66,7 +66,7 @@ class FastResult:
 
     angle: float          # degrees, CCW from +y in (x_west, y): North through East
     err3: float           # 3σ half-range, degrees (pafit's ``angErr``)
-    vsyst: float          # correction to the adopted systemic velocity, km/s
+    vsys_correction: float  # correction to the adopted systemic velocity, km/s
     angles: np.ndarray    # (nsteps,) degrees
     chi2: np.ndarray      # (nsteps,) χ², NaN where not evaluated
     velsym: np.ndarray    # (N,) symmetrised velocity at the best angle
@@ -458,7 +458,7 @@ def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
     -------
     FastResult
         ``angle`` in [0, 180) North through East along the line of largest |v|, ``err3``
-        its 3σ half-range (pafit's ``angErr``), ``vsyst`` the correction to the systemic
+        its 3σ half-range (pafit's ``angErr``), ``vsys_correction`` the correction to the systemic
         velocity, and ``direction`` > 0 when the receding side lies at ``angle``.
     """
     xw = np.asarray(x_west, float)
@@ -482,12 +482,12 @@ def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
         vs, d = engine.symmetrised([float(angles[k])])
         vs, d = vs[0], d[0]
     best = float(angles[k])
-    vsyst = float(np.median(v - vs))
+    vsys_correction = float(np.median(v - vs))
     direction = float(np.sum(vs * d))
     if best >= 180:
         best -= 180
-    return FastResult(angle=best, err3=float(err), vsyst=vsyst, angles=angles, chi2=chi2,
-                      velsym=vs, direction=direction, n_used=n, n_evaluated=n_eval,
+    return FastResult(angle=best, err3=float(err), vsys_correction=vsys_correction, angles=angles,
+                      chi2=chi2, velsym=vs, direction=direction, n_used=n, n_evaluated=n_eval,
                       n_exact=n_exact)
 
 

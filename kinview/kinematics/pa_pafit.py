@@ -26,7 +26,7 @@ def pafit_available() -> bool:
 
 @one_thread
 def fit_pa_pafit(x_west, y, vel, nsteps: int = 361, dvel=10.0):
-    """Run ``pafit.fit_kinematic_pa`` and return ``(angle, err3, vsyst_correction)``.
+    """Run ``pafit.fit_kinematic_pa`` and return ``(angle, err3, vsys_correction)``.
 
     Parameters
     ----------

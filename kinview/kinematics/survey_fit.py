@@ -76,7 +76,7 @@ def fit_galaxy(plateifu: str, maps_path: Optional[str], fields: Sequence[str], m
             rows.append((plateifu, f, method, None, None, None, 0, nsteps,
                          f"fit error: {type(exc).__name__}: {exc}"[:200], read_s))
             continue
-        rows.append((plateifu, f, method, _num(res.pa), _num(res.pa_err), _num(res.vsyst),
+        rows.append((plateifu, f, method, _num(res.pa), _num(res.pa_err), _num(res.vsys_correction),
                      int(res.n_used), nsteps, res.reason, read_s + res.seconds))
     return rows
 

@@ -251,7 +251,7 @@ def store_fast_fit(conn, plateifu: str, kind: str, fit, seconds: float) -> None:
     """Store a ``fast`` PA fit in ``pa_fits`` (only if no fit by that method is stored)."""
     pa = getattr(fit, "pa", float("nan"))
     err = getattr(fit, "pa_err", float("nan"))
-    vsyst = getattr(fit, "vsyst", float("nan"))
+    vsyst = getattr(fit, "vsys_correction", float("nan"))
 
     def _num(v):
         return None if v is None or not np.isfinite(v) else float(v)
@@ -349,7 +349,7 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
             fv = _field_view(vf, cleaned)
             vsys = _f(getattr(cleaned, "vsyst", None))
             if fit is not None and np.isfinite(_f(fit.vsyst_adopted)):
-                vsys = _f(fit.vsyst_adopted) + _f(fit.vsyst, 0.0)
+                vsys = _f(fit.vsyst_adopted) + _f(fit.vsys_correction, 0.0)
             if not np.isfinite(vsys):
                 finite = fv.vel[np.isfinite(fv.vel)]
                 vsys = float(np.median(finite)) if finite.size else 0.0

@@ -199,10 +199,10 @@ class Task:
     def metrics_with_intervals(self, y_true: np.ndarray, y_pred: np.ndarray, groups=None,
                                n_boot: int = 1000, seed: int = 0) -> Dict[str, Any]:
         """Metrics with 95 % bootstrap intervals (resampling ``groups``, the galaxies), as
-        :mod:`kinview.training.intervals` defines them: classifiers get ROC AUC, balanced
+        :mod:`kinview.learning.intervals` defines them: classifiers get ROC AUC, balanced
         accuracy, accuracy and the majority baseline with the class counts; regressors get
         Pearson, Spearman and RMSE.  Override for task-specific figures."""
-        from kinview.training.intervals import classification_intervals, regression_intervals
+        from kinview.learning.intervals import classification_intervals, regression_intervals
 
         if self.kind == "regression":
             return regression_intervals(y_true, y_pred, groups, n_boot, seed)

@@ -227,7 +227,7 @@ class DarkMatter(Task):
 
     # ------------------------------------------------------------------ metrics / rows
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
-        from kinview.training.metrics import classification_metrics
+        from kinview.learning.metrics import classification_metrics
 
         p = np.asarray(y_pred, float)
         classes = list((dataset.info.get("classes") if dataset is not None else None)
@@ -320,7 +320,7 @@ def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int =
     (mean over splits), ``confusion`` (summed over splits; rows true, columns predicted) and
     ``splits`` (per split: seed, n_train, n_test, accuracy, confusion).
     """
-    from kinview.training.splits import split_groups
+    from kinview.learning.splits import split_groups
     from kinview.training.trainer import _fit, predict_arrays, setup_keras
 
     from kinview.tasks.registry import get

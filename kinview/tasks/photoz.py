@@ -140,7 +140,7 @@ def redshift_table(workspace: Union[str, Path]):
 
     root = Path(workspace).expanduser().resolve()
     if _has_plateifu(root):
-        from kinview.training.datasets import open_survey
+        from kinview.learning.datasets import open_survey
 
         gal = open_survey(root).galaxies()
         return pd.DataFrame({"id": gal.index.to_numpy(str), "z": gal["z"].to_numpy(float)})
@@ -191,7 +191,7 @@ class PhotoZ(Task):
                       labelled_only: bool = True) -> Dataset:
         root = Path(workspace_dir).expanduser().resolve()
         if _has_plateifu(root):
-            from kinview.training.datasets import image_arrays, open_survey
+            from kinview.learning.datasets import image_arrays, open_survey
 
             survey = open_survey(root, state)
             arrays = image_arrays(survey, SIZE, state)

@@ -41,7 +41,7 @@ class Spin(Task):
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
-        from kinview.training.datasets import image_arrays, open_survey, vfield_arrays
+        from kinview.learning.datasets import image_arrays, open_survey, vfield_arrays
 
         survey = open_survey(workspace_dir, state)
         arrays = image_arrays(survey, 80, state)
@@ -90,7 +90,7 @@ class Spin(Task):
         return random_affine(X, rng, max_angle=45.0, zoom_range=0.25, shift_frac=0.05, flips=True)
 
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
-        from kinview.training.metrics import regression_metrics
+        from kinview.learning.metrics import regression_metrics
 
         return regression_metrics(y_true, y_pred)
 

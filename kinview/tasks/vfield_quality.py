@@ -5,7 +5,7 @@ Inputs   the 32×32 velocity-field input of each field (stellar and gas are sepa
 Target   ``mode="binary"`` (default): usable = quality 1 or 2 → 1, quality 0 → 0;
          ``mode="3class"``: the quality code 0 (do not use), 1 (messy), 2 (clean).
 Labels   experts' quality labels from the survey database (``expert:NAME``, ``consensus`` or
-         ``all``; see :mod:`kinview.training.datasets`).
+         ``all``; see :mod:`kinview.learning.datasets`).
 Split    by galaxy: a galaxy's two fields are always in the same split.
 Input    option ``input="seed32"`` builds the inputs with the seed's own preprocessing
          (:func:`kinview.kinematics.inputs.seed32_input`), for models imported with
@@ -93,7 +93,7 @@ class VFieldQuality(Task):
     # data ----------------------------------------------------------------
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
-        from kinview.training.datasets import label_hash, open_survey, quality_labels, vfield_arrays
+        from kinview.learning.datasets import label_hash, open_survey, quality_labels, vfield_arrays
 
         opts = self.normalize_options(options)
         survey = open_survey(workspace_dir, state)
@@ -158,7 +158,7 @@ class VFieldQuality(Task):
 
     # results -------------------------------------------------------------
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
-        from kinview.training.metrics import classification_metrics
+        from kinview.learning.metrics import classification_metrics
 
         p = np.asarray(y_pred)
         n_classes = 2 if (p.ndim == 1 or p.shape[1] == 1) else p.shape[1]

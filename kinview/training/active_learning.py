@@ -40,8 +40,8 @@ def most_uncertain(workspace_dir: Union[str, Path], task="vfield-quality", n: in
     -------
     DataFrame ``plateifu, field, value, confidence`` (empty without an active model).
     """
-    from kinview.training.datasets import current_labels
-    from kinview.training.predict import predictions
+    from kinview.learning.datasets import current_labels
+    from kinview.training.prediction import predictions
 
     pred = predictions(workspace_dir, task)
     if pred.empty:
@@ -69,8 +69,8 @@ def likely_label_errors(workspace_dir: Union[str, Path], task="vfield-quality", 
     DataFrame ``plateifu, field, expert, label, value, confidence`` sorted by confidence
     (most confident disagreement first), at most ``n`` rows.
     """
-    from kinview.training.datasets import current_labels
-    from kinview.training.predict import predictions
+    from kinview.learning.datasets import current_labels
+    from kinview.training.prediction import predictions
 
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]
     pred = predictions(workspace_dir, task)

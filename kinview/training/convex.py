@@ -97,7 +97,7 @@ def fit_head(task, model, train, val, cfg: Dict[str, Any], state: TaskState) -> 
     ``val`` when ``cfg["fit_on_val"]``); same return value as the trainer's SGD loop."""
     import keras
 
-    from kinview.training.splits import class_weights
+    from kinview.learning.splits import class_weights
     from kinview.training.trainer import _loss_value
 
     t0 = time.perf_counter()

@@ -27,7 +27,7 @@ def card_path(model_path: Union[str, Path]) -> Path:
 
 def write_card(path: Union[str, Path], card: Dict[str, Any]) -> Path:
     """Write ``card`` as indented JSON (strict: NaN → null), atomically."""
-    from kinview.training.metrics import jsonable
+    from kinview.strict_json import jsonable
 
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")

@@ -1,7 +1,7 @@
 """Out-of-fold evaluation: ``kinview evaluate TASK --survey DIR --oof K``.
 
 Every labelled sample gets a prediction from a model that never saw its galaxy: the galaxies
-are dealt into K folds (:func:`kinview.training.splits.kfold_groups`, fixed by the seed), and
+are dealt into K folds (:func:`kinview.learning.splits.kfold_groups`, fixed by the seed), and
 for each fold a model is trained with the task's recipe on the other K − 1 folds (split again
 85/15 into fit and validation, as :func:`kinview.training.trainer.train` does) and predicts the
 held-out fold.  The metrics over all out-of-fold predictions, with 95 % bootstrap intervals
@@ -55,7 +55,7 @@ def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: 
     (pred, fold): the model output per sample (first axis = sample, as ``model.predict``)
     and the fold (0..k−1) that held the sample out.
     """
-    from kinview.training.splits import kfold_groups, split_groups
+    from kinview.learning.splits import kfold_groups, split_groups
     from kinview.training.trainer import _fit, predict_arrays, setup_keras
 
     import logging
@@ -166,7 +166,7 @@ def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Option
 def format_report(result: Dict[str, Any]) -> str:
     """The readable form of an out-of-fold (or held-out) result: one metric a line with its
     interval, then the class counts."""
-    from kinview.training.intervals import format_metric
+    from kinview.learning.intervals import format_metric
 
     m = result.get("metrics") or {}
     lines = [f"{result.get('task')} ({result.get('architecture')}): {result.get('samples')}"
@@ -220,7 +220,7 @@ def evaluation_summary(workspace_dir: Union[str, Path], task) -> Dict[str, Any]:
 def summary_line(block: Dict[str, Any], headline, digits: int = 2) -> str:
     """One line of figures with intervals: ``roc_auc 0.90 [0.83, 0.96] · balanced_accuracy …``
     and the class counts."""
-    from kinview.training.intervals import format_metric
+    from kinview.learning.intervals import format_metric
 
     m = block.get("metrics") or {}
     parts = [f"{k} {format_metric(m.get(k), digits)}" for k in headline if m.get(k)]

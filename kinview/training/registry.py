@@ -4,7 +4,8 @@ Every trained or imported model is a row of the survey database's ``models`` tab
 :mod:`kinview.db.models`) with its JSON model card; the file lives under
 ``WORKSPACE/models/``.  Each task has at most one *active* model, the one
 :func:`kinview.training.predict`, :func:`~kinview.training.evaluate`, the GUI and the exporter
-use; with none, the model shipped with kinview (``models/<task>-default.keras``) is used.
+use; with none, the model shipped with kinview is used (``<task>-default.keras``, package data
+in ``kinview/resources/models/``).
 
 - :func:`activate_model` makes a model active (``kinview models activate ID``);
 - :func:`rollback` re-activates the model that was active before the current one;
@@ -189,7 +190,8 @@ def model_events(workspace_dir: Union[str, Path], task=None, model_id: Optional[
 
 
 def shipped_model_path(task) -> Optional[Path]:
-    """The default model shipped with kinview for a task (``models/<task>-default.keras``)."""
+    """The default model shipped with kinview for a task (``<task>-default.keras`` in the package
+    data folder :func:`kinview.paths.models_dir`), or None."""
     from kinview.paths import models_dir
 
     path = models_dir() / f"{_task_name(task)}-default.keras"

@@ -49,7 +49,7 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
     from kinview.data.survey import Survey
     from kinview.paths import models_dir
     from kinview.progress import tqdm_state
-    from kinview.training.datasets import training_labels
+    from kinview.learning.datasets import training_labels
     from kinview.training.model_card import card_path, write_card
     from kinview.training.trainer import train
     from kinview.training.truth_labels import import_truth_as_expert
@@ -72,7 +72,7 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
             if vfield_survey is not None:
                 where = Path(vfield_survey).resolve()
                 opts.update(labels=vfield_labels or None, fields="stellar")
-                from kinview.training.datasets import quality_labels
+                from kinview.learning.datasets import quality_labels
 
                 _, source = quality_labels(where, vfield_labels)
                 n_real = len(Survey.open(where).plateifus())

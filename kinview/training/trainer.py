@@ -178,7 +178,7 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
     """
     import keras
 
-    from kinview.training.splits import class_weights
+    from kinview.learning.splits import class_weights
 
     if cfg.get("fit") == "convex":  # fixed features + one Dense layer: exact fit, no epochs
         from kinview.training.convex import fit_head
@@ -367,7 +367,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     KinviewError
         No labelled samples, unknown architecture, unusable workspace.
     """
-    from kinview.training.splits import split_groups
+    from kinview.learning.splits import split_groups
 
     task = _task(task)
     workspace = Path(workspace_dir).expanduser().resolve()
@@ -558,7 +558,7 @@ def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], ep
     Returns ``{(id, field): (value, confidence, extra)}`` from :meth:`Task.to_predictions` of
     the model that did not see the sample's group.
     """
-    from kinview.training.splits import kfold_groups, split_groups
+    from kinview.learning.splits import kfold_groups, split_groups
 
     task = _task(task)
     out = {}

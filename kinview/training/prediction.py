@@ -1,5 +1,8 @@
 """Using trained models: stored predictions and on-the-fly prediction of one galaxy.
 
+(Named ``prediction``, not ``predict``: a submodule called ``predict`` would shadow the
+function :func:`kinview.training.predict` once imported.)
+
 :func:`predictions` reads the ``predictions`` table of the task's active model (what the GUI
 shows and the exporter writes); :func:`predict_fields` runs a model on a galaxy's fields
 without touching the database (e.g. the galaxy on screen while a model trains).
@@ -12,9 +15,9 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from kinview.training.trainer import active_model, load_model, predict, predict_arrays  # noqa: F401
+from kinview.training.trainer import active_model, predict_arrays
 
-__all__ = ["predictions", "predict", "predict_fields", "predict_arrays", "load_model"]
+__all__ = ["predictions", "predict_fields"]
 
 
 def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] = None) -> pd.DataFrame:
@@ -51,7 +54,7 @@ def predict_fields(model, maps, fields=("stellar", "gas")) -> Dict[str, Tuple[fl
 
     Parameters
     ----------
-    model : keras.Model (e.g. from :func:`load_model`)
+    model : keras.Model (e.g. from :func:`kinview.training.load_model`)
     maps : kinview.data.fields.MapsData
 
     Returns
@@ -78,18 +81,3 @@ def predict_fields(model, maps, fields=("stellar", "gas")) -> Dict[str, Tuple[fl
             k = int(row.argmax())
             out[name] = (float(k), float(row[k]))
     return out
-
-
-# ``from kinview.training import predict`` must give the *function* even after this module
-# was imported (importing a submodule sets the package attribute to the module): make the
-# module callable as :func:`kinview.training.trainer.predict`.
-import sys as _sys
-import types as _types
-
-
-class _CallableModule(_types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return predict(*args, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule

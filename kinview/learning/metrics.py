@@ -116,19 +116,3 @@ def regression_metrics(y_true: Sequence, y_pred: np.ndarray, n_bins: int = 5) ->
                          "std_pred": float(p[sel].std())})
     out["binned"] = bins
     return out
-
-
-def jsonable(obj):
-    """Replace NaN/inf by None and numpy scalars by Python ones, recursively (strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return jsonable(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        f = float(obj)
-        return f if np.isfinite(f) else None
-    return obj

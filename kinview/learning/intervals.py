@@ -98,7 +98,7 @@ def classification_intervals(y_true: Sequence, y_pred: np.ndarray, groups: Optio
     ``roc_auc``, ``balanced_accuracy``, ``accuracy``, ``majority_baseline`` (each
     ``{"value", "lo", "hi"}``) and ``interval`` (how the intervals were made).
     """
-    from kinview.training.metrics import _probs, balanced_accuracy, roc_auc
+    from kinview.learning.metrics import _probs, balanced_accuracy, roc_auc
 
     y = np.asarray(y_true).astype(int).reshape(-1)
     p = _probs(y_pred)

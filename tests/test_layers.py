@@ -1,0 +1,92 @@
+"""The layer contract: a module imports only from its own layer or the layers below.
+
+Top to bottom (the contract itself is the ``[importlinter]`` section of ``setup.cfg``, run
+here with import-linter; a bare ``lint-imports`` in the repository root runs it too)::
+
+    __main__
+    cli                     the command line (may import gui: ``kinview gui``)
+    gui                     PyQt5 + pyqtgraph, the only Qt code
+    viewstate : session : batch.predict
+                            Qt-free application state (the labelling session) and services
+    training                fit, model registry, prediction, evaluation, import, promotion
+    tasks                   the task registry and the task definitions
+    learning                datasets, splits, metrics, intervals (shared by tasks and training)
+    nets | labels | kinematics | clusters | demo
+                            independent of each other
+    data                    MAPS files, catalogues, survey discovery, images, SDSS clients
+    db                      the survey database: every SQL statement
+    errors : paths : settings : conventions : progress : blas_threads : viewing :
+    strict_json : resources : batch.engine : batch.catalogue : batch.output : batch.worker_setup
+                            the foundation (batch's Dask plumbing is infrastructure; its
+                            catalogue prediction, ``batch.predict``, is an application)
+
+``a | b``: siblings that must not import each other; ``a : b``: siblings that may.  Every
+import counts, also one inside a function (a lazy import of a heavy dependency is still a
+dependency), and every top-level module must be placed (``exhaustive``).  The contract's
+``ignore_imports`` lists the exceptions still pending, each with its reason; import-linter
+fails when one of them no longer matches, so the list can only shrink.
+"""
+from __future__ import annotations
+
+import configparser
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kinview
+
+pytest.importorskip("importlinter")
+
+ROOT = Path(kinview.__file__).resolve().parent.parent
+CONFIG = ROOT / "setup.cfg"
+
+
+def _lint(package_parent: Path, config: Path = CONFIG) -> subprocess.CompletedProcess:
+    """Run import-linter on the ``kinview`` package found in ``package_parent``."""
+    env = dict(os.environ, PYTHONPATH=str(package_parent), PYTHONSAFEPATH="1")
+    code = ("import sys\nfrom importlinter.cli import lint_imports\n"
+            f"sys.exit(lint_imports(config_filename={str(config)!r}, no_cache=True, no_logo=True))")
+    return subprocess.run([sys.executable, "-c", code], cwd=package_parent, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def _layers() -> str:
+    cfg = configparser.ConfigParser()
+    cfg.read(CONFIG)
+    return cfg["importlinter:contract:layers"]["layers"]
+
+
+def test_the_layer_contract_is_kept():
+    out = _lint(ROOT)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "kinview layers" in out.stdout and "KEPT" in out.stdout
+
+
+def test_every_batch_module_has_a_layer():
+    """``kinview.batch`` spans two layers, so the contract's exhaustive check skips it: each of
+    its modules must be named in the layers by hand."""
+    named = _layers().replace("|", " ").replace(":", " ").split()
+    missing = [f"batch.{p.stem}" for p in sorted((ROOT / "kinview" / "batch").glob("*.py"))
+               if p.stem != "__init__" and f"batch.{p.stem}" not in named]
+    assert missing == [], f"place these in setup.cfg's layers: {missing}"
+
+
+@pytest.mark.parametrize("offender, target", [
+    ("db/connection.py", "kinview.gui.worker"),          # db -> gui, inside a function
+    ("tasks/base.py", "kinview.training.trainer"),       # the cycle this contract ended
+    ("nets/vfield.py", "kinview.labels.store"),          # independent siblings
+])
+def test_a_lazy_import_that_breaks_a_layer_fails_the_contract(tmp_path, offender, target):
+    """The contract can fail: a function-level import added to a copy of the package is found."""
+    shutil.copytree(ROOT / "kinview", tmp_path / "kinview",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    path = tmp_path / "kinview" / offender
+    path.write_text(path.read_text() + f"\n\ndef _offend():\n    import {target}  # noqa\n")
+    out = _lint(tmp_path)
+    assert out.returncode != 0
+    assert "BROKEN" in out.stdout
+    assert offender[:-3].replace("/", ".") in out.stdout and target in out.stdout
