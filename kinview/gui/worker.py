@@ -94,6 +94,7 @@ class Worker(QtCore.QObject):
         self.result: Any = None
         self.error: Optional[BaseException] = None
         self.is_done = False
+        self.ran = False
         self._last_progress = float("-inf")
 
     def _emit_progress(self, done, total):
@@ -128,22 +129,32 @@ class Worker(QtCore.QObject):
     def _run(self) -> None:
         self._deliver.emit(self.started.emit)
         try:
+            self._call()
+        finally:
+            self.ran = True          # (in the pool thread; ``is_done`` follows on the GUI thread)
+
+    def _call(self) -> None:
+        try:
             if self.pass_state:
                 result = self.fn(*self.args, state=self.state, **self.kwargs)
             else:
                 result = self.fn(*self.args, **self.kwargs)
         except Cancelled:
-            self.is_done = True
-            self._deliver.emit(lambda: (self.cancelled.emit(), self.done.emit()))
+            self._deliver.emit(lambda: self._end(self.cancelled.emit))
         except BaseException as exc:  # noqa: BLE001 - reported to the GUI thread
             self.error = exc
-            self.is_done = True
             tb = traceback.format_exc()
-            self._deliver.emit(lambda e=exc, t=tb: (self.failed.emit(e, t), self.done.emit()))
+            self._deliver.emit(lambda e=exc, t=tb: self._end(lambda: self.failed.emit(e, t)))
         else:
             self.result = result
-            self.is_done = True
-            self._deliver.emit(lambda r=result: (self.finished.emit(r), self.done.emit()))
+            self._deliver.emit(lambda r=result: self._end(lambda: self.finished.emit(r)))
+
+    def _end(self, emit_outcome) -> None:
+        """On the GUI thread: mark the call done, then emit its outcome and ``done``.  So
+        ``is_done`` is never seen True before the outcome's slots ran."""
+        self.is_done = True
+        emit_outcome()
+        self.done.emit()
 
 
 class _Runnable(QtCore.QRunnable):
@@ -252,6 +263,6 @@ def wait_all(timeout_ms: int = 30000, drop_queued: bool = False) -> bool:
         ok = p.waitForDone(timeout_ms) and ok
     if drop_queued:
         for w in list(_LIVE):
-            if not w.is_done:
+            if not w.ran:                    # dropped before it started
                 _LIVE.discard(w)
     return ok
