@@ -294,6 +294,10 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         self.crosshair.show_at(None, None)
         self.marks.set(float("nan"))
         self._blank()
+        if self._range is None:
+            # nothing drawn yet: an empty view box autoscales to ±1e-40 and "loading…" lands
+            # on its axis labels; show a plain ±16″ sky until the first galaxy is drawn
+            self.set_view(((-16.0, 16.0), (-16.0, 16.0)))
         # the previous galaxy's title (its PA) goes; hiding the text is much cheaper than
         # setting a new title (a re-layout of the plot), which the draw does anyway
         self.plot_item.titleLabel.item.setVisible(False)
