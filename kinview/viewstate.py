@@ -1,7 +1,8 @@
-"""The plain view state the classification GUI binds to (no Qt here).
+"""The galaxy table, its filters and the plain view state (no Qt here).
 
-The GUI's widgets read and write one :class:`ViewState`; the command line, the benchmarks and
-the tests drive the same object.  It holds *what is shown*: the survey, the ordered list of
+A :class:`ViewState` belongs to the :class:`kinview.session.LabellingSession`, the one model
+the classification window binds to; tests and benchmarks drive the same session without Qt.
+The view state holds *what is shown*: the survey, the ordered list of
 galaxies after filtering and sorting, the current position, the colour clip, the map toggles
 and the expert's name.  Observers are plain callables ``fn(name, value)`` called after a
 change, from the thread that made it (the GUI only changes it on its own thread).
@@ -29,6 +30,7 @@ from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
+from kinview.tasks.registry import field_quality_tasks
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
 FILTERS: Dict[str, str] = {
@@ -46,9 +48,6 @@ FILTERS: Dict[str, str] = {
 
 #: Model confidence below which a galaxy counts as "low confidence".
 LOW_CONFIDENCE = 0.7
-#: Tasks whose active model fills the table's per-field prediction columns: the newest active
-#: model whose task name starts with this (the vfield-quality family).
-FIELD_MODEL_TASK_PREFIX = "vfield"
 
 #: Table columns and their headers in the galaxy list, in display order.
 COLUMNS: Dict[str, str] = {
@@ -80,7 +79,7 @@ def _latest_labels(conn: sqlite3.Connection):
     return db_labels.current_label_rows(conn)
 
 
-def load_table(conn: sqlite3.Connection, expert: str):
+def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
     """Build the galaxy table of a survey database.
 
     Parameters
@@ -89,6 +88,9 @@ def load_table(conn: sqlite3.Connection, expert: str):
         An open survey database (schema v1).
     expert : str
         Whose labels fill ``stel_qual``/``gas_qual`` and the ``labels`` dictionary.
+    blind : bool
+        Blind mode: other experts' labels are counted only for galaxies ``expert`` has
+        labelled (:func:`refresh_derived`); recorded in ``table.attrs['blind']``.
 
     Returns
     -------
@@ -141,10 +143,11 @@ def load_table(conn: sqlite3.Connection, expert: str):
             mine.setdefault(pifu, {})[(fld, kind)] = value
     table["quals"] = quals
 
-    # the active vfield-quality model's predictions (if any)
+    # the active field-grading model's predictions (if any)
     pred = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     conf = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    model_id = db_models.latest_active_id(conn, FIELD_MODEL_TASK_PREFIX)
+    # the newest active model of a task that grades velocity fields (the task registry says which)
+    model_id = db_models.latest_active_id_of(conn, field_quality_tasks())
     if model_id is not None:
         for pifu, fld, value, confidence, _extra in db_models.prediction_rows(conn, model_id):
             i = pos.get(pifu)
@@ -157,7 +160,8 @@ def load_table(conn: sqlite3.Connection, expert: str):
     table["pred_gas"] = pred["gas"]
     table["conf_gas"] = conf["gas"]
     table["model_id"] = np.full(n, np.nan if model_id is None else float(model_id))
-    refresh_derived(table, mine)
+    refresh_derived(table, mine, blind=blind)
+    table.attrs["blind"] = bool(blind)
     table.attrs["model_id"] = model_id   # also kept here (read by kinview.gui.model_panels)
     return table, mine
 
@@ -197,14 +201,16 @@ def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> Non
     table["pa_reason_gas"] = why["gas"]
 
 
-def refresh_pa_fits(table, mine: Dict[str, Dict[tuple, object]], conn: sqlite3.Connection):
+def refresh_pa_fits(table, mine: Dict[str, Dict[tuple, object]], conn: sqlite3.Connection,
+                    **derive_kw):
     """Re-read the stored PA fits into ``table`` (after background fits landed) and recompute
-    the columns that depend on them (PA with the expert's overrides, ΔPA)."""
+    the columns that depend on them (PA with the expert's overrides, ΔPA); ``derive_kw`` go to
+    :func:`refresh_derived`."""
     pos = {p: i for i, p in enumerate(table.index)}
     _set_pa_columns(table, conn, pos)
     for fld in ("stellar", "gas"):
         table[f"{fld}_pa_fit"] = table[f"{fld}_pa"].to_numpy(dtype=float, copy=True)
-    return refresh_derived(table, mine)
+    return refresh_derived(table, mine, **derive_kw)
 
 
 def pa_fit_counts(table) -> Dict[str, int]:
@@ -218,13 +224,18 @@ def pa_fit_counts(table) -> Dict[str, int]:
             "unfitted": int((has_maps & ~fitted_any).sum())}
 
 
-def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[Iterable[str]] = None):
+def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[Iterable[str]] = None,
+                    blind: bool = False, no_gas: Iterable[str] = ()):
     """Recompute the columns that depend on labels and PAs (all rows, or ``rows`` only).
 
     ``stel_qual``/``gas_qual`` are this expert's qualities (NaN = not labelled), the PA columns
     take this expert's ``pa_override`` labels into account, ``dpa`` is ΔPA in [0, 180] and
-    ``n_experts`` counts experts who gave any quality.  Works on numpy arrays (a full refresh
-    of 10,000 rows takes milliseconds).
+    ``n_experts`` counts experts who gave any quality.  ``revealed`` says whether other
+    experts' labels of the galaxy may be shown: always without ``blind``; in blind mode only
+    once this expert has labelled it (:func:`is_labelled`, the galaxies in ``no_gas`` needing
+    no gas quality) — until then ``n_experts`` counts this expert alone, so neither the
+    column, nor a sort by it, nor a filter (:func:`filter_mask`) tells what others said.
+    Works on numpy arrays (a full refresh of 10,000 rows takes milliseconds).
     """
     if "stellar_pa_fit" not in table.columns:
         table["stellar_pa_fit"] = table["stellar_pa"].to_numpy(dtype=float, copy=True)
@@ -239,10 +250,16 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     pifus = table.index.to_numpy()[pos]
     quals = table["quals"].to_numpy()[pos]
     labs = [mine.get(p, {}) for p in pifus]
+    no_gas = no_gas if isinstance(no_gas, (set, frozenset, dict)) else set(no_gas)
+    revealed = np.array([not blind or is_labelled(lab, p not in no_gas)
+                         for p, lab in zip(pifus, labs)], dtype=float)
     values = {
         "stel_qual": np.array([float(lab.get(("stellar", "quality"), np.nan)) for lab in labs]),
         "gas_qual": np.array([float(lab.get(("gas", "quality"), np.nan)) for lab in labs]),
-        "n_experts": np.array([len({who for (_, who) in q}) for q in quals], dtype=float),
+        "n_experts": np.array([len({who for (_, who) in q}) if seen else
+                               float(("stellar", "quality") in lab or ("gas", "quality") in lab)
+                               for q, lab, seen in zip(quals, labs, revealed)], dtype=float),
+        "revealed": revealed,
     }
     for fld in ("stellar", "gas"):
         fit = table[f"{fld}_pa_fit"].to_numpy(dtype=float)[pos]
@@ -275,7 +292,9 @@ def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str]
     """Boolean numpy mask of the rows of ``table`` that pass filter ``name`` (:data:`FILTERS`).
 
     ``k`` is the quality for the ``quality`` filter (a galaxy passes when either of this
-    expert's qualities equals k).  Unknown filter names raise ValueError.
+    expert's qualities equals k).  ``disagree_experts`` passes only galaxies whose ``revealed``
+    column (:func:`refresh_derived`; blind mode) allows other experts' labels to be seen.
+    Unknown filter names raise ValueError.
     """
     n = len(table)
     if name not in FILTERS:
@@ -311,6 +330,8 @@ def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str]
                 values = {v for (f, _), v in q.items() if f == fld}
                 if len(values) > 1:
                     out[i] = True
+        if "revealed" in table.columns:
+            out &= table["revealed"].to_numpy(float) > 0
         return out
     if name == "low_confidence":
         cs = table["conf_stellar"].to_numpy(float)

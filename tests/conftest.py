@@ -58,3 +58,37 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.mktemp("user")
     monkeypatch.setenv("KINVIEW_DATA_DIR", str(base / "data"))
     monkeypatch.setenv("KINVIEW_CONFIG_DIR", str(base / "config"))
+
+
+@pytest.fixture
+def make_main_window(qtbot):
+    """Factory of classification windows: ``make_main_window(survey, expert="ann",
+    settings=None, size=(1600, 1000), wait=True)`` opens a :class:`MainWindow` on ``survey``,
+    shows it and (with ``wait``) processes events until its first galaxy is drawn or the
+    survey failed to open.  Every window made is closed, and the worker pools drained, when
+    the test ends, so no window outlives its test (and no test depends on another's)."""
+    from kinview.gui import worker
+    from kinview.gui.app import create_app
+    from kinview.gui.main_window import MainWindow
+
+    made = []
+
+    def make(survey, expert="ann", settings=None, size=(1600, 1000), wait=True):
+        create_app()
+        w = MainWindow(survey, expert=expert, settings=settings)
+        qtbot.addWidget(w)
+        made.append(w)
+        if size is not None:
+            w.resize(*size)
+        w.show()
+        w.activateWindow()
+        if wait:
+            qtbot.waitUntil(lambda: w.view.drawn_plateifu is not None or w.load_error is not None,
+                            timeout=60000)
+        return w
+
+    yield make
+    for w in made:
+        if not w._closing:
+            w.close()
+    worker.wait_all(60000)

@@ -110,26 +110,32 @@ def standard_specs(n: int = 6):
     return out
 
 
-def model_window(survey, size, expert: str = "kim"):
-    """A main window with the model panels installed, shown at ``size`` once its table has
-    loaded; a generator for module-scoped fixtures: yields ``(window, panels)``, then closes."""
-    import time
-
+def close_window(w) -> None:
+    """Close a main window (it saves its settings) and wait for the worker pools to drain."""
     from kinview.gui import worker
-    from kinview.gui.app import create_app
-    from kinview.gui.main_window import MainWindow
-    from kinview.gui.model_panels import install
 
-    app = create_app()
-    w = MainWindow(survey, expert=expert)
-    panels = install(w)
-    w.resize(*size)
-    w.show()
-    t0 = time.time()
-    while w.table is None and time.time() - t0 < 60:
-        app.processEvents()
-        time.sleep(0.01)
-    yield w, panels
     w.close()
-    worker.wait_all(60000)
-    w.deleteLater()
+    worker.wait_all(30000)
+
+
+def press(qtbot, w, key, modifier=None) -> None:
+    """A key press on the window, as the expert types it."""
+    from PyQt5 import QtCore
+
+    qtbot.keyClick(w, key, QtCore.Qt.NoModifier if modifier is None else modifier)
+
+
+def wait_drawn(qtbot, w, pifu) -> None:
+    qtbot.waitUntil(lambda: w.view.drawn_plateifu == pifu, timeout=30000)
+
+
+def current_labels(survey, expert) -> dict:
+    """``{(plateifu, field, kind): value}`` of ``expert``'s current labels, read from disk."""
+    from kinview.labels.store import LabelStore
+
+    store = LabelStore(survey, expert=expert)
+    try:
+        return {(r.plateifu, r.field, r.kind): r.value for r in
+                store.current(expert).itertuples(index=False)}
+    finally:
+        store.close()

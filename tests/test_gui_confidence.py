@@ -8,13 +8,12 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore
 
-from kinview.gui import worker
 
 N = 8
 
 
 @pytest.fixture(scope="module")
-def survey(tmp_path_factory):
+def survey_template(tmp_path_factory):
     """A demo survey with hand-written model predictions and labels (known answers)."""
     from kinview.db.connection import connect, transaction
     from kinview.demo import generate_survey
@@ -77,25 +76,23 @@ def _wait(app, cond, timeout=30.0):
         time.sleep(0.01)
 
 
-@pytest.fixture(scope="module")
-def window(qapp, survey):
-    """One window for the module (opening one costs seconds); tests run in file order."""
-    from kinview.gui.app import create_app
-    from kinview.gui.main_window import MainWindow
-    from kinview.gui.model_panels import install
+@pytest.fixture
+def survey(survey_template, tmp_path):
+    """A copy of the survey per test: a label one test writes never reaches another."""
+    import shutil
 
-    app = create_app()
-    w = MainWindow(survey["root"], expert="ann")
-    panels = install(w)
+    return dict(survey_template, root=shutil.copytree(survey_template["root"], tmp_path / "survey"))
+
+
+@pytest.fixture
+def window(make_main_window, survey, qtbot):
+    """A fresh window per test, shown once its confidence browser has read the predictions."""
+    w = make_main_window(survey["root"], "ann", wait=False)
+    panels = w.model_panels
     got = []
     panels.browser.refreshed.connect(lambda: got.append(1))
-    w.resize(1600, 1000)
-    w.show()
-    _wait(app, lambda: bool(got) and w.view.drawn_plateifu is not None)
-    yield w, panels
-    w.close()
-    worker.wait_all(30000)
-    w.deleteLater()
+    qtbot.waitUntil(lambda: bool(got) and w.view.drawn_plateifu is not None, timeout=30000)
+    return w, panels
 
 
 def test_histogram_counts_the_stored_predictions(window, survey):

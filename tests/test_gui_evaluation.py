@@ -3,7 +3,6 @@ intervals, and say which samples each uses (offscreen, real window, real worker 
 
 import pytest
 
-from gui_support import model_window
 
 
 N = 8
@@ -20,9 +19,10 @@ def survey(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def window(qapp, survey):
-    yield from model_window(survey, (1600, 1000))
+@pytest.fixture
+def window(make_main_window, survey):
+    w = make_main_window(survey, "kim", size=(1600, 1000))
+    return w, w.model_panels
 
 
 def test_panel_and_model_tab_show_the_same_figures_and_their_samples(window, survey, qtbot):

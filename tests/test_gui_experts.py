@@ -10,7 +10,7 @@ from kinview.labels.store import LabelStore
 from kinview.labels.workflow import NO_GAS_NOTE, has_valid_spaxels, implied_labels, should_advance
 from kinview.settings import Settings
 
-from test_gui_window import close_window, current_labels, open_window, press, wait_drawn
+from gui_support import close_window, current_labels, press, wait_drawn
 
 SPECS = standard_specs(6)
 P = [s["plateifu"] for s in SPECS]
@@ -54,13 +54,13 @@ def test_workflow_rules():
     assert has_valid_spaxels([[float("nan"), 3.0]])
 
 
-def test_first_run_asks_the_name_and_switch_expert_reloads(qtbot, survey, monkeypatch):
+def test_first_run_asks_the_name_and_switch_expert_reloads(qtbot, survey, monkeypatch, make_main_window):
     from kinview.gui.app import schedule_first_run_prompt
 
     monkeypatch.delenv("KINVIEW_EXPERT", raising=False)
     _store_labels(survey, "ann", [(P[0], "stellar", "quality", 2), (P[0], "gas", "quality", 1)])
     settings = Settings()                                   # a first run: no name saved
-    w = open_window(qtbot, survey, None, settings=settings)
+    w = make_main_window(survey, None, settings=settings)
     try:
         assert not schedule_first_run_prompt(w, "named-on-the-command-line")
         _fill_dialog(qtbot, "zoe")
@@ -107,16 +107,25 @@ def test_switching_expert_while_the_table_loads_shows_the_new_experts_labels(qtb
         close_window(w)
 
 
-def test_blind_mode_hides_others_until_labelled_then_the_strip_reveals(qtbot, survey):
+def test_blind_mode_hides_others_until_labelled_then_the_strip_reveals(qtbot, survey, make_main_window):
     _store_labels(survey, "ann", [(P[0], "stellar", "quality", 2), (P[0], "gas", "quality", 1),
                                   (P[1], "stellar", "quality", 0)])
-    w = open_window(qtbot, survey, "bob")
+    w = make_main_window(survey, "bob")
     strip = w.label_panel.reveal_strip
     try:
         assert w.state.current == P[0]
         qtbot.waitUntil(lambda: strip.reveal is not None and strip.reveal.plateifu == P[0])
         assert "Blind mode" in strip.text() and "1 other expert" in strip.text()
         assert "ann" not in strip.text()
+        # nor does the list tell: its experts column counts bob alone, and no galaxy passes
+        # "Experts disagree" before bob has labelled it
+        model = w.galaxy_list.model
+        col = model.columns.index("n_experts")
+
+        def experts(pifu):
+            return model.data(model.index(model.row_of(pifu), col))
+
+        assert experts(P[0]) == "0" and experts(P[1]) == "0"
         press(qtbot, w, QtCore.Qt.Key_W)          # bob: stellar 1 (ann said 2)
         assert "ann" not in strip.text()           # gas quality still missing: still blind
         press(qtbot, w, QtCore.Qt.Key_S)          # gas 1: labelled, advance to P1
@@ -127,22 +136,27 @@ def test_blind_mode_hides_others_until_labelled_then_the_strip_reveals(qtbot, su
         text = strip.text()
         assert "<b>ann</b>" in text and "★Q 2 clean" in text and "gasQ 1 messy" in text
         assert "disagree on ★Q" in text             # 1 vs 2, not adjudicated
+        assert experts(P[0]) == "2" and experts(P[1]) == "0"
+        w.set_filter("disagree_experts")
+        assert w.state.order == [P[0]]
+        w.set_filter("all")
         # blind mode off: P1's other labels show before bob labels it
         press(qtbot, w, QtCore.Qt.Key_Right)
         w.set_toggle("blind", False)
         qtbot.waitUntil(lambda: strip.reveal is not None and strip.reveal.plateifu == P[1]
                         and not strip.reveal.hidden)
         assert "★Q 0 do not use" in strip.text()
+        assert experts(P[1]) == "1"
     finally:
         close_window(w)
 
 
-def test_adjudication_queue_by_keys_and_kappa_in_the_gui(qtbot, survey):
+def test_adjudication_queue_by_keys_and_kappa_in_the_gui(qtbot, survey, make_main_window):
     _store_labels(survey, "ann", [(P[0], "stellar", "quality", 2), (P[1], "stellar", "quality", 2),
                                   (P[3], "stellar", "quality", 1)])
     _store_labels(survey, "bob", [(P[0], "stellar", "quality", 2), (P[1], "stellar", "quality", 0),
                                   (P[3], "stellar", "quality", 2)])
-    w = open_window(qtbot, survey, "carol")
+    w = make_main_window(survey, "carol")
     panel = w.adjudication
     try:
         press(qtbot, w, QtCore.Qt.Key_J, QtCore.Qt.ControlModifier)     # Label ▸ Adjudication queue
@@ -180,8 +194,8 @@ def strip_has(w, text):
     return text in w.label_panel.reveal_strip.text()
 
 
-def test_correcting_a_labelled_galaxy_stays_and_no_gas_commits_with_stars_alone(qtbot, survey):
-    w = open_window(qtbot, survey, "cora")
+def test_correcting_a_labelled_galaxy_stays_and_no_gas_commits_with_stars_alone(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "cora")
     try:
         press(qtbot, w, QtCore.Qt.Key_E)
         press(qtbot, w, QtCore.Qt.Key_D)                   # P0 labelled -> advance

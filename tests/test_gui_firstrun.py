@@ -5,19 +5,16 @@ from kinview.db.connection import connect
 from kinview.gui import worker
 
 
-def test_first_run_creates_the_demo_survey_and_fits_pas(qtbot):
-    from kinview.gui.app import _has_survey, create_app, create_demo_survey, start_pa_fits
-    from kinview.gui.main_window import MainWindow
+def test_first_run_creates_the_demo_survey_and_fits_pas(qtbot, make_main_window):
+    from kinview.gui.app import _has_survey, create_app, create_demo_survey
 
     create_app()
     out = paths.default_survey_dir()
     assert not _has_survey(out)
     create_demo_survey(out, n=3, jobs=1)
     assert _has_survey(out) and (out / "kinview.sqlite").is_file()
-    w = MainWindow(out, expert="first")
-    qtbot.addWidget(w)
-    w.table_loaded.connect(lambda: start_pa_fits(w))
-    w.show()
+    w = make_main_window(out, "first", wait=False)
+    w.table_loaded.connect(w.start_pa_fits)      # as `kinview` does at every start
     qtbot.waitUntil(lambda: w.view.drawn_plateifu is not None, timeout=60000)
     assert len(w.table) == 3
     qtbot.waitUntil(lambda: getattr(w, "pa_worker", None) is not None and w.pa_worker.is_done,

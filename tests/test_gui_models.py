@@ -6,7 +6,6 @@ same held-out samples, and Roll back restores the previous model."""
 import numpy as np
 import pytest
 
-from gui_support import model_window
 
 
 N = 40
@@ -27,9 +26,10 @@ def survey(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def window(qapp, survey):
-    yield from model_window(survey, (1400, 900))
+@pytest.fixture
+def window(make_main_window, survey):
+    w = make_main_window(survey, "kim", size=(1400, 900))
+    return w, w.model_panels
 
 
 def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(window, survey, qtbot):

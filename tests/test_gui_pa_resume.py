@@ -11,7 +11,7 @@ from kinview.gui import worker
 from kinview.kinematics.survey_fit import resume_fits, unfitted_fields
 from kinview.progress import TaskState
 
-from test_gui_window import close_window, open_window
+from gui_support import close_window
 
 SPECS = standard_specs(6)
 P = [s["plateifu"] for s in SPECS]
@@ -60,11 +60,11 @@ def test_an_interrupted_fit_resumes_where_it_stopped(tmp_path):
     assert P[2] in no_pa and table.at[P[2], "pa_method_gas"] == "fast"
 
 
-def test_the_window_resumes_fits_shows_progress_and_tells_unfitted_from_no_pa(qtbot, tmp_path):
+def test_the_window_resumes_fits_shows_progress_and_tells_unfitted_from_no_pa(qtbot, tmp_path, make_main_window):
     from kinview.gui.app import start_pa_fits
 
     root = _survey(tmp_path)
-    w = open_window(qtbot, root, "pat")
+    w = make_main_window(root, "pat")
     try:
         model = w.galaxy_list.model
         row = model.row_of(P[1])
@@ -87,11 +87,11 @@ def test_the_window_resumes_fits_shows_progress_and_tells_unfitted_from_no_pa(qt
         close_window(w)
 
 
-def test_cancel_keeps_what_was_fitted(qtbot, tmp_path):
+def test_cancel_keeps_what_was_fitted(qtbot, tmp_path, make_main_window):
     from kinview.gui.app import start_pa_fits
 
     root = _survey(tmp_path)
-    w = open_window(qtbot, root, "pat")
+    w = make_main_window(root, "pat")
     try:
         said = []                             # every status message, not only the last one:
         w.statusBar().messageChanged.connect(said.append)   # a later one may replace it
@@ -106,12 +106,12 @@ def test_cancel_keeps_what_was_fitted(qtbot, tmp_path):
         worker.wait_all(30000)
 
 
-def test_a_survey_opened_from_the_file_menu_resumes_its_fits_too(qtbot, tmp_path):
+def test_a_survey_opened_from_the_file_menu_resumes_its_fits_too(qtbot, tmp_path, make_main_window):
     from kinview.gui import survey_menu
 
     first = make_survey(tmp_path / "first", standard_specs(3))          # fitted already
     second = _survey(tmp_path)                                          # nothing fitted yet
-    w = open_window(qtbot, first, "pat")
+    w = make_main_window(first, "pat")
     new = survey_menu.open_survey(w, second)
     qtbot.addWidget(new)
     try:

@@ -32,27 +32,15 @@ def real_survey(tmp_path, mirror):
     return d
 
 
-def _open(qtbot, survey, settings=None):
-    from kinview.gui.app import create_app
-
-    create_app()
-    w = MainWindow(survey, expert="tester", settings=settings or Settings())
-    qtbot.addWidget(w)
-    w.resize(1400, 900)
-    w.show()
-    qtbot.waitUntil(lambda: w.view.drawn_plateifu is not None, timeout=30000)
-    return w
-
-
 def _menu_texts(w):
     fm = next(a.menu() for a in w.menuBar().actions() if a.text() == "&File")
     return [a.text() for a in fm.actions()]
 
 
 def test_catalogue_panel_links_menus_and_cancelled_download(qtbot, real_survey, mirror,
-                                                            tmp_path):
+                                                            tmp_path, make_main_window):
     settings = Settings(recent_surveys=[str(tmp_path / "elsewhere")])
-    w = _open(qtbot, real_survey, settings)
+    w = make_main_window(real_survey, "tester", settings or Settings(), size=(1400, 900))
     srv = mirror["server"]
     try:
         qtbot.waitUntil(lambda: w.catalogue_panel.card is not None
@@ -102,9 +90,9 @@ def test_catalogue_panel_links_menus_and_cancelled_download(qtbot, real_survey, 
         worker.wait_all(30000)
 
 
-def test_add_galaxies_downloads_in_a_worker_and_reopens(qtbot, real_survey, mirror):
+def test_add_galaxies_downloads_in_a_worker_and_reopens(qtbot, real_survey, mirror, make_main_window):
     settings = Settings()
-    w = _open(qtbot, real_survey, settings)
+    w = make_main_window(real_survey, "tester", settings or Settings(), size=(1400, 900))
     dialog = survey_menu.AddGalaxiesDialog(w)
     dialog.release.setCurrentText("DR17")
     dialog.text.setPlainText(", ".join(mirror["dr17"]))

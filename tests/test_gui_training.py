@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore
 
-from kinview.gui import worker
 
 N = 8
 
 
 @pytest.fixture(scope="module")
-def survey(tmp_path_factory):
+def survey_template(tmp_path_factory):
     from kinview.demo import generate_survey
     from kinview.training.truth_labels import import_truth_as_expert
 
@@ -34,22 +33,18 @@ def _wait(app, cond, timeout=60.0):
         time.sleep(0.01)
 
 
-@pytest.fixture(scope="module")
-def window(qapp, survey):
-    from kinview.gui.app import create_app
-    from kinview.gui.main_window import MainWindow
-    from kinview.gui.model_panels import install
+@pytest.fixture
+def survey(survey_template, tmp_path):
+    """A copy of the survey per test: the models one test trains never reach another."""
+    import shutil
 
-    app = create_app()
-    w = MainWindow(survey, expert="kim")
-    panels = install(w)
-    w.resize(1600, 1000)
-    w.show()
-    _wait(app, lambda: w.view.drawn_plateifu is not None and w.table is not None)
-    yield w, panels
-    w.close()
-    worker.wait_all(60000)
-    w.deleteLater()
+    return shutil.copytree(survey_template, tmp_path / "survey")
+
+
+@pytest.fixture
+def window(make_main_window, survey):
+    w = make_main_window(survey, "kim")
+    return w, w.model_panels
 
 
 def _models(survey):
@@ -131,8 +126,14 @@ def test_cancel_keeps_the_previous_model_active(window, survey, qtbot):
 
     w, panels = window
     tp = panels.training
-    before = active_model(survey, "vfield-quality")
-    assert before is not None                      # from the previous test
+    from kinview.training import train
+
+    # an active model to keep: trained here (one epoch), not left over from another test
+    before = train("vfield-quality", survey, arch="kinview-cnn", epochs=1, seed=0,
+                   options={"labels": "expert:kim", "mode": "binary"})
+    assert active_model(survey, "vfield-quality").id == before.id
+    w.model_panels.reload_predictions()
+    qtbot.waitUntil(lambda: w.model_id == before.id, timeout=30000)
     n_models = len(_models(survey))
     tp.select(task="vfield-quality", arch="kinview-cnn", epochs=200)
     with qtbot.waitSignal(tp.epoch, timeout=60000):

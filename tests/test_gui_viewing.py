@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
-from gui_support import make_survey, standard_specs
+from gui_support import close_window, make_survey, press, standard_specs, wait_drawn
 from kinview import viewing
 from kinview.settings import Settings
 
-from test_gui_window import close_window, open_window, press, wait_drawn  # noqa: F401
 
 SPECS = standard_specs(6)
 P = [s["plateifu"] for s in SPECS]
@@ -21,8 +20,8 @@ def survey(tmp_path_factory):
     return make_survey(tmp_path_factory.mktemp("viewing") / "survey", SPECS)
 
 
-def fresh(qtbot, survey, size=(1600, 1000)):
-    return open_window(qtbot, survey, "vw", settings=Settings(), size=size)
+def fresh(make_main_window, survey, size=(1600, 1000)):
+    return make_main_window(survey, "vw", settings=Settings(), size=size)
 
 
 # --- Qt-free logic ---------------------------------------------------------------------------
@@ -74,10 +73,10 @@ def test_colour_maps_offered_exist_and_velocity_ones_are_diverging():
 
 # --- item 2: nothing clipped at 1280×800 and 1920×1080 -------------------------------------
 @pytest.mark.parametrize("size", [(1280, 800), (1920, 1080)])
-def test_nothing_clipped_at_supported_sizes(qtbot, survey, tmp_path, size):
+def test_nothing_clipped_at_supported_sizes(qtbot, survey, tmp_path, size, make_main_window):
     from kinview.gui.screenshot import clipped_texts, render_set
 
-    w = fresh(qtbot, survey, size)
+    w = fresh(make_main_window, survey, size)
     try:
         paths = render_set(w, tmp_path, size)
         assert len(paths) == 3
@@ -125,8 +124,8 @@ def test_a_long_title_is_shortened_not_clipped(qtbot):
 
 
 # --- item 3: no stale content ----------------------------------------------------------------
-def test_loading_state_blanks_every_panel_until_drawn(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_loading_state_blanks_every_panel_until_drawn(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         wait_drawn(qtbot, w, P[0])
         w.prefetcher.invalidate()                  # the next galaxy is not ready yet
@@ -148,8 +147,8 @@ def test_loading_state_blanks_every_panel_until_drawn(qtbot, survey):
         close_window(w)
 
 
-def test_one_row_selected_and_the_view_is_told(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_one_row_selected_and_the_view_is_told(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         sel = w.galaxy_list.view.selectionModel()
         seen = []
@@ -164,8 +163,8 @@ def test_one_row_selected_and_the_view_is_told(qtbot, survey):
         close_window(w)
 
 
-def test_hover_readout_clears_when_the_galaxy_changes(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_hover_readout_clears_when_the_galaxy_changes(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         wait_drawn(qtbot, w, P[0])
         w.view._hover(w.view.stellar, 0.0, 0.0)
@@ -178,8 +177,8 @@ def test_hover_readout_clears_when_the_galaxy_changes(qtbot, survey):
         close_window(w)
 
 
-def test_empty_filter_message_replaces_the_maps(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_empty_filter_message_replaces_the_maps(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         w.set_filter("quality", 2)                 # nobody labelled anything: empty
         assert w.state.order == []
@@ -192,10 +191,10 @@ def test_empty_filter_message_replaces_the_maps(qtbot, survey):
         close_window(w)
 
 
-def test_a_model_added_from_another_process_is_noticed(qtbot, survey):
+def test_a_model_added_from_another_process_is_noticed(qtbot, survey, make_main_window):
     from kinview.db.connection import connect
 
-    w = fresh(qtbot, survey)
+    w = fresh(make_main_window, survey)
     try:
         qtbot.waitUntil(lambda: getattr(w, "model_watch", None) is not None, timeout=10000)
         assert w.model_watch.check() is False      # nothing changed yet
@@ -220,8 +219,8 @@ def _range(panel):
     return x0, x1, y0, y1
 
 
-def test_zoom_is_linked_across_all_three_panels_and_home_resets(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_zoom_is_linked_across_all_three_panels_and_home_resets(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         v = w.view
         default = _range(v.stellar)
@@ -261,8 +260,8 @@ def test_zoom_is_linked_across_all_three_panels_and_home_resets(qtbot, survey):
         close_window(w)
 
 
-def test_wide_image_toggle_shows_the_whole_cutout(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_wide_image_toggle_shows_the_whole_cutout(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         v = w.view
         ifu = _range(v.image)[1] - _range(v.image)[0]
@@ -275,10 +274,10 @@ def test_wide_image_toggle_shows_the_whole_cutout(qtbot, survey):
         close_window(w)
 
 
-def test_colour_map_choice_and_one_velocity_scale(qtbot, survey):
+def test_colour_map_choice_and_one_velocity_scale(qtbot, survey, make_main_window):
     from kinview.gui.map_panel import lookup_table
 
-    w = fresh(qtbot, survey)
+    w = fresh(make_main_window, survey)
     try:
         v = w.view
         w.set_cmap("velocity", "CET-D1")
@@ -298,8 +297,8 @@ def test_colour_map_choice_and_one_velocity_scale(qtbot, survey):
         close_window(w)
 
 
-def test_kpc_scale_bar_and_psf_are_drawn_to_scale(qtbot, survey):
-    w = fresh(qtbot, survey)
+def test_kpc_scale_bar_and_psf_are_drawn_to_scale(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey)
     try:
         v = w.view
         z = w.row(w.state.current)["z"]
@@ -318,8 +317,8 @@ def test_kpc_scale_bar_and_psf_are_drawn_to_scale(qtbot, survey):
 
 
 # --- item 8 (histogram only) ------------------------------------------------------------------
-def test_usability_histogram_shows_every_bin(qtbot, survey):
-    w = fresh(qtbot, survey, (1280, 800))
+def test_usability_histogram_shows_every_bin(qtbot, survey, make_main_window):
+    w = fresh(make_main_window, survey, (1280, 800))
     try:
         import numpy as np
 

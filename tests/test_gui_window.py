@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PyQt5 import QtCore, QtWidgets
 
-from gui_support import make_survey, standard_specs
+from gui_support import close_window, current_labels, make_survey, press, standard_specs, wait_drawn
 from kinview.gui import worker
-from kinview.gui.main_window import MainWindow
 from kinview.labels.store import LabelStore
 from kinview.settings import Settings
 
@@ -21,43 +20,8 @@ def survey(tmp_path_factory):
     return make_survey(tmp_path_factory.mktemp("gui") / "survey", SPECS)
 
 
-def open_window(qtbot, survey, expert, settings=None, size=(1600, 1000)):
-    from kinview.gui.app import create_app
-
-    create_app()
-    w = MainWindow(survey, expert=expert, settings=settings)
-    qtbot.addWidget(w)
-    w.resize(*size)
-    w.show()
-    w.activateWindow()
-    qtbot.waitUntil(lambda: w.view.drawn_plateifu is not None, timeout=30000)
-    return w
-
-
-def close_window(w):
-    w.close()
-    worker.wait_all(30000)
-
-
-def press(qtbot, w, key, modifier=QtCore.Qt.NoModifier):
-    qtbot.keyClick(w, key, modifier)
-
-
-def wait_drawn(qtbot, w, pifu):
-    qtbot.waitUntil(lambda: w.view.drawn_plateifu == pifu, timeout=30000)
-
-
-def current_labels(survey, expert):
-    store = LabelStore(survey, expert=expert)
-    try:
-        return {(r.plateifu, r.field, r.kind): r.value for r in
-                store.current(expert).itertuples(index=False)}
-    finally:
-        store.close()
-
-
-def test_keyboard_labels_write_events_and_advance(qtbot, survey):
-    w = open_window(qtbot, survey, "kb")
+def test_keyboard_labels_write_events_and_advance(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "kb")
     assert w.state.current == P[0]
     press(qtbot, w, QtCore.Qt.Key_2)            # stellar feature 1 (KDC)
     press(qtbot, w, QtCore.Qt.Key_X)            # gas note 1 (depletion)
@@ -85,8 +49,8 @@ def test_keyboard_labels_write_events_and_advance(qtbot, survey):
     close_window(w)
 
 
-def test_undo_restores_previous_value_and_shows_its_galaxy(qtbot, survey):
-    w = open_window(qtbot, survey, "undo")
+def test_undo_restores_previous_value_and_shows_its_galaxy(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "undo")
     press(qtbot, w, QtCore.Qt.Key_W)            # stellar 1
     press(qtbot, w, QtCore.Qt.Key_E)            # stellar 2 (replaces 1)
     press(qtbot, w, QtCore.Qt.Key_D)            # gas 2 -> advance to P[1]
@@ -103,8 +67,8 @@ def test_undo_restores_previous_value_and_shows_its_galaxy(qtbot, survey):
     close_window(w)
 
 
-def test_filters_in_the_window(qtbot, survey):
-    w = open_window(qtbot, survey, "filt")
+def test_filters_in_the_window(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "filt")
     press(qtbot, w, QtCore.Qt.Key_E)
     press(qtbot, w, QtCore.Qt.Key_D)            # P[0] labelled
     w.set_filter("mine")
@@ -142,8 +106,8 @@ def _screen_angle(panel, line):
 
 
 @pytest.mark.parametrize("index", [0, 1])
-def test_pa_overlay_angle_on_screen_matches_stored_pa(qtbot, survey, index):
-    w = open_window(qtbot, survey, "angle")
+def test_pa_overlay_angle_on_screen_matches_stored_pa(qtbot, survey, index, make_main_window):
+    w = make_main_window(survey, "angle")
     w.goto(P[index])
     wait_drawn(qtbot, w, P[index])
     QtWidgets.QApplication.processEvents()
@@ -164,10 +128,10 @@ def _pixel(img, panel, x, y):
     return c.red(), c.green(), c.blue()
 
 
-def test_screenshot_receding_side_is_red_north_up_east_left(qtbot, survey):
+def test_screenshot_receding_side_is_red_north_up_east_left(qtbot, survey, make_main_window):
     """Pixels of the grabbed stellar map: red (receding) where the PA points, blue opposite;
     and the axes run North up, East left (x grows to the left on screen)."""
-    w = open_window(qtbot, survey, "pix")
+    w = make_main_window(survey, "pix")
     for pifu, spec in zip(P[:2], SPECS[:2]):
         w.goto(pifu)
         wait_drawn(qtbot, w, pifu)
@@ -190,8 +154,8 @@ def test_screenshot_receding_side_is_red_north_up_east_left(qtbot, survey):
     close_window(w)
 
 
-def test_missing_image_or_maps_still_open_and_say_so(qtbot, survey):
-    w = open_window(qtbot, survey, "miss")
+def test_missing_image_or_maps_still_open_and_say_so(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "miss")
     w.goto(P[3])                                 # no image
     wait_drawn(qtbot, w, P[3])
     assert "no colour image" in w.view.missing.text()
@@ -215,8 +179,8 @@ def test_missing_image_or_maps_still_open_and_say_so(qtbot, survey):
     close_window(w)
 
 
-def test_dragging_the_pa_line_stores_an_override(qtbot, survey):
-    w = open_window(qtbot, survey, "drag")
+def test_dragging_the_pa_line_stores_an_override(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "drag")
     line = w.view.stellar.pa_line
     target = 30.0
     u = np.array([math.sin(math.radians(target)), math.cos(math.radians(target))]) * 4.0
@@ -232,8 +196,8 @@ def test_dragging_the_pa_line_stores_an_override(qtbot, survey):
     close_window(w)
 
 
-def test_add_panel_docks_and_tabs(qtbot, survey):
-    w = open_window(qtbot, survey, "panel")
+def test_add_panel_docks_and_tabs(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "panel")
     dock = w.add_panel("Notes", QtWidgets.QLabel("notes"), "right")
     assert isinstance(dock, QtWidgets.QDockWidget) and dock.widget().text() == "notes"
     n_tabs = w.tabs.count()
@@ -244,8 +208,8 @@ def test_add_panel_docks_and_tabs(qtbot, survey):
     close_window(w)
 
 
-def test_toggles_clip_hover_and_note(qtbot, survey):
-    w = open_window(qtbot, survey, "tog")
+def test_toggles_clip_hover_and_note(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "tog")
     # a note typed after T: letters go into the note, not to the label shortcuts
     press(qtbot, w, QtCore.Qt.Key_T)
     assert w.label_panel.note.hasFocus()
@@ -272,14 +236,14 @@ def test_toggles_clip_hover_and_note(qtbot, survey):
     close_window(w)
 
 
-def test_twenty_galaxies_by_keyboard_undo_quit_reopen(qtbot, tmp_path):
+def test_twenty_galaxies_by_keyboard_undo_quit_reopen(qtbot, tmp_path, make_main_window):
     """A new user's session: 20 galaxies classified with the keyboard only, one undo, quit,
     reopen: the labels are there and the window is back where it was."""
     specs = standard_specs(24)
     for s in specs:
         s["pa_gas"] = s["pa_star"]
     root = make_survey(tmp_path / "s24", specs)
-    w = open_window(qtbot, root, "newuser", settings=Settings.load())
+    w = make_main_window(root, "newuser", settings=Settings.load())
     keys = [QtCore.Qt.Key_Q, QtCore.Qt.Key_W, QtCore.Qt.Key_E]
     gkeys = [QtCore.Qt.Key_A, QtCore.Qt.Key_S, QtCore.Qt.Key_D]
     expected = {}
@@ -304,7 +268,7 @@ def test_twenty_galaxies_by_keyboard_undo_quit_reopen(qtbot, tmp_path):
     w.close()                                                      # quit (saves settings)
     worker.wait_all(30000)
 
-    w2 = open_window(qtbot, root, "newuser", settings=Settings.load())
+    w2 = make_main_window(root, "newuser", settings=Settings.load())
     assert w2.state.current == where                               # back where it was
     assert w2.state.toggles["sigma"] is True
     labels = current_labels(root, "newuser")

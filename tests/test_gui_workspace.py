@@ -7,7 +7,7 @@ from gui_support import make_survey, standard_specs
 from kinview.gui import settings as qsettings
 from kinview.gui.main_window import CLIP_STEPS
 
-from test_gui_window import close_window, open_window, press  # noqa: F401 (shared helpers)
+from gui_support import close_window
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,8 @@ def test_a_window_without_saved_geometry_fits_its_screen(qtbot, survey):
     w.close()
 
 
-def test_colour_clip_steps_are_symmetric(qtbot, survey):
-    w = open_window(qtbot, survey, "ann")
+def test_colour_clip_steps_are_symmetric(qtbot, survey, make_main_window):
+    w = make_main_window(survey, "ann")
     try:
         start = w.state.clip_percentile
         assert start in CLIP_STEPS
@@ -60,8 +60,8 @@ def test_colour_clip_steps_are_symmetric(qtbot, survey):
         close_window(w)
 
 
-def test_quit_closes_every_window_so_the_process_ends(qtbot, survey, tmp_path):
-    w = open_window(qtbot, survey, "ann")
+def test_quit_closes_every_window_so_the_process_ends(qtbot, survey, tmp_path, make_main_window):
+    w = make_main_window(survey, "ann")
     other = QtWidgets.QMainWindow()          # stands for the cluster view or any other window
     other.setWindowTitle("cluster view")
     other.show()

@@ -143,43 +143,37 @@ def test_the_toy_task_trains_and_is_exported_under_its_own_column_names(survey, 
     np.testing.assert_allclose(got.reindex(stored.index).to_numpy(float), stored.to_numpy(float), rtol=1e-6)
 
 
-def test_the_gui_offers_plots_and_describes_the_toy_task(qapp, survey, trained, qtbot):
-    from gui_support import model_window
-
-    gen = model_window(survey, (1400, 900))
-    w, panels = next(gen)
-    try:
-        # the training panel offers the task, with its own option and nothing else
-        tp = panels.training
-        offered = [tp.task_box.itemData(i) for i in range(tp.task_box.count())]
-        assert NAME in offered
-        tp.select(task=NAME, epochs=1, target="ba")
-        assert list(tp.option_boxes) == ["target"]
-        assert tp.options() == {"target": "ba"}
-        assert tp.arch_box.currentData() == "tiny" and not tp.source_note.isVisible()
-        with pytest.raises(ValueError):
-            tp.select(mode="3class")       # another task's option is not offered for this one
-        # the Model tab draws the task's plot (the default: a histogram of its predictions)
-        b = panels.browser
-        qtbot.waitUntil(lambda: NAME in b.plots, timeout=30000)
-        view = b.plots[NAME]
-        assert view.kind == "histogram" and int(view.counts.sum()) == N
-        assert f"model #{trained.id}" in view.note.text()
-        # clicking a bar lists that bar's galaxies in the window
-        i = int(np.flatnonzero(view.counts)[0])
-        with qtbot.waitSignal(b.bin_selected, timeout=5000) as sig:
-            members = view.select_bin(i)
-        assert sig.args[2] == members and len(members) == int(view.counts[i])
-        assert sig.args[3].startswith("predicted value in [")
-        assert w.state.order == members
-        # the prediction box describes the galaxy on screen in the task's own words
-        w.goto(members[0])
-        qtbot.waitUntil(lambda: panels.prediction.plateifu == members[0], timeout=5000)
-        text = panels.prediction.text()
-        assert f"{NAME} #{trained.id}: toy guess " in text
-    finally:
-        for _ in gen:
-            pass
+def test_the_gui_offers_plots_and_describes_the_toy_task(qapp, survey, trained, qtbot, make_main_window):
+    w = make_main_window(survey, "kim", size=(1400, 900))
+    panels = w.model_panels
+    # the training panel offers the task, with its own option and nothing else
+    tp = panels.training
+    offered = [tp.task_box.itemData(i) for i in range(tp.task_box.count())]
+    assert NAME in offered
+    tp.select(task=NAME, epochs=1, target="ba")
+    assert list(tp.option_boxes) == ["target"]
+    assert tp.options() == {"target": "ba"}
+    assert tp.arch_box.currentData() == "tiny" and not tp.source_note.isVisible()
+    with pytest.raises(ValueError):
+        tp.select(mode="3class")       # another task's option is not offered for this one
+    # the Model tab draws the task's plot (the default: a histogram of its predictions)
+    b = panels.browser
+    qtbot.waitUntil(lambda: NAME in b.plots, timeout=30000)
+    view = b.plots[NAME]
+    assert view.kind == "histogram" and int(view.counts.sum()) == N
+    assert f"model #{trained.id}" in view.note.text()
+    # clicking a bar lists that bar's galaxies in the window
+    i = int(np.flatnonzero(view.counts)[0])
+    with qtbot.waitSignal(b.bin_selected, timeout=5000) as sig:
+        members = view.select_bin(i)
+    assert sig.args[2] == members and len(members) == int(view.counts[i])
+    assert sig.args[3].startswith("predicted value in [")
+    assert w.state.order == members
+    # the prediction box describes the galaxy on screen in the task's own words
+    w.goto(members[0])
+    qtbot.waitUntil(lambda: panels.prediction.plateifu == members[0], timeout=5000)
+    text = panels.prediction.text()
+    assert f"{NAME} #{trained.id}: toy guess " in text
 
 
 def test_export_names_of_a_task_no_longer_registered_fall_back_to_the_default(toy):

@@ -220,6 +220,17 @@ def latest_active_id(conn: sqlite3.Connection, task_prefix: str) -> Optional[int
     return None if row is None else int(row[0])
 
 
+def latest_active_id_of(conn: sqlite3.Connection, tasks: Sequence[str]) -> Optional[int]:
+    """Id of the newest active model of any of ``tasks``; None if none (or no task given)."""
+    tasks = list(tasks)
+    if not tasks:
+        return None
+    marks = ",".join("?" * len(tasks))
+    row = conn.execute(f"SELECT id FROM models WHERE active = 1 AND task IN ({marks}) "
+                       "ORDER BY id DESC LIMIT 1", tasks).fetchone()
+    return None if row is None else int(row[0])
+
+
 def active_ids_and_tasks(conn: sqlite3.Connection) -> List[Tuple[int, str]]:
     """(id, task) of every active model, by task then id."""
     return [(r[0], r[1]) for r in conn.execute(

@@ -137,40 +137,9 @@ def create_demo_survey(out: Path, n: int = DEMO_N, seed: int = DEMO_SEED, show_p
 
 
 def start_pa_fits(window) -> None:
-    """At every start: fit (fast method, background) the fields that have no stored PA fit
-    yet — a new survey's, or the rest of an interrupted fit; progress and a Cancel button in
-    the status bar.  The check itself runs in the worker too."""
-    from kinview.gui import worker
-    from kinview.session.loading import fit_pas_if_none
-
-    w = worker.submit(fit_pas_if_none, str(window.survey_dir))
-    window.attach_pa_fit(w)            # progress bar + Cancel; the list refreshes as fits land
-    w.finished.connect(lambda count: count and window.statusBar().showMessage(
-        f"fitted {count} position angles", 5000))
-    # then the shipped models' predictions, so the model columns are filled from the first start
-    w.done.connect(lambda: start_shipped_predictions(window))
-
-
-def start_shipped_predictions(window) -> None:
-    """Run the shipped default models (background) on a survey that has no model of its own,
-    then refresh the prediction columns, filters and queues."""
-    from kinview.gui import worker
-    from kinview.training.shipped import predict_with_shipped_models
-
-    w = worker.submit(predict_with_shipped_models, str(window.survey_dir))
-    window.shipped_worker = w
-    w.status.connect(lambda text: window.statusBar().showMessage(text))
-
-    def finished(tasks):
-        if tasks:
-            window.statusBar().showMessage(
-                f"predictions from the shipped {', '.join(tasks)} models (trained on the demo survey)", 8000)
-            panels = getattr(window, "model_panels", None)
-            if panels is not None:
-                panels.reload_predictions()
-
-    w.finished.connect(finished)
-    w.failed.connect(lambda exc, tb: window.statusBar().showMessage(f"shipped models not run: {exc}", 8000))
+    """Resume the survey's unfinished PA fits, then the shipped models' predictions: the
+    window's own background jobs (:meth:`kinview.gui.main_window.MainWindow.start_pa_fits`)."""
+    window.start_pa_fits()
 
 
 def open_window(survey_dir: Path, expert: Optional[str] = None, size: Optional[Tuple[int, int]] = None):
@@ -240,7 +209,7 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         # unfinished PA fits resume in the background (cancellable), then any survey without a
         # model of its own gets the shipped models' predictions, so the model columns, filters
         # and queues work from the first start
-        window.table_loaded.connect(lambda: start_pa_fits(window))
+        window.table_loaded.connect(window.start_pa_fits)
     if screenshot:
         from kinview.gui.screenshot import save_window
 

@@ -84,7 +84,7 @@ def install(window) -> CataloguePanel:
 
     panel = CataloguePanel()
     window.catalogue_dock = window.add_panel("Catalogue", panel, "left")  # under the list
-    pending = {"worker": None}
+    card_job = worker.LatestSlot(panel)     # the card of the galaxy just left is not shown
     timer = QtCore.QTimer(panel)
     timer.setSingleShot(True)
 
@@ -92,15 +92,9 @@ def install(window) -> CataloguePanel:
         pifu = window.state.current
         if pifu is None:
             return
-        w = worker.submit(load_card, str(window.survey_dir), pifu, pass_state=False)
-        pending["worker"] = w
-        w.finished.connect(lambda card, w=w: pending["worker"] is w and _show(card))
+        card_job.submit(load_card, str(window.survey_dir), pifu, on_result=_show)
 
     def _show(card):
-        from PyQt5 import sip
-
-        if sip.isdeleted(panel):                # the window closed while the card loaded
-            return
         if card.get("plateifu") == window.state.current:
             panel.text.setEnabled(True)
             panel.show_card(card)
@@ -108,7 +102,7 @@ def install(window) -> CataloguePanel:
     def refresh(name, value=None):
         if name != "index" or window.state.current is None:
             return
-        pending["worker"] = None            # a card still loading is for a galaxy left behind
+        card_job.cancel()                   # a card still loading is for a galaxy left behind
         if panel.card is not None and panel.text.isEnabled():
             panel.text.setEnabled(False)    # greyed until the new galaxy's card arrives
         timer.start(CARD_DELAY_MS)

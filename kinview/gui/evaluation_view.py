@@ -120,7 +120,7 @@ class EvaluationView(QtWidgets.QWidget):
             return None
         self.oof_button.setEnabled(False)
         self.oof_button.setText("out-of-fold check running…")
-        job = worker.submit(_oof_job, self.task, str(self.survey_dir), int(k))
+        job = worker.submit_long(_oof_job, self.task, str(self.survey_dir), int(k))
         self.job = job
         job.finished.connect(self._oof_done)
         job.failed.connect(lambda exc, tb: self.text.setText(

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 from typing import Dict, Optional
 
-import numpy as np
 from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview import viewstate as vs
@@ -27,7 +26,7 @@ from kinview.gui.galaxy_list import GalaxyList
 from kinview.gui.galaxy_view import GalaxyView
 from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, LabelPanel
 from kinview.gui.prefetch import Prefetcher
-from kinview.labels.workflow import has_valid_spaxels, implied_labels, should_advance
+from kinview.session.labelling import LabellingSession, load_table_job
 from kinview.settings import Settings
 
 #: Delay (ms) before the neighbours of the galaxy on screen start loading (after its paint).
@@ -145,20 +144,6 @@ class _Tabs(QtWidgets.QTabWidget):
         return getattr(page, "inner", page)
 
 
-def _load_table_job(survey_dir: str, expert: str, state=None):
-    """Worker: open (ingesting if needed) the survey and read the galaxy table."""
-    from kinview.data.survey import Survey
-
-    survey = Survey.open(survey_dir, ingest=True)
-    conn = survey.connect()
-    try:
-        table, mine = vs.load_table(conn, expert)
-    finally:
-        conn.close()
-        survey.close()
-    return table, mine
-
-
 class MainWindow(QtWidgets.QMainWindow):
     """The main window.
 
@@ -194,7 +179,10 @@ class MainWindow(QtWidgets.QMainWindow):
                 expert = default_expert(self.settings.expert)
             except Exception:  # noqa: BLE001
                 expert = self.settings.expert or getpass.getuser() or "expert"
-        self.state = vs.ViewState(survey_dir=str(self.survey_dir), expert=expert)
+        # the model: the window adapts it to Qt (actions call its operations, widgets follow
+        # its events)
+        self.session = LabellingSession(self.survey_dir, expert)
+        self.state = self.session.state
         self.state.clip_percentile = float(self.settings.clip_percentile or 98.0)
         self.state.toggles.setdefault("blind", True)   # others' labels hidden until I label
         self.state.toggles.update({k: bool(v) for k, v in self.settings.toggles.items()
@@ -203,16 +191,10 @@ class MainWindow(QtWidgets.QMainWindow):
         if isinstance(saved_filter, list) and saved_filter and saved_filter[0] in vs.FILTERS:
             self.state.filter_name = saved_filter[0]
             self.state.filter_k = saved_filter[1] if len(saved_filter) > 1 else None
-        self.table = None
-        self.mine: Dict[str, dict] = {}
-        self.store = None
-        self.model_id = None
         self.prefetcher: Optional[Prefetcher] = None
-        self.undo_stack = []
-        self.session_done = []          # times galaxies became labelled this session
-        self.session_start = time.time()
-        self.no_gas = set()
-        self.n_labelled = 0
+        self._closing = False
+        self._relist = False
+        self._predictions_job = worker.LatestSlot(self)
         self.panels: Dict[str, QtWidgets.QWidget] = {}
         self.load_error: Optional[str] = None
         self._prefetch_timer: Optional[QtCore.QTimer] = None
@@ -220,8 +202,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
         # read the table in a worker while the widgets are built
         self._table_expert = self.state.expert     # whose labels the table job reads
-        self._table_job = worker.submit(_load_table_job, str(self.survey_dir), self.state.expert,
-                                        pass_state=False)
+        self._table_job = worker.submit(load_table_job, str(self.survey_dir), self.state.expert,
+                                        self.session.blind, pass_state=False)
         self.setWindowTitle(f"kinview — {self.survey_dir.name}")
         self.setStyleSheet(APP_STYLE)
         self.view = GalaxyView()
@@ -245,7 +227,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_toolbar()
         self.setDockOptions(QtWidgets.QMainWindow.AnimatedDocks | QtWidgets.QMainWindow.AllowTabbedDocks)
 
-        self.state.subscribe(self._on_state)
+        self.session.subscribe(self._on_session)
         self.galaxy_list.activated.connect(self.goto)
         self.galaxy_list.filter_changed.connect(self.set_filter)
         self.galaxy_list.sort_requested.connect(self._sort)
@@ -361,7 +343,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._action("Next unlabelled", keys["next_unlabelled"], self.next_unlabelled, gm)
         self._action("Next", keys["next"], self.next, gm)
         self._action("Previous", keys["previous"], self.previous, gm)
-        self._action("First", keys["first"], lambda: self.state.go(0), gm)
+        self._action("First", keys["first"], self.session.first, gm)
         self.view_menu = mb.addMenu("&View")
         t = self.state.toggles
         self.toggle_actions = {
@@ -475,36 +457,17 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.table is not None:
             return
         table, mine = result
-        self.table = table
-        self.mine = mine
-        mid = table["model_id"].iloc[0] if len(table) else np.nan
-        self.model_id = int(mid) if np.isfinite(mid) else None
-        from kinview.labels.store import LabelStore
-
-        self.store = LabelStore(self.survey_dir, expert=self.state.expert)
-        if self.state.expert != self._table_expert:
-            # the expert was switched (first-run prompt) while the table was loading
-            from kinview.labels.workflow import labels_by_galaxy
-
-            self.mine = labels_by_galaxy(self.store.current(self.state.expert))
-            vs.refresh_derived(table, self.mine)
+        s = self.session
+        # the galaxy list and the prefetcher exist before the session lists and shows galaxies
         self.prefetcher = Prefetcher(self.survey_dir, self.row, db_path=self.store_db_path(),
                                      clean=self.state.toggles.get("cleaned", False))
         self.prefetcher.loaded.connect(self._galaxy_loaded)
+        self.prefetcher.fitted.connect(self._pa_fitted)
+        s.attach(table, mine, table_expert=self._table_expert,
+                 keep=self.settings.position(self.survey_dir))
         self.adjudication.bind(self.store, self.state.expert)
         if self.adjudication_dock.isVisible():
             self.adjudication.refresh()
-        self.prefetcher.fitted.connect(self._pa_fitted)
-        self._count_labelled()
-        order = vs.ordered_rows(table, self.state.filter_name, self.state.filter_k,
-                                self.state.sort_key, self.state.descending)
-        if not order:
-            order = list(table.index)
-            self.state.filter_name = "all"
-            self.galaxy_list.set_filter("all", None)
-        keep = self.settings.position(self.survey_dir)
-        self.galaxy_list.set_data(table, order)
-        self.state.set_order(order, keep=keep if keep in table.index else None)
         self.statusBar().showMessage(f"{len(table)} galaxies in {self.survey_dir}", 5000)
         self._watch_models()
         self.table_loaded.emit()
@@ -532,18 +495,83 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def row(self, plateifu: str) -> dict:
         """The table row of ``plateifu`` as a dict (safe to hand to a worker)."""
-        if self.table is None or plateifu not in self.table.index:
-            return {}
-        r = self.table.loc[plateifu].to_dict()
-        r.pop("quals", None)
-        return r
+        return self.session.row(plateifu)
+
+    # the session's state, as the window's attributes (read by the model panels and tests) -----
+    table = property(lambda self: self.session.table)
+    mine = property(lambda self: self.session.mine)
+    no_gas = property(lambda self: self.session.no_gas)
+    store = property(lambda self: self.session.store)
+    undo_stack = property(lambda self: self.session.undo_stack)
+    session_done = property(lambda self: self.session.session_done)
+    n_labelled = property(lambda self: self.session.n_labelled)
+
+    @property
+    def model_id(self) -> Optional[int]:
+        return self.session.model_id
+
+    @model_id.setter
+    def model_id(self, value) -> None:
+        self.session.model_id = value
 
     # ------------------------------------------------------------------------------------------
     # view state
     # ------------------------------------------------------------------------------------------
-    def _on_state(self, name, value) -> None:
+    def _on_session(self, name, value) -> None:
+        """Bring the widgets in line with a session event (:mod:`kinview.session.labelling`)."""
+        s = self.session
         if name == "index":
             self._show_current()
+        elif name == "order":
+            if s.table is None:
+                return
+            model = self.galaxy_list.model
+            if self._relist or model.table is not s.table or model.order != value:
+                # (a list someone already put in the galaxy list, with its own caption, stays)
+                self.galaxy_list.set_data(s.table, value)
+            self._relist = False
+            if value or not len(s.table):
+                self.label_panel.setEnabled(True)
+            else:
+                name = vs.FILTERS.get(self.state.filter_name, self.state.filter_name)
+                self.view.show_empty(f"No galaxy passes the filter “{name}”.\n"
+                                     "Choose another filter in the galaxy list.")
+                self.label_panel.setEnabled(False)
+        elif name == "filter":
+            self.galaxy_list.set_filter(*value)
+            self._relist = True          # the values may have changed too: list them afresh
+        elif name == "row":
+            self.galaxy_list.model.refresh_row(value)
+            if value == s.current:
+                self.label_panel.set_galaxy(value, s.labels(value), value not in s.no_gas,
+                                            s.row(value), s.expert)
+                self._update_reveal_soon()
+        elif name == "counts":
+            self._show_counts(value)
+        elif name == "labelled":
+            self.labelled.emit(*value)
+        elif name == "undone":
+            if value[2] == "pa_override":
+                self._redraw_current()
+        elif name == "no_gas":
+            if value == s.current:
+                self._update_reveal_soon()
+        elif name == "expert":
+            self.expert_label.setText(f"expert: <b>{value}</b>")
+            if s.store is not None:
+                self.adjudication.bind(s.store, value)
+        elif name == "pa_fits":
+            # the list shows the new values; its order (filter) is recomputed when the filter
+            # is next chosen, so the galaxy on screen and the expert's place never jump
+            self.galaxy_list.set_data(s.table, self.state.order)
+            if s.current is not None:
+                self.galaxy_list.select(s.current)
+        elif name == "predictions":
+            cur = s.current
+            if cur is not None:
+                self.label_panel.set_galaxy(cur, s.labels(cur), cur not in s.no_gas, s.row(cur), s.expert)
+        elif name == "message":
+            self.statusBar().showMessage(*value)
         elif name == "clip_percentile":
             self.view.set_percentile(value)
             if abs(self.clip_box.value() - value) > 1e-9:
@@ -583,7 +611,6 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         self.galaxy_list.select(pifu)
         row = self.row(pifu)
-        row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
         labels = self.mine.get(pifu, {})
         data = self.prefetcher.get(pifu)
         has_gas = pifu not in self.no_gas
@@ -604,17 +631,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 self._prefetch_around_soon()
 
     def _galaxy_loaded(self, plateifu: str, data) -> None:
-        gas = data.fields.get("gas")
-        if (not has_valid_spaxels(None if gas is None else gas.vel)
-                and data.fields.get("stellar") is not None):
-            if plateifu not in self.no_gas:
-                self.no_gas.add(plateifu)
-                self._count_labelled()
-                if plateifu == self.state.current:
-                    self._update_reveal_soon()
+        self.session.galaxy_data_loaded(plateifu, data)
         if plateifu == self.state.current and self.view.drawn_plateifu != plateifu:
             row = self.row(plateifu)
-            row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
             self.label_panel.set_galaxy(plateifu, self.mine.get(plateifu, {}),
                                         plateifu not in self.no_gas, row, self.state.expert)
             self.view.show_galaxy(data, row, self.mine.get(plateifu, {}))
@@ -646,135 +665,38 @@ class MainWindow(QtWidgets.QMainWindow):
             self._prefetch_timer.start(PREFETCH_DELAY_MS)
 
     def _pa_fitted(self, plateifu, kind, pa, err, vsyst) -> None:
-        if self.table is None or plateifu not in self.table.index:
-            return
-        self.table.at[plateifu, f"{kind}_pa_fit"] = pa
-        self.table.at[plateifu, f"{kind}_pa_err"] = err
-        self.table.at[plateifu, f"pa_method_{kind}"] = "fast"
-        vs.refresh_derived(self.table, self.mine, [plateifu])
-        self.galaxy_list.model.refresh_row(plateifu)
+        self.session.pa_fitted(plateifu, kind, pa, err)
 
     # ------------------------------------------------------------------------------------------
     # navigation
     # ------------------------------------------------------------------------------------------
     def goto(self, plateifu: str) -> bool:
-        if self.state.goto(plateifu):
-            return True
-        if self.table is not None and plateifu in self.table.index:
-            # not in the filtered list: show everything, then go there
-            self.set_filter("all", None)
-            return self.state.goto(plateifu)
-        self.statusBar().showMessage(f"{plateifu}: not in this survey", 4000)
-        return False
+        return self.session.goto(plateifu)
 
     def next(self) -> None:
-        self.state.next()
+        self.session.next()
 
     def previous(self) -> None:
-        self.state.previous()
+        self.session.previous()
 
     def is_labelled(self, plateifu: str) -> bool:
-        return vs.is_labelled(self.mine.get(plateifu, {}), plateifu not in self.no_gas)
+        return self.session.is_labelled(plateifu)
 
     def next_unlabelled(self) -> None:
-        if self.state.next_where(lambda p: not self.is_labelled(p)) is None:
-            self.statusBar().showMessage("every listed galaxy is labelled", 4000)
+        self.session.next_unlabelled()
 
     def set_filter(self, name: str, k=None) -> None:
-        if self.table is None:
-            return
-        self.state.filter_name = name
-        self.state.filter_k = k
-        order = vs.ordered_rows(self.table, name, k, self.state.sort_key, self.state.descending)
-        self.galaxy_list.set_filter(name, k)
-        self.galaxy_list.set_data(self.table, order)
-        self.state.set_order(order)
-        if name == "misaligned":
-            counts = vs.pa_fit_counts(self.table)
-            if counts["unfitted"]:
-                self.statusBar().showMessage(
-                    f"Misaligned covers the {counts['fitted']} galaxies with PAs; {counts['unfitted']} "
-                    "are not fitted yet (filter \"PA not fitted yet\")", 10000)
-        if not order:
-            self.view.show_empty(f"No galaxy passes the filter “{vs.FILTERS.get(name, name)}”.\n"
-                                 "Choose another filter in the galaxy list.")
-            self.label_panel.setEnabled(False)
-        else:
-            self.label_panel.setEnabled(True)
+        self.session.set_filter(name, k)
 
     def _sort(self, column: str) -> None:
-        if self.state.sort_key == column:
-            self.state.descending = not self.state.descending
-        else:
-            self.state.sort_key = column
-            self.state.descending = False
-        self.set_filter(self.state.filter_name, self.state.filter_k)
+        self.session.sort(column)
 
     # ------------------------------------------------------------------------------------------
-    # labelling
+    # labelling (the rules live in the session)
     # ------------------------------------------------------------------------------------------
-    def _has_gas(self, plateifu: str) -> Optional[bool]:
-        """False when the galaxy's gas map has no valid spaxels, True when it has some, None
-        while its maps are not loaded yet."""
-        if plateifu in self.no_gas:
-            return False
-        data = self.prefetcher.get(plateifu) if self.prefetcher is not None else None
-        return None if data is None else True
-
     def label(self, field: str, kind: str, value, advance: bool = True) -> Optional[int]:
-        """Commit one label of the current galaxy (fsynced before returning), update the list,
-        and advance to the next unlabelled galaxy when this label completed the galaxy
-        (:func:`kinview.labels.workflow.should_advance`: a correction stays).  On a galaxy
-        without gas, a stellar quality also records gas quality 0 and the note "no gas"."""
-        pifu = self.state.current
-        if pifu is None or self.store is None:
-            return None
-        labels = self.mine.setdefault(pifu, {})
-        for f, k, v in implied_labels(labels, field, kind, value, self._has_gas(pifu)):
-            if self.label(f, k, v, advance=False) is None:
-                return None
-        before = self.is_labelled(pifu)
-        prev = labels.get((field, kind))
-        row = self.table.loc[pifu] if self.table is not None else None
-        mv = mc = None
-        if row is not None and field in ("stellar", "gas"):
-            mv = row.get(f"pred_{field}")
-            mc = row.get(f"conf_{field}")
-            mv = None if mv is None or not np.isfinite(mv) else float(mv)
-            mc = None if mc is None or not np.isfinite(mc) else float(mc)
-        try:
-            event = self.store.add(pifu, field, kind, value, source="gui",
-                                   model_id=self.model_id if mv is not None else None,
-                                   model_value=mv, model_confidence=mc)
-        except Exception as exc:  # noqa: BLE001 - a bad label must not crash the GUI
-            self.statusBar().showMessage(f"label not saved: {exc}", 8000)
-            return None
-        self.undo_stack.append((pifu, field, kind, prev, event))
-        if value is None or (isinstance(value, str) and not value):
-            labels.pop((field, kind), None)
-        else:
-            labels[(field, kind)] = value
-        after = self.is_labelled(pifu)
-        if after and not before:
-            self.session_done.append(time.time())
-        self._after_label_change(pifu)
-        self.labelled.emit(pifu, field, kind, value)
-        self.statusBar().showMessage(f"saved {pifu} {field} {kind.replace('_', ' ')} = {value}", 3000)
-        if (advance and should_advance(kind, before, after)
-                and self.state.toggles.get("auto_advance", True)):
-            self.next_unlabelled()
-        return event
-
-    def _after_label_change(self, pifu: str) -> None:
-        vs.refresh_derived(self.table, self.mine, [pifu])
-        self.galaxy_list.model.refresh_row(pifu)
-        self._count_labelled()
-        if pifu == self.state.current:
-            row = self.row(pifu)
-            row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
-            self.label_panel.set_galaxy(pifu, self.mine.get(pifu, {}), pifu not in self.no_gas,
-                                        row, self.state.expert)
-            self._update_reveal_soon()
+        """Commit one label of the current galaxy: :meth:`LabellingSession.label`."""
+        return self.session.label(field, kind, value, advance=advance)
 
     def _note(self, text: str) -> None:
         self.label("galaxy", "note", text or None, advance=False)
@@ -803,62 +725,81 @@ class MainWindow(QtWidgets.QMainWindow):
         data = self.prefetcher.get(pifu) if (pifu and self.prefetcher) else None
         if data is not None:
             row = self.row(pifu)
-            row["_position"] = f"{self.state.index + 1} / {len(self.state.order)}"
             self.view.show_galaxy(data, row, self.mine.get(pifu, {}))
 
     def undo(self) -> Optional[dict]:
-        """Undo this expert's last label (an undo event in the store); show its galaxy."""
-        if self.store is None:
-            return None
-        try:
-            res = self.store.undo_last(self.state.expert)
-        except Exception as exc:  # noqa: BLE001
-            self.statusBar().showMessage(f"undo failed: {exc}", 8000)
-            return None
-        if res is None:
-            self.statusBar().showMessage("nothing to undo", 3000)
-            return None
-        if self.undo_stack and self.undo_stack[-1][4] == res.get("undoes"):
-            self.undo_stack.pop()
-        pifu, fld, kind, value = res["plateifu"], res["field"], res["kind"], res["value"]
-        labels = self.mine.setdefault(pifu, {})
-        was = self.is_labelled(pifu)
-        if value is None:
-            labels.pop((fld, kind), None)
-        else:
-            labels[(fld, kind)] = value
-        if was and not self.is_labelled(pifu) and self.session_done:
-            self.session_done.pop()
-        if pifu != self.state.current:
-            self.goto(pifu)
-        self._after_label_change(pifu)
-        if kind == "pa_override":
-            self._redraw_current()
-        self.statusBar().showMessage(
-            f"undid {pifu} {fld} {kind.replace('_', ' ')} (now {'unset' if value is None else value})", 5000)
-        return res
+        """Undo this expert's last label and show its galaxy: :meth:`LabellingSession.undo`."""
+        return self.session.undo()
 
-    def _count_labelled(self) -> None:
-        if self.table is None:
-            return
-        n = sum(1 for p, lab in self.mine.items()
-                if p in self.table.index and vs.is_labelled(lab, p not in self.no_gas))
-        self.n_labelled = n
-        self.progress.setRange(0, max(len(self.table), 1))
-        self.progress.setValue(n)
-        done = len(self.session_done)
-        if done >= 2:
-            hours = max(self.session_done[-1] - self.session_done[0], 1.0) / 3600.0
-            rate = (done - 1) / hours
-            self.rate.setText(f"{done} this session · {rate:,.0f} / hour")
+    def _show_counts(self, counts: dict) -> None:
+        self.progress.setRange(0, max(counts["total"], 1))
+        self.progress.setValue(counts["labelled"])
+        done = counts["session"]
+        if counts["per_hour"] is not None:
+            self.rate.setText(f"{done} this session · {counts['per_hour']:,.0f} / hour")
         elif done == 1:
             self.rate.setText("1 this session")
         else:
             self.rate.setText("")
 
     # ------------------------------------------------------------------------------------------
-    # background PA fits: progress, cancel, the list refreshed as fits land
+    # the window's background jobs: PA fits (progress, cancel, the list refreshed as fits
+    # land), then the shipped models' predictions; predictions re-read, latest wins
     # ------------------------------------------------------------------------------------------
+    def start_pa_fits(self) -> None:
+        """At every start: fit (fast method, long-job pool) the fields that have no stored PA
+        fit yet — a new survey's, or the rest of an interrupted fit — with progress and a Cancel
+        button in the status bar; then run the shipped models on a survey without a model of
+        its own (:meth:`start_shipped_predictions`).  The check itself runs in the worker too."""
+        from kinview.session.loading import fit_pas_if_none
+
+        if self._closing:
+            return
+        w = worker.submit_long(fit_pas_if_none, str(self.survey_dir))
+        self.attach_pa_fit(w)            # progress bar + Cancel; the list refreshes as fits land
+        w.finished.connect(self._pa_fits_finished)
+        w.done.connect(self.start_shipped_predictions)
+
+    def _pa_fits_finished(self, count) -> None:
+        if count:
+            self.statusBar().showMessage(f"fitted {count} position angles", 5000)
+
+    def start_shipped_predictions(self) -> None:
+        """Run the shipped default models (long-job pool) on a survey that has no model of its
+        own, then refresh the prediction columns, filters and queues."""
+        from kinview.training.shipped import predict_with_shipped_models
+
+        if self._closing:
+            return
+        w = worker.submit_long(predict_with_shipped_models, str(self.survey_dir))
+        self.shipped_worker = w
+        w.status.connect(self.statusBar().showMessage)
+        w.finished.connect(self._shipped_finished)
+        w.failed.connect(self._shipped_failed)
+
+    def _shipped_finished(self, tasks) -> None:
+        if tasks:
+            self.statusBar().showMessage(
+                f"predictions from the shipped {', '.join(tasks)} models (trained on the demo survey)", 8000)
+            panels = getattr(self, "model_panels", None)
+            if panels is not None:
+                panels.reload_predictions()
+
+    def _shipped_failed(self, exc, tb) -> None:
+        self.statusBar().showMessage(f"shipped models not run: {exc}", 8000)
+
+    def reload_predictions(self) -> None:
+        """Re-read the active model's predictions into the session (a worker; a newer re-read
+        supersedes an older one)."""
+        from kinview.session.labelling import prediction_table_job
+
+        if self.table is None:
+            return
+        self._predictions_job.submit(
+            prediction_table_job, str(self.survey_dir), self.state.expert,
+            on_result=self.session.apply_predictions,
+            on_error=lambda exc, tb: self.statusBar().showMessage(f"cannot re-read predictions: {exc}", 8000))
+
     def attach_pa_fit(self, w) -> None:
         """Show the progress of a background PA fit (a :mod:`kinview.gui.worker` worker running
         :func:`kinview.session.loading.fit_pas_if_none`) with a Cancel button in the status bar,
@@ -886,11 +827,16 @@ class MainWindow(QtWidgets.QMainWindow):
             pass
         self.pa_cancel.clicked.connect(self.cancel_pa_fits)
         w.progress.connect(self._pa_fit_progress)
-        w.cancelled.connect(lambda: self.statusBar().showMessage(
-            "PA fitting cancelled: the fits done so far are kept; the rest resume at the next start",
-            10000))
-        w.failed.connect(lambda exc, tb: self.statusBar().showMessage(f"PA fitting failed: {exc}", 10000))
+        w.cancelled.connect(self._pa_fit_cancelled)
+        w.failed.connect(self._pa_fit_failed)
         w.done.connect(self._pa_fit_done)
+
+    def _pa_fit_cancelled(self) -> None:
+        self.statusBar().showMessage(
+            "PA fitting cancelled: the fits done so far are kept; the rest resume at the next start", 10000)
+
+    def _pa_fit_failed(self, exc, tb) -> None:
+        self.statusBar().showMessage(f"PA fitting failed: {exc}", 10000)
 
     def cancel_pa_fits(self) -> None:
         w = getattr(self, "pa_worker", None)
@@ -914,14 +860,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def reload_pa_fits(self) -> None:
         """Re-read the stored PA fits into the galaxy table, the list and its filters."""
         self._pa_refreshed = time.monotonic()
-        if self.table is None or self.store is None:
-            return
-        vs.refresh_pa_fits(self.table, self.mine, self.store.conn)
-        # the list shows the new values; its order (filter) is recomputed when the filter is
-        # next chosen, so the galaxy on screen and the expert's place never jump
-        self.galaxy_list.set_data(self.table, self.state.order)
-        if self.state.current is not None:
-            self.galaxy_list.select(self.state.current)
+        self.session.reload_pa_fits()
 
     # ------------------------------------------------------------------------------------------
     # several experts: who labels, blind mode and the reveal strip, adjudication
@@ -1003,29 +942,12 @@ class MainWindow(QtWidgets.QMainWindow):
         return name
 
     def switch_expert(self, name: str) -> None:
-        """Label as ``name`` from now on: reload that expert's labels into the list, the label
-        panel and the counts; undo applies to that expert's labels; the name is saved."""
-        from kinview.labels.experts import validate_expert
-        from kinview.labels.workflow import labels_by_galaxy
-
-        name = validate_expert(name)
-        self.state.expert = name
-        self.expert_label.setText(f"expert: <b>{name}</b>")
-        self.undo_stack = []
-        self.session_done = []
-        if self.store is not None:
-            self.store.expert = name
-            self.mine = labels_by_galaxy(self.store.current(name))
-            self.adjudication.bind(self.store, name)
-        if self.table is not None:
-            vs.refresh_derived(self.table, self.mine)
-            self.set_filter(self.state.filter_name, self.state.filter_k)
-            self._count_labelled()
-            self._show_current()
-            self._refresh_adjudication()
+        """Label as ``name`` from now on (:meth:`LabellingSession.switch_expert`); the name is
+        saved in the settings."""
+        name = self.session.switch_expert(name)
+        self._refresh_adjudication()
         self.settings.expert = name
         self._save_settings_soon()
-        self.statusBar().showMessage(f"labelling as {name}", 5000)
 
     # ------------------------------------------------------------------------------------------
     # help, screenshot, settings
@@ -1117,6 +1039,7 @@ class MainWindow(QtWidgets.QMainWindow):
         for other in QtWidgets.QApplication.topLevelWidgets():
             if other is not self and other.isWindow() and other.isVisible():
                 other.close()
+        self._closing = True
         self.save_settings()
         watch = getattr(self, "model_watch", None)
         if watch is not None:
@@ -1125,10 +1048,7 @@ class MainWindow(QtWidgets.QMainWindow):
             background = getattr(self, name, None)
             if background is not None:
                 background.cancel()
+        self._predictions_job.cancel()
         worker.pool("prefetch").clear()       # queued loads are not needed any more
-        if self.store is not None:
-            try:
-                self.store.close()
-            except Exception:  # noqa: BLE001
-                pass
+        self.session.close()
         super().closeEvent(ev)

@@ -40,9 +40,7 @@ def open_survey(window, survey_dir) -> QtWidgets.QMainWindow:
         window.close()                      # saves its settings (position, filters, layout)
         new = MainWindow(path, expert=window.state.expert, settings=window.settings)
         # as at start-up: unfinished PA fits resume, then the shipped models' predictions
-        from kinview.gui.app import start_pa_fits
-
-        new.table_loaded.connect(lambda: start_pa_fits(new))
+        new.table_loaded.connect(new.start_pa_fits)
         new.resize(size)
         new.setAttribute(QtCore.Qt.WA_DeleteOnClose, True)
         new.show()
@@ -124,7 +122,7 @@ def start_add_galaxies(window, plateifus, release: str, daptype: str,
     dialog.setMinimumDuration(0)
     dialog.setAutoClose(False)
     dialog.setAutoReset(False)
-    w = worker.submit(fetch_maps, str(window.survey_dir), list(plateifus), release=release,
+    w = worker.submit_long(fetch_maps, str(window.survey_dir), list(plateifus), release=release,
                       daptype=daptype, base_url=base_url or None)
     window.add_galaxies_worker = w
     window.add_galaxies_dialog = dialog

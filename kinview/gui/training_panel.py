@@ -394,7 +394,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self._task_running = name
         self._epochs = epochs
         self._say(f"training {name} ({arch}, {epochs} epochs)…", "#1f4e96")
-        w = worker.submit(run_training, name, str(self.workspace), arch, epochs, opts,
+        w = worker.submit_long(run_training, name, str(self.workspace), arch, epochs, opts,
                           lambda: self.live_id, seed)
         self.job = w
         w.progress.connect(self._progress)

@@ -55,6 +55,13 @@ def get(name: str):
         raise KinviewError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_TASKS)) or 'none'}") from None
 
 
+def field_quality_tasks() -> List[str]:
+    """Tasks whose models grade each velocity field (a task class sets
+    ``fills_field_columns = True``): the newest active model among them fills the galaxy
+    table's per-field prediction columns (:func:`kinview.viewstate.load_table`)."""
+    return [n for n in names() if getattr(_TASKS[n], "fills_field_columns", False)]
+
+
 def export_columns(task_name: str, field: str) -> Tuple[str, str]:
     """The export's (value, confidence) column names of ``task_name``'s predictions for
     ``field`` (:meth:`~kinview.tasks.base.Task.export_columns`); a task no longer registered

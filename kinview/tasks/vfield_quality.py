@@ -55,6 +55,9 @@ class VFieldQuality(Task):
     default_epochs = 40
     menu_order = 0
     primary_metric = "roc_auc"
+    #: its active model's per-field predictions fill the galaxy list's model columns
+    #: (:func:`kinview.tasks.registry.field_quality_tasks`)
+    fills_field_columns = True
 
     input_styles = ("kinview", "seed32")
     shipped = True
