@@ -5,7 +5,7 @@ clusters, balanced over CDM / SIDM0.1 / SIDM0.3 / SIDM1), trains ``simple`` and 
 with the generic trainer (split 70/15/15 by cluster, on-the-fly rotation/flip augmentation,
 nothing saved) and prints seconds per epoch, held-out accuracy, per-class accuracy and the
 confusion matrix; then the accuracy distribution over K Monte-Carlo train/test splits
-(:func:`kinview.tasks.darkmatter.monte_carlo`, 30 % of the clusters held out each time), as
+(:func:`kinview.training.monte_carlo.monte_carlo`, 30 % of the clusters held out each time), as
 darkCNN reports it.
 
 Usage::
@@ -40,8 +40,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    from kinview.tasks.darkmatter import monte_carlo
-    from kinview.training.trainer import train
+    from kinview.training.monte_carlo import monte_carlo
+    from kinview.training.fit import train
 
     tmp = None
     root = args.clusters
@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     if args.mc > 0:
         print(f"Monte-Carlo: {args.mc} splits of {args.mc_arch}, {args.mc_epochs} epochs each ...", file=sys.stderr)
         t = time.perf_counter()
-        mc = monte_carlo(root, k=args.mc, epochs=args.mc_epochs, seed=args.seed, arch=args.mc_arch)
+        mc = monte_carlo("darkmatter", root, k=args.mc, epochs=args.mc_epochs, seed=args.seed, arch=args.mc_arch)
         mc["seconds"] = time.perf_counter() - t
         out["mc"] = mc
         print(f"MC accuracy over {mc['k']} splits ({mc['arch']}, {mc['epochs']} epochs): "

@@ -32,7 +32,7 @@ SEED_PAPER = {"r2": 0.94, "seconds": 4 * 3600 + 10 * 60, "images": 8000, "epochs
 
 
 def run_arch(survey: Path, arch: str, epochs: int, seed: int):
-    from kinview.training.trainer import train
+    from kinview.training.fit import train
 
     t0 = time.perf_counter()
     rec = train("photoz", survey, arch=arch, epochs=epochs, seed=seed, save=False)
@@ -58,7 +58,7 @@ def step_timing(arch: str, batches: int = 3, batch_size: int = 32, size: int = 1
     import numpy as np
 
     from kinview.nets.photoz import build
-    from kinview.training.trainer import setup_keras
+    from kinview.training.use import setup_keras
 
     setup_keras(0)
     model = build(arch, size=size, z_mean=0.05, z_std=0.03)

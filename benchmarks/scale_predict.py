@@ -167,7 +167,7 @@ def profile(images: Path, n: int):
     from kinview.batch.predict import ModelRef, _one_blas_thread, _predict_fixed, worker_model
     from kinview.data.images import load_image
     from kinview.tasks.registry import get
-    from kinview.training.trainer import shipped_model_path
+    from kinview.training.registry import shipped_model_path
 
     task = get("spin")
     files = sorted(images.iterdir())[:n]

@@ -53,7 +53,7 @@ def _mean_std(values, digits: int = 3) -> str:
 
 
 def throughput(model, X, min_seconds: float = 2.0) -> float:
-    from kinview.training.trainer import predict_arrays
+    from kinview.training.use import predict_arrays
 
     predict_arrays(model, X[:256])  # trace once
     n, t0 = 0, time.perf_counter()
@@ -65,7 +65,7 @@ def throughput(model, X, min_seconds: float = 2.0) -> float:
 
 def run(survey: Path, task: str, arch: str, epochs, seed: int, verbose: bool = False):
     from kinview.tasks.registry import get
-    from kinview.training.trainer import train
+    from kinview.training.fit import train
 
     from kinview.progress import TaskState
 

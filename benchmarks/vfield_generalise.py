@@ -89,7 +89,8 @@ def transfer(src, dst, arch: str, seed: int, epochs=None) -> dict:
     from kinview.tasks.registry import get
     from kinview.training.oof import recipe
     from kinview.learning.splits import split_groups
-    from kinview.training.trainer import _fit, predict_arrays, setup_keras
+    from kinview.training.fit import fit_model
+    from kinview.training.use import predict_arrays, setup_keras
     from kinview.progress import NULL_STATE
 
     task = get("vfield-quality")
@@ -100,7 +101,7 @@ def transfer(src, dst, arch: str, seed: int, epochs=None) -> dict:
     sp = split_groups(a.groups, (0.85, 0.15, 0.0), seed)
     keras.utils.set_random_seed(seed)
     model = task.build_model(arch, a, opts)
-    _fit(task, model, a.subset(sp["train"]), a.subset(sp["val"]), cfg, ep, seed, NULL_STATE)
+    fit_model(task, model, a.subset(sp["train"]), a.subset(sp["val"]), cfg, ep, seed, NULL_STATE)
     return task.metrics_with_intervals(b.y, predict_arrays(model, b.X), b.groups, seed=seed)
 
 
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from kinview.training.trainer import setup_keras
+    from kinview.training.use import setup_keras
 
     setup_keras(args.seed, threads=1)
     import logging

@@ -101,27 +101,31 @@ def window(qapp, survey):
 def test_histogram_counts_the_stored_predictions(window, survey):
     w, panels = window
     b = panels.browser
+    # one plot per active model, in menu order, as each task draws it
+    assert list(b.plots) == ["vfield-quality", "spin", "photoz"]
+    hist = b.plots["vfield-quality"]
     expected = np.histogram(list(survey["p_st"].values()) + [0.95] * N, bins=10, range=(0, 1))[0]
-    assert b.counts.tolist() == expected.tolist()
-    assert b.counts[9] == N and b.counts.sum() == 2 * N
+    assert hist.counts.tolist() == expected.tolist()
+    assert hist.counts[9] == N and hist.counts.sum() == 2 * N
     assert "model #" in b.header.text() and f"{2 * N} fields" in b.header.text()
 
 
 def test_clicking_a_bar_lists_its_galaxies(window, survey, qtbot):
     w, panels = window
     b = panels.browser
+    hist = b.plots["vfield-quality"]
     w.tabs.setCurrentWidget(b)
-    qtbot.waitUntil(lambda: b.hist.isVisible(), timeout=5000)
+    qtbot.waitUntil(lambda: hist.widget.isVisible(), timeout=5000)
     pifus = survey["pifus"]
     # bin 2 = [0.2, 0.3): only galaxy 2's stellar field
     with qtbot.waitSignal(b.bin_selected, timeout=5000) as sig:
-        qtbot.mouseClick(b.hist.viewport(), QtCore.Qt.LeftButton, pos=b.bin_center(2))
-    assert sig.args[2] == [pifus[2]]
+        qtbot.mouseClick(hist.widget.viewport(), QtCore.Qt.LeftButton, pos=hist.bin_center(2))
+    assert sig.args[2] == [pifus[2]] and sig.args[3] == "P(usable) in [0.2, 0.3)"
     assert w.state.order == [pifus[2]] and w.state.current == pifus[2]
     assert w.galaxy_list.model.order == [pifus[2]]
     assert "P(usable) in [0.2, 0.3)" in w.galaxy_list.count.text()
     # the last bin holds every galaxy's gas field
-    b.select_bin(9)
+    hist.select_bin(9)
     assert sorted(w.state.order) == sorted(pifus)
     # choosing a normal filter in the list goes back to it
     w.set_filter("all", None)
@@ -171,13 +175,13 @@ def test_spin_photoz_plots_and_prediction_label(window, survey, qtbot):
     w, panels = window
     b = panels.browser
     pifus = survey["pifus"]
-    x, y = b.spin_points.getData()
+    x, y = b.plots["spin"].points.getData()
     assert len(x) == N
     # catalogue λR_e on x, predictions (0.1 + 0.05 i) on y
     assert sorted(np.round(y, 6)) == sorted(np.round([0.1 + 0.05 * i for i in range(N)], 6))
-    zx, zy = b.z_points.getData()
+    zx, zy = b.plots["photoz"].points.getData()
     assert len(zx) == N and sorted(np.round(zy, 6)) == sorted(np.round([0.02 + 0.01 * i for i in range(N)], 6))
-    assert "test split" in b.z_note.text()
+    assert "test split" in b.plots["photoz"].note.text()
     # the on-screen label follows the current galaxy
     w.goto(pifus[3])
     qtbot.waitUntil(lambda: panels.prediction.plateifu == pifus[3], timeout=5000)

@@ -197,8 +197,10 @@ def test_train_and_cancel_stay_put_while_the_text_around_them_changes(window, qt
     where, width = cancel.mapTo(w, QtCore.QPoint(0, 0)), panels.dock.width()
     panels.prediction.live = ("training vfield-quality, epoch 28: stellar: P(usable) 0.99 "
                               "(confidence 0.99) · gas: P(usable) 0.96 (confidence 0.96)")
-    panels.prediction.update_for(w.view.drawn_plateifu, {"pred_stellar": 0.84, "conf_stellar": 0.84,
-                                                         "pred_gas": 0.48, "conf_gas": 0.52}, 3, {})
+    panels.prediction.update_for(w.view.drawn_plateifu,
+                                 {"vfield-quality": [("stellar", 0.84, 0.84, {"mode": "binary"}),
+                                                     ("gas", 0.48, 0.52, {"mode": "binary"})]},
+                                 {"vfield-quality": {"model_id": 3}})
     panels.training.status.setText("done: model #4 (vfield-quality, seed-cnn) is active — test-split "
                                    "accuracy 0.966 · roc_auc 0.993 · balanced_accuracy 0.978")
     panels.training.eta.setText("total 25 s; predictions for every sample are in the database")

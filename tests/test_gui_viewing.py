@@ -321,17 +321,29 @@ def test_kpc_scale_bar_and_psf_are_drawn_to_scale(qtbot, survey):
 def test_usability_histogram_shows_every_bin(qtbot, survey):
     w = fresh(qtbot, survey, (1280, 800))
     try:
+        import numpy as np
+
+        from kinview.tasks.base import ModelPlot
+
         b = w.model_panels.browser
         w.tabs.setCurrentWidget(b)
+        # the browser's own first read (no model: nothing to plot) must not land after ours
+        qtbot.waitUntil(lambda: "plots" in b.data and b._job is None, timeout=30000)
+        # a model's P(usable) histogram (the survey has no model: one drawn as a task would)
+        p = np.linspace(0.0, 1.0, 21)
+        b.set_data({"plots": {"usable": ModelPlot("histogram", "usability", "P(usable)", p,
+                                                  [f"g{i}" for i in range(len(p))],
+                                                  x_range=(0.0, 1.0), bins=10)}})
         for _ in range(5):
             QtWidgets.QApplication.processEvents()
-        vb = b.hist.getPlotItem().getViewBox()
+        hist = b.plots["usable"].widget
+        vb = hist.getPlotItem().getViewBox()
         (x0, x1), _ = vb.viewRange()
         assert x0 <= 0.0 and x1 >= 1.0             # the P ≥ 0.9 bar is inside the plot ...
         # ... and the plot inside a 1280-px screen (the window used to be forced 1585 px wide,
         # and the last bins were off-screen)
         right = vb.mapViewToScene(QtCore.QPointF(1.0, 0.0))
-        at = b.hist.mapTo(w, b.hist.mapFromScene(right))
+        at = hist.mapTo(w, hist.mapFromScene(right))
         assert w.width() == 1280 and 0 < at.x() < 1280
         assert w.tabs.currentWidget() is b
     finally:

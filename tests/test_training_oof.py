@@ -57,7 +57,7 @@ def test_regression_intervals_and_the_task_hook():
 def test_field_summary_layer_matches_numpy_and_loads_in_safe_mode(tmp_path):
     from kinview.nets.field_summary import FEATURES, register, summary_features
     from kinview.nets.vfield import build
-    from kinview.training.trainer import load_model, predict_arrays
+    from kinview.training.use import load_model, predict_arrays
 
     yy, xx = np.mgrid[0:32, 0:32] - 15.5
     disk = np.clip(xx / 10.0, -1, 1) * (np.hypot(xx, yy) < 14)

@@ -149,7 +149,7 @@ def test_importing_the_prediction_module_leaves_the_predict_function_alone():
     import kinview.training
     import kinview.training.prediction as prediction
     from kinview.training import predict
-    from kinview.training.trainer import predict as trainer_predict
+    from kinview.training.use import predict as trainer_predict
 
     assert predict is trainer_predict and kinview.training.predict is trainer_predict
     assert callable(prediction.predictions) and callable(prediction.predict_fields)

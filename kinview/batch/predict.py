@@ -114,13 +114,13 @@ def resolve_model(task, model: Optional[str] = None, survey: Optional[Union[str,
         No such file or id, a model card of another task, no model at all.
     """
     from kinview.training.model_card import read_card
-    from kinview.training.trainer import active_model, shipped_model_path
+    from kinview.training.registry import active_model, shipped_model_path
 
     rec = None
     if model is not None and str(model).strip().isdigit() and not Path(model).exists():
         if survey is None:
             raise KinviewError(f"--model {model} is a model id: give the survey it belongs to (--survey DIR)")
-        from kinview.training.trainer import resolve_model as registry_model
+        from kinview.training.use import resolve_model as registry_model
 
         path, rec, _ = registry_model(survey, task, str(model).strip())
     elif model is not None:
@@ -167,7 +167,7 @@ def worker_model(ref: ModelRef, image_size: int):
             raise KinviewError(f"{ref.path}: no such model file on this worker")
         if _sha256_file(ref.path) != ref.sha256:
             raise KinviewError(f"{ref.path}: the model file on this worker differs from the client's")
-        from kinview.training.trainer import load_model, setup_keras
+        from kinview.training.use import load_model, setup_keras
 
         setup_keras(threads=_worker_threads())
         model = load_model(ref.path)

@@ -93,10 +93,11 @@ def _import(args) -> int:
 
 def _export(args) -> int:
     from kinview.labels import export_catalogue
+    from kinview.tasks import export_columns
 
     with _open(args) as store:
         df = export_catalogue(store, args.file, expert=args.expert, consensus=args.consensus,
-                              labelled_only=args.labelled_only)
+                              labelled_only=args.labelled_only, prediction_columns=export_columns)
         who = "consensus of all experts" if args.consensus else f"expert {store._expert(args.expert)!r}"
     labelled = int((df["n_labels"] > 0).sum())
     print(f"{args.file}: {len(df)} galaxies ({labelled} labelled), {who}")

@@ -70,6 +70,11 @@ class ClusterSet:
         return int(self.maps.shape[0])
 
 
+def sample_id(index: int) -> str:
+    """The id of map ``index`` of a cluster dataset in the ``predictions`` table (``map000123``)."""
+    return f"map{int(index):06d}"
+
+
 def is_cluster_dir(path: Union[str, Path]) -> bool:
     """True if ``path`` holds a native cluster dataset."""
     p = Path(path)

@@ -1,14 +1,16 @@
-"""The cluster-map view of a ``darkmatter`` workspace (a cluster dataset directory).
+"""The cluster-map view of a cluster dataset directory (the workspace of the tasks whose
+``workspace`` is ``"clusters"``).
 
 For one map at a time: the channels side by side (total projected mass Σ and stellar mass
 Σ★ in M☉ kpc⁻², X-ray surface brightness in arbitrary units; each drawn as log10 with its own
 colour bar; axes in kpc from the map centre), the map's attributes (cluster id, projection,
 redshift, M200 in M☉, X-ray concentration, BCG ellipticity…), the true class, the active
-model's class probabilities (CDM / SIDM0.1 / SIDM0.3 / SIDM1, σ/m in cm² g⁻¹) as a bar chart,
-and the active model's held-out confusion matrix.  *Prev* / *Next* (or PageUp / PageDown)
-move through the maps.  The same :class:`~kinview.gui.training_panel.TrainingPanel` trains
-``darkmatter`` models with the dataset as workspace; when a run finishes the probabilities and
-the confusion matrix update.
+model's class probabilities (e.g. CDM / SIDM0.1 / SIDM0.3 / SIDM1, σ/m in cm² g⁻¹) as a bar
+chart, and the active model's held-out confusion matrix.  *Prev* / *Next* (or PageUp /
+PageDown) move through the maps.  The same :class:`~kinview.gui.training_panel.TrainingPanel`
+trains the clusters tasks' models with the dataset as workspace; when a run finishes the
+probabilities and the confusion matrix update.  The model shown is the active model of the
+first clusters task (menu order) that has one.
 
 The dataset is read once in a worker (:func:`load_cluster_state`: maps, attributes, the active
 model's stored predictions and confusion matrix); moving between maps is in memory.
@@ -43,37 +45,64 @@ ATTRIBUTE_UNITS = {
 }
 
 
-def load_cluster_state(workspace) -> Dict[str, Any]:
-    """Worker: the dataset and the active darkmatter model's predictions and confusion matrix.
+def clusters_tasks() -> List[str]:
+    """Names of the tasks trained on cluster datasets, in menu order."""
+    from kinview.tasks import get, names
+
+    return [n for n in names() if get(n).workspace == "clusters"]
+
+
+def confusion_of(rec) -> Optional[Dict[str, Any]]:
+    """A model's held-out confusion matrix from its record's metrics, or None.
 
     Returns
     -------
-    dict: ``set`` (:class:`kinview.clusters.ClusterSet`), ``pred`` (``{map id: {"class",
-    "confidence", "probs", "split"}}``, empty without an active model), ``model`` (None or
-    ``{"id", "arch", "metrics"}``), ``confusion`` (:func:`kinview.tasks.darkmatter.active_confusion`).
+    dict: ``classes``, ``matrix`` (rows = true class, columns = predicted), ``accuracy``,
+    ``n``, ``model_id``, ``arch``, ``source`` (``"test split"``).
+    """
+    if rec is None or not (rec.metrics or {}).get("confusion"):
+        return None
+    m = rec.metrics
+    return {"classes": m.get("classes") or (rec.card.get("dataset_info") or {}).get("classes"),
+            "matrix": m["confusion"], "accuracy": m.get("accuracy"), "n": m.get("n"),
+            "model_id": rec.id, "arch": rec.arch, "source": "test split"}
+
+
+def load_cluster_state(workspace) -> Dict[str, Any]:
+    """Worker: the dataset and the active clusters model's predictions and confusion matrix.
+
+    Returns
+    -------
+    dict: ``set`` (:class:`kinview.clusters.ClusterSet`), ``task`` (the clusters task shown),
+    ``pred`` (``{map id: {"class", "confidence", "probs", "split"}}``, empty without an active
+    model), ``model`` (None or ``{"id", "arch", "metrics"}``), ``confusion`` (:func:`confusion_of`).
     """
     from kinview.clusters.dataset import load_clusters
-    from kinview.tasks.darkmatter import active_confusion
+    from kinview.db.connection import DB_NAME
+    from kinview.training.prediction import predictions
+    from kinview.training.registry import active_model
 
     cs = load_clusters(workspace)
-    out: Dict[str, Any] = {"set": cs, "pred": {}, "model": None, "confusion": None}
-    from kinview.db.connection import DB_NAME
-
+    tasks = clusters_tasks()
+    out: Dict[str, Any] = {"set": cs, "task": tasks[0] if tasks else "", "pred": {}, "model": None,
+                           "confusion": None}
     if not (Path(workspace) / DB_NAME).exists():
         return out
-    from kinview.training.prediction import predictions
-    from kinview.training.trainer import active_model
-
-    rec = active_model(workspace, "darkmatter")
+    rec = None
+    for name in tasks:
+        rec = active_model(workspace, name)
+        if rec is not None:
+            out["task"] = name
+            break
     if rec is None:
         return out
     out["model"] = {"id": rec.id, "arch": rec.arch, "metrics": rec.metrics}
-    df = predictions(workspace, "darkmatter", rec.id)
+    df = predictions(workspace, rec.task, rec.id)
     for sid, _f, v, c, extra in df.itertuples(index=False):
         extra = extra or {}
         out["pred"][str(sid)] = {"class": extra.get("class"), "confidence": c,
                                  "probs": extra.get("probs") or {}, "split": extra.get("split")}
-    out["confusion"] = active_confusion(workspace)
+    out["confusion"] = confusion_of(rec)
     return out
 
 
@@ -125,7 +154,7 @@ class ChannelPanel(QtWidgets.QWidget):
 
 
 class ClusterView(QtWidgets.QWidget):
-    """Browse a cluster dataset and train/inspect ``darkmatter`` models on it.
+    """Browse a cluster dataset and train/inspect the clusters tasks' models on it.
 
     Signals
     -------
@@ -187,7 +216,7 @@ class ClusterView(QtWidgets.QWidget):
         self.prob_plot.setMinimumSize(260, 200)
         self.prob_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#7fb8e6", pen="#3b6e99")
         self.prob_plot.addItem(self.prob_bars)
-        self.pred_label = QtWidgets.QLabel("no active darkmatter model")
+        self.pred_label = QtWidgets.QLabel("no active model")
         self.pred_label.setWordWrap(True)
         mid.addWidget(self.prob_plot, 1)
         mid.addWidget(self.pred_label)
@@ -250,7 +279,7 @@ class ClusterView(QtWidgets.QWidget):
 
     @staticmethod
     def sample_id(index: int) -> str:
-        from kinview.tasks.darkmatter import sample_id
+        from kinview.clusters.dataset import sample_id
 
         return sample_id(index)
 
@@ -314,7 +343,8 @@ class ClusterView(QtWidgets.QWidget):
         if pred is None:
             self.prob_bars.setOpts(x=[], height=[])
             model = self.state.get("model")
-            self.pred_label.setText("no active darkmatter model — train one on the right" if model is None
+            self.pred_label.setText(f"no active {self.state.get('task') or ''} model — train one on the right"
+                                    if model is None
                                     else f"model #{model['id']} has no prediction for this map")
             return
         probs = [float(pred["probs"].get(c, 0.0)) for c in classes]
@@ -334,7 +364,7 @@ class ClusterView(QtWidgets.QWidget):
         if not conf or not conf.get("matrix"):
             self.confusion.setRowCount(0)
             self.confusion.setColumnCount(0)
-            self.confusion_title.setText("Confusion matrix: no active darkmatter model")
+            self.confusion_title.setText(f"Confusion matrix: no active {self.state.get('task') or ''} model")
             return
         classes = list(conf["classes"])
         m = np.asarray(conf["matrix"], float)

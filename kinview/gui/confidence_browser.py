@@ -1,18 +1,18 @@
-"""The confidence browser: what the active models think of the survey, and what to label next.
+"""The confidence browser (the Model tab): what the active models think of the survey, and
+what to label next.
 
-- **Usability histogram** — P(usable) of the active ``vfield-quality`` model over every
-  stellar and gas field (binary models store P(usable) as the value; three-class models store
-  it as ``extra["p_usable"]``).  Clicking a bar emits :attr:`ConfidenceBrowser.bin_selected`
-  with the galaxies that have a field in that bin; :mod:`kinview.gui.model_panels` turns it
-  into the galaxy list's content.
-- **Spin** — predicted vs catalogue λR_e (dimensionless) of the active ``spin`` model.
-- **Photo-z** — predicted vs spectroscopic z of the active ``photoz`` model (its held-out
-  test split; every galaxy when it has none).
-- **Queues** — *label next*: unlabelled fields whose prediction is least confident
-  (uncertainty sampling, :func:`kinview.training.active_learning.most_uncertain`); *likely
-  label errors*: labelled fields whose out-of-sample prediction confidently disagrees with
-  the expert (:func:`~kinview.training.active_learning.likely_label_errors`).  Double-click a
-  row (or *Go*) to show that galaxy.
+- **One plot per task with an active model**, as the task describes it
+  (:meth:`kinview.tasks.base.Task.model_plot`): a histogram (e.g. P(usable) of every stellar
+  and gas field) or predicted-against-true points (e.g. λR_e, photo-z).  Clicking a bar of a
+  histogram emits :attr:`ConfidenceBrowser.bin_selected` with the galaxies that have a
+  sample in that bin; :mod:`kinview.gui.model_panels` turns it into the galaxy list's content.
+- **Queues**, for the first task (menu order) that learns a per-field expert label
+  (:attr:`~kinview.tasks.base.Task.queue_label_kind`) and has an active model: *label
+  next*: unlabelled fields whose prediction is least confident (uncertainty sampling,
+  :func:`kinview.training.active_learning.most_uncertain`); *likely label errors*: labelled
+  fields whose out-of-sample prediction confidently disagrees with the expert
+  (:func:`~kinview.training.active_learning.likely_label_errors`).  Double-click a row (or
+  *Go*) to show that galaxy.
 
 Everything is read from the survey database in a worker thread (:func:`load_overview`, its
 own connections); the widget only draws.
@@ -28,100 +28,72 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.gui import worker
 
-#: histogram bins of P(usable)
-N_BINS = 10
-
 _BAR = QtGui.QColor("#7fb8e6")
 _BAR_SELECTED = QtGui.QColor("#e6862e")
+_POINT_COLOURS = ((31, 119, 180, 160), (214, 39, 40, 160), (44, 160, 44, 160), (148, 103, 189, 160))
 
 
 # ---------------------------------------------------------------------------------------------
 # data (plain functions, run in a worker)
 # ---------------------------------------------------------------------------------------------
-def _p_usable(value, extra) -> float:
-    extra = extra or {}
-    if extra.get("mode") == "3class":
-        v = extra.get("p_usable")
-        return float("nan") if v is None else float(v)
-    return float("nan") if value is None else float(value)
-
-
 def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -> Dict[str, Any]:
     """Everything the confidence browser shows, read from a survey's database.
 
     Returns
     -------
     dict with
-        ``vfield``  None, or ``{"model_id", "arch", "mode", "plateifu", "field", "p_usable"
-                    (float array), "confidence"}`` of the active vfield-quality model;
-        ``spin``    None, or ``{"model_id", "arch", "ids", "pred", "true"}`` (λR_e, galaxies
-                    with a catalogue value);
-        ``photoz``  None, or :func:`kinview.tasks.photoz.predicted_vs_true` (test split, or
-                    every galaxy when the model has no test split here);
-        ``uncertain``, ``errors``  DataFrames of the two queues;
+        ``plots``   ``{task: ModelPlot}`` of every survey task with an active model, in menu
+                    order (:meth:`~kinview.tasks.base.Task.model_plot`);
+        ``models``  ``{task: {"model_id", "arch"}}`` of those models;
+        ``queue_task``  the task the queues are for, or None;
+        ``uncertain``, ``errors``  DataFrames of the two queues (None without a queue task);
         ``by_galaxy``  ``{plateifu: {task: [(field, value, confidence, extra)]}}`` of the
-                    active spin and photoz models' predictions (for the on-screen label).
+                    active models' predictions (for the on-screen label);
+        ``failed``  ``{task: message}`` of tasks whose plot could not be read.
     """
-    from kinview.db.connection import DB_NAME, connect
-    from kinview.db.galaxies import column_by_plateifu
+    from kinview.db.connection import DB_NAME
+    from kinview.tasks import get, names
     from kinview.training.active_learning import likely_label_errors, most_uncertain
     from kinview.training.prediction import predictions
-    from kinview.training.trainer import active_model
+    from kinview.training.registry import active_model
 
     root = Path(survey_dir)
-    out: Dict[str, Any] = {"vfield": None, "spin": None, "photoz": None, "uncertain": None,
-                           "errors": None, "by_galaxy": {}}
+    out: Dict[str, Any] = {"plots": {}, "models": {}, "queue_task": None, "uncertain": None,
+                           "errors": None, "by_galaxy": {}, "failed": {}}
     if not (root / DB_NAME).exists():
         return out
-    rec = active_model(root, "vfield-quality")
-    if rec is not None:
-        df = predictions(root, "vfield-quality", rec.id)
-        pu = np.array([_p_usable(v, e) for v, e in zip(df["value"], df["extra"])], float)
-        mode = (rec.card.get("options") or {}).get("mode") or "binary"
-        out["vfield"] = {"model_id": rec.id, "arch": rec.arch, "mode": mode,
-                         "plateifu": df["plateifu"].astype(str).tolist(),
-                         "field": df["field"].astype(str).tolist(), "p_usable": pu,
-                         "confidence": df["confidence"].to_numpy(float),
-                         "metrics": rec.metrics}
-        out["uncertain"] = most_uncertain(root, "vfield-quality", n=n_queue)
-        out["errors"] = likely_label_errors(root, "vfield-quality", n=n_queue)
-    rec = active_model(root, "spin")
-    if rec is not None:
-        df = predictions(root, "spin", rec.id)
-        conn = connect(root)
-        try:
-            cat = column_by_plateifu(conn, "lambda_re")
-        finally:
-            conn.close()
-        ids = [p for p, v in zip(df["plateifu"], df["value"])
-               if v is not None and cat.get(p) is not None and np.isfinite(cat[p])]
-        pred = dict(zip(df["plateifu"], df["value"]))
-        out["spin"] = {"model_id": rec.id, "arch": rec.arch, "ids": ids,
-                       "pred": np.array([pred[p] for p in ids], float),
-                       "true": np.array([cat[p] for p in ids], float)}
+    for name in names():
+        task = get(name)
+        if task.workspace != "survey":
+            continue
+        rec = active_model(root, name)
+        if rec is None:
+            continue
+        out["models"][name] = {"model_id": rec.id, "arch": rec.arch}
+        df = predictions(root, name, rec.id)
         for p, f, v, c, e in df.itertuples(index=False):
-            out["by_galaxy"].setdefault(p, {}).setdefault("spin", []).append((f, v, c, e))
-    try:
-        from kinview.tasks.photoz import predicted_vs_true
-
-        pz = predicted_vs_true(root, "test")
-        if pz is not None and len(pz["ids"]) == 0:
-            pz = predicted_vs_true(root, "all")
-        out["photoz"] = pz
-        if pz is not None:
-            df = predictions(root, "photoz", pz["model_id"])
-            for p, f, v, c, e in df.itertuples(index=False):
-                out["by_galaxy"].setdefault(p, {}).setdefault("photoz", []).append((f, v, c, e))
-    except Exception:  # noqa: BLE001 - a catalogue without redshifts: no photo-z plot
-        out["photoz"] = None
+            out["by_galaxy"].setdefault(p, {}).setdefault(name, []).append((f, v, c, e))
+        try:
+            plot = task.model_plot(root, rec, df)
+        except Exception as exc:  # noqa: BLE001 - one task's plot must not hide the others
+            out["failed"][name] = f"{type(exc).__name__}: {exc}"
+            plot = None
+        if plot is not None:
+            out["plots"][name] = plot
+        if task.queue_label_kind and out["queue_task"] is None:
+            out["queue_task"] = name
+            out["uncertain"] = most_uncertain(root, name, n=n_queue)
+            out["errors"] = likely_label_errors(root, name, n=n_queue)
     return out
 
 
-def bin_members(plateifus: List[str], p_usable: np.ndarray, lo: float, hi: float) -> List[str]:
-    """Plate-ifus with a field whose P(usable) is in [lo, hi) ([lo, 1] for the last bin)."""
-    p = np.asarray(p_usable, float)
+def bin_members(plateifus: List[str], values: np.ndarray, lo: float, hi: float,
+                top: float = 1.0) -> List[str]:
+    """Plate-ifus with a sample whose value is in [lo, hi) ([lo, top] for the last bin, whose
+    ``hi`` is ``top``), each once, in order."""
+    p = np.asarray(values, float)
     with np.errstate(invalid="ignore"):
-        inside = (p >= lo) & ((p < hi) | ((hi >= 1.0) & (p <= 1.0)))
+        inside = (p >= lo) & ((p < hi) | ((hi >= top) & (p <= top)))
     seen, out = set(), []
     for pifu, ok in zip(plateifus, inside):
         if ok and pifu not in seen:
@@ -177,7 +149,7 @@ class QueueTable(QtWidgets.QTableWidget):
         return self.plateifu(0) if self.rowCount() else None
 
 
-def _scatter_plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
+def _plot_widget(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setTitle(title, color="#222222", size="10pt")
     w.setLabel("bottom", xlabel)
@@ -189,23 +161,158 @@ def _scatter_plot(title: str, xlabel: str, ylabel: str) -> pg.PlotWidget:
     return w
 
 
+class PlotView(QtWidgets.QWidget):
+    """One task's plot in the Model tab (:class:`kinview.tasks.base.ModelPlot`), with its note.
+
+    Attributes
+    ----------
+    widget : pyqtgraph.PlotWidget
+    note : QLabel
+    plot : ModelPlot or None     the data drawn
+    counts : ndarray of int      histogram: samples per bin
+    points : ScatterPlotItem     scatter: the points
+    selected_bin : int or None
+
+    Signals
+    -------
+    bin_selected(float lo, float hi, list plateifus)   a histogram bar was clicked
+    """
+
+    bin_selected = QtCore.pyqtSignal(float, float, list)
+
+    def __init__(self, task: str, kind: str, colour=_POINT_COLOURS[0], parent=None):
+        super().__init__(parent)
+        self.task, self.kind = task, kind
+        self.plot = None
+        self.selected_bin: Optional[int] = None
+        self.counts = np.zeros(0, int)
+        self.edges = np.zeros(1)
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.widget = _plot_widget("", "", "")
+        self.note = QtWidgets.QLabel("")
+        self.note.setWordWrap(True)
+        lay.addWidget(self.widget, 1)
+        lay.addWidget(self.note)
+        self.bars = self.points = None
+        if kind == "histogram":
+            self.widget.setMouseEnabled(x=False, y=False)
+            self.bars = pg.BarGraphItem(x0=[0.0], width=[1.0], height=[0.0], brushes=[_BAR],
+                                        pen=pg.mkPen("#3b6e99"))
+            self.widget.addItem(self.bars)
+            self.widget.scene().sigMouseClicked.connect(self._clicked)
+        else:
+            self.points = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(*colour))
+            self.widget.addItem(self.points)
+            self.diagonal = pg.InfiniteLine(pos=(0, 0), angle=45, pen=pg.mkPen("#888888", style=QtCore.Qt.DashLine))
+            self.widget.addItem(self.diagonal)
+
+    def set_plot(self, plot) -> None:
+        """Draw ``plot`` (a :class:`~kinview.tasks.base.ModelPlot` of this view's kind)."""
+        self.plot = plot
+        self.widget.setTitle(plot.title, color="#222222", size="10pt")
+        self.widget.setLabel("bottom", plot.xlabel)
+        self.widget.setLabel("left", plot.ylabel)
+        self.note.setText(plot.note)
+        x = np.asarray(plot.x, float)
+        if self.kind == "histogram":
+            lo, hi = plot.x_range or ((float(np.nanmin(x)), float(np.nanmax(x))) if np.isfinite(x).any() else (0.0, 1.0))
+            if hi <= lo:
+                hi = lo + 1.0
+            ok = np.isfinite(x)
+            self.counts, self.edges = np.histogram(np.clip(x[ok], lo, hi), bins=int(plot.bins), range=(lo, hi))
+            self._draw_bars()
+            self.widget.setYRange(0, max(1, int(self.counts.max()) if len(self.counts) else 1) * 1.08, padding=0)
+            # every bin, the top one included, inside the panel whatever its size
+            pad = 0.03 * (hi - lo)
+            self.widget.getPlotItem().getViewBox().setLimits(xMin=lo - pad, xMax=hi + pad)
+            self.widget.setXRange(lo, hi, padding=0.02)
+            if self.selected_bin is not None:
+                self.note.setText(plot.note + "<br>" + self._bin_text(self.selected_bin))
+        else:
+            y = np.asarray(plot.y, float)
+            self.points.setData(x, y)
+            self.diagonal.setVisible(bool(plot.diagonal))
+            if plot.x_range is not None:
+                self.widget.setXRange(*plot.x_range, padding=0.02)
+                self.widget.setYRange(*plot.x_range, padding=0.02)
+
+    def _draw_bars(self) -> None:
+        n = len(self.counts)
+        brushes = [_BAR_SELECTED if i == self.selected_bin else _BAR for i in range(n)]
+        width = np.diff(self.edges)
+        self.bars.setOpts(x0=self.edges[:-1], width=width * 0.92, height=self.counts.astype(float),
+                          brushes=brushes)
+
+    def bin_range(self, i: int):
+        return float(self.edges[i]), float(self.edges[i + 1])
+
+    def bin_description(self, i: int) -> str:
+        """``P(usable) in [0.2, 0.3)`` (``]`` for the last bin)."""
+        lo, hi = self.bin_range(i)
+        close = "]" if i == len(self.counts) - 1 else ")"
+        return f"{self.plot.xlabel} in [{lo:.3g}, {hi:.3g}{close}"
+
+    def _bin_text(self, i: int) -> str:
+        if i >= len(self.counts):
+            return ""
+        what = self.bin_description(i)
+        if not self.counts[i]:
+            return f"no sample has {what}"
+        return (f"selected: {what} — {int(self.counts[i])} samples; the galaxy list shows their "
+                "galaxies (choose a filter there to go back)")
+
+    def _clicked(self, ev) -> None:
+        vb = self.widget.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(ev.scenePos()) or len(self.counts) == 0:
+            return
+        x = vb.mapSceneToView(ev.scenePos()).x()
+        lo, hi = float(self.edges[0]), float(self.edges[-1])
+        if lo <= x <= hi:
+            self.select_bin(min(int((x - lo) / (hi - lo) * len(self.counts)), len(self.counts) - 1))
+
+    def bin_center(self, i: int) -> QtCore.QPoint:
+        """Widget coordinates (in :attr:`widget`) of the middle of bar ``i``."""
+        vb = self.widget.getPlotItem().getViewBox()
+        y = max(float(self.counts[i]), 1.0) * 0.5 if len(self.counts) else 0.5
+        lo, hi = self.bin_range(i)
+        scene = vb.mapViewToScene(QtCore.QPointF((lo + hi) / 2, y))
+        return self.widget.mapFromScene(scene)
+
+    def select_bin(self, i: int) -> List[str]:
+        """Select histogram bin ``i`` and emit ``bin_selected`` with its galaxies."""
+        lo, hi = self.bin_range(i)
+        members = [] if self.plot is None else bin_members(self.plot.ids, self.plot.x, lo, hi,
+                                                           float(self.edges[-1]))
+        self.selected_bin = i
+        self._draw_bars()
+        self.note.setText((self.plot.note + "<br>" if self.plot else "") + self._bin_text(i))
+        self.bin_selected.emit(lo, hi, members)
+        return members
+
+
 class ConfidenceBrowser(QtWidgets.QWidget):
-    """Histogram of predicted usability, λR_e and photo-z scatter plots, and the two queues.
+    """One plot per active model (as its task describes it) and the two labelling queues.
 
     Parameters
     ----------
     survey_dir : path-like
     expert : str
 
+    Attributes
+    ----------
+    plots : dict of str -> PlotView     the task plots on show, in menu order
+
     Signals
     -------
     goto_requested(str plateifu)
-    bin_selected(float lo, float hi, list plateifus)   a histogram bar was clicked
+    bin_selected(float lo, float hi, list plateifus, str description)
+        a histogram bar was clicked (``description``: e.g. ``P(usable) in [0.2, 0.3)``)
     refreshed()                                        new data drawn
     """
 
     goto_requested = QtCore.pyqtSignal(str)
-    bin_selected = QtCore.pyqtSignal(float, float, list)
+    bin_selected = QtCore.pyqtSignal(float, float, list, str)
     refreshed = QtCore.pyqtSignal()
 
     def __init__(self, survey_dir, expert: str = "expert", parent=None):
@@ -213,10 +320,10 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.survey_dir = Path(survey_dir)
         self.expert = expert
         self.data: Dict[str, Any] = {}
-        self.counts = np.zeros(N_BINS, int)
-        self.selected_bin: Optional[int] = None
+        self.plots: Dict[str, PlotView] = {}
         self._job = None
         self._again = False
+        self._then: List = []
         self.current: Optional[str] = None   # plate-ifu on screen (set by the window)
         self.setStyleSheet("QLabel { color:#111111; } QPushButton { padding:3px 8px; }")
         self._build()
@@ -237,40 +344,8 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         lay.addWidget(split, 1)
 
         plots = QtWidgets.QWidget()
-        grid = QtWidgets.QGridLayout(plots)
-        grid.setContentsMargins(0, 0, 0, 0)
-        self.hist = _scatter_plot("Predicted usability of every field — click a bar to list its galaxies",
-                                  "P(usable)", "fields")
-        self.hist.setMouseEnabled(x=False, y=False)
-        self.hist.setXRange(0, 1, padding=0.02)
-        self.bars = pg.BarGraphItem(x0=np.arange(N_BINS) / N_BINS, width=1.0 / N_BINS * 0.92,
-                                    height=np.zeros(N_BINS), brushes=[_BAR] * N_BINS,
-                                    pen=pg.mkPen("#3b6e99"))
-        self.hist.addItem(self.bars)
-        self.hist.scene().sigMouseClicked.connect(self._hist_clicked)
-        self.hist_note = QtWidgets.QLabel("")
-        self.spin_plot = _scatter_plot("Spin λR_e", "catalogue λR_e",
-                                       "predicted λR_e")
-        self.spin_points = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(31, 119, 180, 160))
-        self.spin_plot.addItem(self.spin_points)
-        self.spin_plot.addItem(pg.InfiniteLine(pos=(0, 0), angle=45, pen=pg.mkPen("#888888", style=QtCore.Qt.DashLine)))
-        self.spin_note = QtWidgets.QLabel("no active spin model")
-        self.z_plot = _scatter_plot("Photo-z", "spectroscopic z",
-                                    "predicted z")
-        self.z_points = pg.ScatterPlotItem(size=6, pen=None, brush=pg.mkBrush(214, 39, 40, 160))
-        self.z_plot.addItem(self.z_points)
-        self.z_plot.addItem(pg.InfiniteLine(pos=(0, 0), angle=45, pen=pg.mkPen("#888888", style=QtCore.Qt.DashLine)))
-        self.z_note = QtWidgets.QLabel("no active photoz model")
-        for lab in (self.hist_note, self.spin_note, self.z_note):
-            lab.setWordWrap(True)
-        grid.addWidget(self.hist, 0, 0, 1, 2)
-        grid.addWidget(self.hist_note, 1, 0, 1, 2)
-        grid.addWidget(self.spin_plot, 2, 0)
-        grid.addWidget(self.z_plot, 2, 1)
-        grid.addWidget(self.spin_note, 3, 0)
-        grid.addWidget(self.z_note, 3, 1)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(2, 2)
+        self.plot_grid = QtWidgets.QGridLayout(plots)
+        self.plot_grid.setContentsMargins(0, 0, 0, 0)
         split.addWidget(plots)
 
         queues = QtWidgets.QWidget()
@@ -306,81 +381,79 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.errors.activated.connect(self._go)
 
     # ------------------------------------------------------------------------------------------
-    def refresh(self) -> None:
-        """Re-read the predictions and queues (in a worker); emits ``refreshed`` when drawn."""
+    def refresh(self, then=None) -> None:
+        """Re-read the predictions and queues (in a worker); emits ``refreshed`` when drawn.
+
+        ``then()``, if given, is called once data read after this call has been drawn (a
+        refresh already under way is followed by a new one)."""
+        if then is not None:
+            self._then.append(then)
         if self._job is not None:
             self._again = True
             return
+        callbacks, self._then = self._then, []
         self._job = worker.submit(load_overview, str(self.survey_dir), self.expert, pass_state=False)
         self._job.finished.connect(self.set_data)
         self._job.failed.connect(lambda exc, tb: self.header.setText(f"cannot read predictions: {exc}"))
-        self._job.done.connect(self._job_done)
+        self._job.done.connect(lambda cbs=callbacks: self._job_done(cbs))
 
-    def _job_done(self) -> None:
+    def _job_done(self, callbacks=()) -> None:
         self._job = None
+        for fn in callbacks:
+            fn()
         if self._again:
             self._again = False
             self.refresh()
 
+    def _layout_plots(self, plots: Dict[str, Any]) -> None:
+        """(Re)build the plot views when the tasks or their kinds changed; keep them otherwise
+        (a selected bar, the view under the mouse)."""
+        wanted = [(name, p.kind) for name, p in plots.items()]
+        if wanted == [(name, v.kind) for name, v in self.plots.items()]:
+            return
+        for view in self.plots.values():
+            self.plot_grid.removeWidget(view)
+            view.deleteLater()
+        self.plots = {}
+        row = col = 0
+        for i, (name, kind) in enumerate(wanted):
+            view = PlotView(name, kind, _POINT_COLOURS[i % len(_POINT_COLOURS)])
+            view.bin_selected.connect(lambda lo, hi, ids, v=view: self._bin_selected(v, lo, hi, ids))
+            if kind == "histogram":       # a histogram takes a whole row, points two to a row
+                if col:
+                    row, col = row + 1, 0
+                self.plot_grid.addWidget(view, row, 0, 1, 2)
+                self.plot_grid.setRowStretch(row, 3)
+                row += 1
+            else:
+                self.plot_grid.addWidget(view, row, col)
+                self.plot_grid.setRowStretch(row, 2)
+                col += 1
+                if col == 2:
+                    row, col = row + 1, 0
+            self.plots[name] = view
+
     def set_data(self, data: Dict[str, Any]) -> None:
         self.data = data
-        vf = data.get("vfield")
-        if vf is None:
-            self.header.setText("No active vfield-quality model: train one in the Training panel.")
-            self.counts = np.zeros(N_BINS, int)
+        plots = data.get("plots") or {}
+        self._layout_plots(plots)
+        for name, plot in plots.items():
+            self.plots[name].set_plot(plot)
+        if not plots:
+            self.header.setText("No active model: train one in the Training panel.")
         else:
-            p = vf["p_usable"]
-            ok = np.isfinite(p)
-            self.counts = np.histogram(np.clip(p[ok], 0, 1), bins=N_BINS, range=(0, 1))[0]
-            m = vf.get("metrics") or {}
-            acc = m.get("accuracy")
-            acc = f" · test accuracy {acc:.3f}" if isinstance(acc, float) else ""
-            self.header.setText(f"<b>vfield-quality model #{vf['model_id']}</b> ({vf['arch']}, "
-                                f"{vf['mode']}): {int(ok.sum())} fields predicted{acc}")
-        self._draw_bars()
-        self.hist.setYRange(0, max(1, int(self.counts.max()) if len(self.counts) else 1) * 1.08, padding=0)
-        # every bin, the P ≥ 0.9 one included, inside the panel whatever its size
-        self.hist.getPlotItem().getViewBox().setLimits(xMin=-0.03, xMax=1.03)
-        self.hist.setXRange(0, 1, padding=0.02)
-        self.hist_note.setText("" if self.selected_bin is None else self._bin_text(self.selected_bin))
-
-        sp = data.get("spin")
-        if sp is None:
-            self.spin_points.setData([], [])
-            self.spin_note.setText("no active spin model")
-        else:
-            self.spin_points.setData(sp["true"], sp["pred"])
-            r = (float(np.corrcoef(sp["true"], sp["pred"])[0, 1])
-                 if len(sp["ids"]) > 2 and np.std(sp["pred"]) > 0 else float("nan"))
-            self.spin_note.setText(f"spin model #{sp['model_id']} ({sp['arch']}): {len(sp['ids'])} galaxies"
-                                   + (f", Pearson r {r:.2f}" if np.isfinite(r) else ""))
-            self.spin_plot.setXRange(0, 1, padding=0.02)
-            self.spin_plot.setYRange(0, 1, padding=0.02)
-        pz = data.get("photoz")
-        if pz is None:
-            self.z_points.setData([], [])
-            self.z_note.setText("no active photoz model")
-        else:
-            self.z_points.setData(pz["z_true"], pz["z_pred"])
-            m = pz.get("metrics") or {}
-            extra = []
-            for k in ("r2", "sigma_nmad", "outlier_fraction"):
-                v = m.get(k)
-                if isinstance(v, float) and np.isfinite(v):
-                    extra.append(f"{k} {v:.3f}")
-            self.z_note.setText(f"photoz model #{pz['model_id']} ({pz['arch']}), {pz['split']} split: "
-                                f"{len(pz['ids'])} galaxies" + (" · " + " · ".join(extra) if extra else ""))
-            if len(pz["ids"]):
-                hi = float(max(np.nanmax(pz["z_true"]), np.nanmax(pz["z_pred"]))) * 1.05
-                self.z_plot.setXRange(0, hi, padding=0.02)
-                self.z_plot.setYRange(0, hi, padding=0.02)
+            first = next(iter(plots.values()))
+            self.header.setText(f"<b>{first.note}</b>")
+        failed = data.get("failed") or {}
+        if failed:
+            self.header.setText(self.header.text() + "<br>" + "; ".join(
+                f"{k}: cannot plot ({v})" for k, v in failed.items()))
 
         un = data.get("uncertain")
         rows = []
         if un is not None:
             for r in un.itertuples(index=False):
-                extra_p = r.value
-                rows.append([str(r.plateifu), str(r.field), f"{float(extra_p):.2f}", f"{float(r.confidence):.2f}"])
+                rows.append([str(r.plateifu), str(r.field), f"{float(r.value):.2f}", f"{float(r.confidence):.2f}"])
         self.uncertain.set_rows(rows)
         er = data.get("errors")
         rows = []
@@ -391,44 +464,8 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.errors.set_rows(rows)
         self.refreshed.emit()
 
-    def _draw_bars(self) -> None:
-        brushes = [_BAR_SELECTED if i == self.selected_bin else _BAR for i in range(N_BINS)]
-        self.bars.setOpts(height=self.counts.astype(float), brushes=brushes)
-
-    def _bin_text(self, i: int) -> str:
-        lo, hi = i / N_BINS, (i + 1) / N_BINS
-        what = f"P(usable) in [{lo:.1f}, {hi:.1f}{']' if i == N_BINS - 1 else ')'}"
-        if not self.counts[i]:
-            return f"no field has {what}"
-        return (f"selected: {what} — {int(self.counts[i])} fields; the galaxy list shows their "
-                "galaxies (choose a filter there to go back)")
-
-    def _hist_clicked(self, ev) -> None:
-        vb = self.hist.getPlotItem().getViewBox()
-        if not vb.sceneBoundingRect().contains(ev.scenePos()):
-            return
-        pt = vb.mapSceneToView(ev.scenePos())
-        x = pt.x()
-        if 0.0 <= x <= 1.0:
-            self.select_bin(min(int(x * N_BINS), N_BINS - 1))
-
-    def bin_center(self, i: int) -> QtCore.QPoint:
-        """Widget coordinates (in the histogram widget) of the middle of bar ``i``."""
-        vb = self.hist.getPlotItem().getViewBox()
-        y = max(float(self.counts[i]), 1.0) * 0.5 if len(self.counts) else 0.5
-        scene = vb.mapViewToScene(QtCore.QPointF((i + 0.5) / N_BINS, y))
-        return self.hist.mapFromScene(scene)
-
-    def select_bin(self, i: int) -> List[str]:
-        """Select histogram bin ``i`` and emit ``bin_selected`` with its galaxies."""
-        vf = self.data.get("vfield")
-        lo, hi = i / N_BINS, (i + 1) / N_BINS
-        members = [] if vf is None else bin_members(vf["plateifu"], vf["p_usable"], lo, hi)
-        self.selected_bin = i
-        self._draw_bars()
-        self.hist_note.setText(self._bin_text(i))
-        self.bin_selected.emit(lo, hi, members)
-        return members
+    def _bin_selected(self, view: PlotView, lo: float, hi: float, plateifus: list) -> None:
+        self.bin_selected.emit(lo, hi, plateifus, view.bin_description(view.selected_bin))
 
     def goto_next_uncertain(self, *_) -> Optional[str]:
         """Jump to the least confident unlabelled field's galaxy (not the one on screen,

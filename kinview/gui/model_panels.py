@@ -1,13 +1,18 @@
 """Model-facing panels of the classification window, added with one call: :func:`install`.
 
+The panels use the window only through a :class:`WindowHost` (what is on screen, go to a
+galaxy, list some galaxies, take freshly read predictions, status messages, where panels and
+menus go, and the window's events): they never reach into the window's or its other widgets'
+attributes.
+
 ``install(window)`` adds to a :class:`kinview.gui.main_window.MainWindow`:
 
 - a **Training** dock (right): what the active models predict for the galaxy on screen (and,
   while a model trains, what the current epoch's model predicts for it), above a
   :class:`~kinview.gui.training_panel.TrainingPanel` on the window's survey;
-- a **Model** tab: the :class:`~kinview.gui.confidence_browser.ConfidenceBrowser`
-  (usability histogram with click-to-filter, spin and photo-z plots, the "label next" and
-  "likely label errors" queues);
+- a **Model** tab: the :class:`~kinview.gui.confidence_browser.ConfidenceBrowser` (one plot
+  per active model as its task draws it — histograms with click-to-filter, predicted-vs-true
+  points — and the "label next" and "likely label errors" queues);
 - a **Models** tab: the survey's models per task (:class:`~kinview.gui.model_list.ModelListPanel`:
   architecture, date, label source and count, metrics on the same held-out samples) with
   Activate, Roll back and Remove;
@@ -24,13 +29,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, List, Optional
 
-import numpy as np
 from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.gui import worker
 from kinview.gui.confidence_browser import ConfidenceBrowser
 from kinview.gui.model_list import ModelListPanel
-from kinview.gui.training_panel import TrainingPanel, describe_prediction
+from kinview.gui.training_panel import TrainingPanel
+from kinview.tasks import get as get_task
 
 PREDICTION_COLUMNS = ("pred_stellar", "conf_stellar", "pred_gas", "conf_gas")
 
@@ -70,6 +75,126 @@ def show_plateifus(window, plateifus: Iterable[str], description: str) -> List[s
     return order
 
 
+class WindowHost:
+    """What the model panels need from the classification window, and nothing else.
+
+    The panels talk to the window only through this object (they never read the window's or
+    its other widgets' attributes).  It adapts a :class:`kinview.gui.main_window.MainWindow`;
+    another host (a test double, a Qt-free labelling session behind a window) provides the
+    same members.
+
+    Attributes
+    ----------
+    survey_dir : Path
+    expert : str
+    widget : QWidget            parent of dialogs, target of the close filter
+    """
+
+    def __init__(self, window):
+        self._w = window
+        self.widget = window
+
+    @property
+    def survey_dir(self) -> Path:
+        return Path(self._w.survey_dir)
+
+    @property
+    def expert(self) -> str:
+        """Who is labelling now (it can change while the window is open)."""
+        return self._w.state.expert
+
+    # --- what is on screen -----------------------------------------------------------------
+    def current(self) -> Optional[str]:
+        """The plate-ifu on screen, or None."""
+        return self._w.state.current
+
+    def has_table(self) -> bool:
+        return self._w.table is not None
+
+    def goto(self, plateifu: str) -> None:
+        """Show ``plateifu`` in the galaxy view (widening the list's filter if needed)."""
+        if self._w.goto(plateifu):
+            self._w.tabs.setCurrentWidget(self._w.view)
+
+    def show_only(self, plateifus: Iterable[str], description: str) -> List[str]:
+        """List only ``plateifus`` in the galaxy list (its current sort order); choosing a
+        filter there afterwards goes back to the normal filters.  Returns the listed ones."""
+        return show_plateifus(self._w, plateifus, description)
+
+    def apply_predictions(self, fresh) -> None:
+        """Take the prediction columns (and active model id) of a freshly read galaxy table
+        (:func:`kinview.viewstate.load_table`) and refresh the list and the label panel."""
+        w = self._w
+        if w.table is None:
+            return
+        for col in PREDICTION_COLUMNS:
+            if col in fresh.columns:
+                w.table[col] = fresh[col].reindex(w.table.index).to_numpy(float)
+        w.model_id = fresh.attrs.get("model_id")
+        w.table.attrs["model_id"] = w.model_id
+        # re-run the list's filter (confidence columns and model filters change)
+        w.set_filter(w.state.filter_name, w.state.filter_k)
+        cur = w.state.current
+        if cur is not None:
+            row = w.row(cur)
+            row["_position"] = f"{w.state.index + 1} / {len(w.state.order)}"
+            w.label_panel.set_galaxy(cur, w.mine.get(cur, {}), cur not in w.no_gas, row, w.state.expert)
+
+    def message(self, text: str, msecs: int = 0) -> None:
+        """A status-bar message."""
+        self._w.statusBar().showMessage(text, msecs)
+
+    # --- events ----------------------------------------------------------------------------
+    def on_current_changed(self, fn) -> None:
+        """Call ``fn()`` when another galaxy is shown."""
+        self._w.state.subscribe(lambda name, value: fn() if name == "index" else None)
+
+    def on_table_loaded(self, fn) -> None:
+        self._w.table_loaded.connect(lambda *_: fn())
+
+    def on_labelled(self, fn) -> None:
+        self._w.labelled.connect(lambda *_: fn())
+
+    def on_close(self, fn) -> None:
+        """Call ``fn()`` when the window is about to close."""
+        self._close_filter = _CloseFilter(self._w, fn)
+
+    # --- where the panels go ---------------------------------------------------------------
+    def add_panel(self, name: str, widget, area: str):
+        """``area``: ``'tab'`` or a dock side; returns the dock (or the widget for a tab)."""
+        dock = self._w.add_panel(name, widget, area)
+        if isinstance(dock, QtWidgets.QDockWidget):
+            self._w.resizeDocks([dock], [360], QtCore.Qt.Horizontal)
+        return dock
+
+    def show_tab(self, widget) -> None:
+        self._w.tabs.setCurrentWidget(widget)
+
+    def on_tab_shown(self, widget, fn) -> None:
+        """Call ``fn()`` whenever the central tab ``widget`` becomes the current one."""
+        tabs = self._w.tabs
+        tabs.currentChanged.connect(lambda *_: fn() if tabs.currentWidget() is widget else None)
+
+    def add_menu(self, title: str) -> QtWidgets.QMenu:
+        return self._w.menuBar().addMenu(title)
+
+    def add_window_action(self, action: QtWidgets.QAction) -> None:
+        """Make ``action``'s shortcut work anywhere in the window."""
+        self._w.addAction(action)
+
+
+class _CloseFilter(QtCore.QObject):
+    def __init__(self, window, fn):
+        super().__init__(window)
+        self._fn = fn
+        window.installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt name
+        if event.type() == QtCore.QEvent.Close:
+            self._fn()
+        return False
+
+
 class PredictionLabel(QtWidgets.QLabel):
     """What the active models (and a model in training) predict for the galaxy on screen."""
 
@@ -87,25 +212,31 @@ class PredictionLabel(QtWidgets.QLabel):
         self.plateifu: Optional[str] = None
         self.live: Optional[str] = None
 
-    def update_for(self, plateifu: Optional[str], row: dict, model_id, others: dict) -> None:
+    def update_for(self, plateifu: Optional[str], predictions: dict, models: dict) -> None:
+        """Show what the active models predict for ``plateifu``.
+
+        Parameters
+        ----------
+        predictions : dict
+            ``{task: [(field, value, confidence, extra)]}`` of the active models' rows for it.
+        models : dict
+            ``{task: {"model_id", ...}}`` of the active models, in the order shown.
+        """
         if plateifu != self.plateifu:
             self.live = None
         self.plateifu = plateifu
-        lines = []
         if plateifu is None:
             self.setText("")
             return
-        parts = []
-        for fld in ("stellar", "gas"):
-            p, c = row.get(f"pred_{fld}"), row.get(f"conf_{fld}")
-            if p is not None and np.isfinite(p):
-                parts.append(describe_prediction("vfield-quality", fld, float(p),
-                                                 None if c is None else float(c)))
-        if parts:
-            lines.append(f"vfield-quality #{model_id}: " + " · ".join(parts))
-        for task in ("spin", "photoz"):
-            for f, v, c, e in others.get(task, []):
-                lines.append(f"{task}: " + describe_prediction(task, f, v, c, e))
+        lines = []
+        for task in list(models) + [t for t in predictions if t not in models]:
+            rows = predictions.get(task) or []
+            if not rows:
+                continue
+            describe = get_task(task).describe_prediction
+            mid = (models.get(task) or {}).get("model_id")
+            lines.append(f"{task}{'' if mid is None else f' #{mid}'}: "
+                         + " · ".join(describe(f, v, c, e) for f, v, c, e in rows))
         if self.live:
             lines.append(f"<span style='color:#1f4e96'>{self.live}</span>")
         head = f"<b>{plateifu}</b>"
@@ -116,6 +247,11 @@ class PredictionLabel(QtWidgets.QLabel):
 class ModelPanels(QtCore.QObject):
     """The installed panels and their wiring (``window.model_panels``).
 
+    Parameters
+    ----------
+    host : WindowHost
+        Everything the panels use of the window.
+
     Attributes
     ----------
     training : TrainingPanel
@@ -124,17 +260,18 @@ class ModelPanels(QtCore.QObject):
 
     Signals
     -------
-    table_reloaded()   the galaxy table's prediction columns were re-read after training
+    table_reloaded()   the galaxy table's prediction columns, the Model tab and the prediction
+                       box were re-read after a model changed
     """
 
     table_reloaded = QtCore.pyqtSignal()
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, host: WindowHost, parent=None):
+        super().__init__(parent)
+        self.host = host
         self.cluster_windows = []
-        survey = Path(window.survey_dir)
-        expert = window.state.expert
+        survey = host.survey_dir
+        expert = host.expert
         self.training = TrainingPanel(survey, expert=expert, workspace_kind="survey")
         self.prediction = PredictionLabel()
         dock_body = QtWidgets.QWidget()
@@ -150,9 +287,8 @@ class ModelPanels(QtCore.QObject):
         scroller.setWidget(dock_body)
         bar = scroller.style().pixelMetric(QtWidgets.QStyle.PM_ScrollBarExtent)
         scroller.setMinimumWidth(dock_body.minimumSizeHint().width() + bar + 2)
-        self.dock = window.add_panel("Training", scroller, "right")
+        self.dock = host.add_panel("Training", scroller, "right")
         if isinstance(self.dock, QtWidgets.QDockWidget):
-            window.resizeDocks([self.dock], [360], QtCore.Qt.Horizontal)
             # Classification comes first: the training dock opens from the Models menu (or is
             # shown again when the saved window layout had it open).
             self.dock.hide()
@@ -166,63 +302,57 @@ class ModelPanels(QtCore.QObject):
             lambda *_: self.evaluation.set_task(self.training.task_box.currentData()))
         self.training.evaluation.refreshed.connect(lambda *_: self._sync_evaluation(self.training.evaluation))
         self.evaluation.oof_finished.connect(lambda *_: self.training.evaluation.refresh())
-        window.add_panel("Model", self.browser, "tab")
+        host.add_panel("Model", self.browser, "tab")
         self.model_list = ModelListPanel(survey, workspace_kind="survey")
-        window.add_panel("Models", self.model_list, "tab")
+        host.add_panel("Models", self.model_list, "tab")
         self._refresh_timer = QtCore.QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(800)
         self._refresh_timer.timeout.connect(self.browser.refresh)
         self._build_menu()
 
-        self._unsubscribe = window.state.subscribe(self._on_state)
-        window.table_loaded.connect(self._table_loaded)
-        window.labelled.connect(lambda *a: self._refresh_timer.start())
+        host.on_current_changed(self._current_changed)
+        host.on_table_loaded(self._table_loaded)
+        host.on_labelled(self._refresh_timer.start)
+        # closing the window cancels a running training (nothing half-written)
+        host.on_close(lambda: self.training.cancel() if self.training.is_running() else None)
         self.training.finished.connect(self._training_finished)
         self.training.activated.connect(self._model_activated)
         self.model_list.activated.connect(self._model_activated)
         self.model_list.changed.connect(self.reload_predictions)
         # the list (and its scoring worker) is read when the tab is shown, not at start-up
-        window.tabs.currentChanged.connect(
-            lambda *_: self.model_list.refresh() if window.tabs.currentWidget() is self.model_list else None)
+        host.on_tab_shown(self.model_list, self.model_list.refresh)
         self.training.live_prediction.connect(self._live)
-        self.training.started.connect(lambda name: window.statusBar().showMessage(
+        self.training.started.connect(lambda name: host.message(
             f"training {name} in the background — keep labelling", 5000))
-        self.browser.goto_requested.connect(self.goto)
+        self.browser.goto_requested.connect(host.goto)
         self.browser.bin_selected.connect(self._bin_selected)
         self.browser.refreshed.connect(self._update_label)
-        window.installEventFilter(self)
-        if window.table is not None:
+        if host.has_table():
             self._table_loaded()
 
-    def eventFilter(self, obj, event):  # noqa: N802 - Qt name
-        """Closing the window cancels a running training (nothing half-written)."""
-        if obj is self.window and event.type() == QtCore.QEvent.Close and self.training.is_running():
-            self.training.cancel()
-        return False
-
     def _build_menu(self) -> None:
-        w = self.window
-        menu = w.menuBar().addMenu("&Models")
+        host = self.host
+        menu = host.add_menu("&Models")
         self.menu = menu
         act = self.dock.toggleViewAction() if hasattr(self.dock, "toggleViewAction") else None
         if act is not None:
             act.setText("Training panel")
             menu.addAction(act)
-        a = QtWidgets.QAction("Show the model browser", w)
-        a.triggered.connect(lambda: w.tabs.setCurrentWidget(self.browser))
+        a = QtWidgets.QAction("Show the model browser", menu)
+        a.triggered.connect(lambda: host.show_tab(self.browser))
         menu.addAction(a)
-        a = QtWidgets.QAction("Label next most uncertain", w)
+        a = QtWidgets.QAction("Label next most uncertain", menu)
         a.setShortcut(QtGui.QKeySequence("Ctrl+U"))
         a.setShortcutContext(QtCore.Qt.WindowShortcut)
         a.triggered.connect(lambda: self.browser.goto_next_uncertain())
         menu.addAction(a)
-        w.addAction(a)
-        a = QtWidgets.QAction("Refresh predictions", w)
+        host.add_window_action(a)
+        a = QtWidgets.QAction("Refresh predictions", menu)
         a.triggered.connect(self.reload_predictions)
         menu.addAction(a)
         menu.addSeparator()
-        a = QtWidgets.QAction("Open cluster dataset…", w)
+        a = QtWidgets.QAction("Open cluster dataset…", menu)
         a.triggered.connect(self._open_clusters_dialog)
         menu.addAction(a)
 
@@ -233,104 +363,86 @@ class ModelPanels(QtCore.QObject):
             self.evaluation._show(source.summary)
 
     def goto(self, plateifu: str) -> None:
-        w = self.window
-        if w.goto(plateifu):
-            w.tabs.setCurrentWidget(w.view)
+        self.host.goto(plateifu)
 
-    def _on_state(self, name, value) -> None:
-        if name == "index":
-            cur = self.window.state.current
-            self.training.set_live_target(cur)
-            self.browser.current = cur
-            self._update_label()
+    def _current_changed(self) -> None:
+        cur = self.host.current()
+        self.training.set_live_target(cur)
+        self.browser.current = cur
+        self._update_label()
 
     def _table_loaded(self) -> None:
-        cur = self.window.state.current
+        cur = self.host.current()
         self.training.set_live_target(cur)
         self.browser.current = cur
         self.browser.refresh()
         self._update_label()
 
     def _update_label(self) -> None:
-        w = self.window
-        cur = w.state.current
-        row = w.row(cur) if cur is not None else {}
-        others = (self.browser.data.get("by_galaxy") or {}).get(cur, {}) if cur else {}
-        self.prediction.update_for(cur, row, w.model_id, others)
+        cur = self.host.current()
+        mine = (self.browser.data.get("by_galaxy") or {}).get(cur, {}) if cur else {}
+        self.prediction.update_for(cur, mine, self.browser.data.get("models") or {})
 
     def _live(self, payload: dict) -> None:
-        if payload.get("id") != self.window.state.current:
+        if payload.get("id") != self.host.current():
             return
         rows = payload.get("rows") or []
         task = payload.get("task", "")
         if rows:
+            describe = get_task(task).describe_prediction
             self.prediction.live = (f"training {task}, epoch {payload.get('epoch')}: "
-                                    + " · ".join(describe_prediction(task, f, v, c, e)
-                                                 for _, f, v, c, e in rows))
+                                    + " · ".join(describe(f, v, c, e) for _, f, v, c, e in rows))
             self._update_label()
 
-    def _bin_selected(self, lo: float, hi: float, plateifus: list) -> None:
-        close = "]" if hi >= 1.0 else ")"
-        what = f"P(usable) in [{lo:.1f}, {hi:.1f}{close}"
+    def _bin_selected(self, lo: float, hi: float, plateifus: list, what: str) -> None:
         if not plateifus:   # an empty bar: keep the list as it is
-            self.window.statusBar().showMessage(f"no field has {what}", 5000)
+            self.host.message(f"no field has {what}", 5000)
             return
-        show_plateifus(self.window, plateifus, what)
+        self.host.show_only(plateifus, what)
 
     def _training_finished(self, record) -> None:
         if record.active:
-            self.window.statusBar().showMessage(
-                f"model #{record.id} ({record.task}) trained; predictions updated", 6000)
+            self.host.message(f"model #{record.id} ({record.task}) trained; predictions updated", 6000)
         else:
-            self.window.statusBar().showMessage(
+            self.host.message(
                 f"model #{record.id} ({record.task}) trained but kept inactive: it scored worse than "
                 "the active model (see the training panel)", 8000)
         self.model_list.select_task(record.task)
         self.reload_predictions()
 
     def _model_activated(self, record) -> None:
-        self.window.statusBar().showMessage(f"model #{record.id} is now the active {record.task} model", 6000)
+        self.host.message(f"model #{record.id} is now the active {record.task} model", 6000)
         if self.model_list.task() == record.task:
             self.model_list.refresh()
         self.reload_predictions()
 
     def reload_predictions(self) -> None:
         """Re-read the prediction columns of the galaxy table (worker) and refresh the views."""
-        w = self.window
-        if w.table is None:
+        if not self.host.has_table():
             return
         # reloads can overlap (a training run's own, and the database watch noticing the same
         # change): only the latest one is applied, so an older read never overwrites a newer
         self._reload_generation = getattr(self, "_reload_generation", 0) + 1
         generation = self._reload_generation
-        job = worker.submit(_prediction_table_job, str(w.survey_dir), w.state.expert, pass_state=False)
-        job.finished.connect(lambda fresh, g=generation: self._apply_predictions(fresh)
+        job = worker.submit(_prediction_table_job, str(self.host.survey_dir), self.host.expert,
+                            pass_state=False)
+        job.finished.connect(lambda fresh, g=generation: self._apply_predictions(fresh, g)
                              if g == self._reload_generation else None)
-        job.failed.connect(lambda exc, tb: w.statusBar().showMessage(f"cannot re-read predictions: {exc}", 8000))
+        job.failed.connect(lambda exc, tb: self.host.message(f"cannot re-read predictions: {exc}", 8000))
 
-    def _apply_predictions(self, fresh) -> None:
-        w = self.window
-        if w.table is None:
+    def _apply_predictions(self, fresh, generation: int) -> None:
+        if not self.host.has_table():
             return
-        for col in PREDICTION_COLUMNS:
-            if col in fresh.columns:
-                w.table[col] = fresh[col].reindex(w.table.index).to_numpy(float)
-        w.model_id = fresh.attrs.get("model_id")
-        w.table.attrs["model_id"] = w.model_id
-        # re-run the list's filter (confidence columns and model filters change)
-        w.set_filter(w.state.filter_name, w.state.filter_k)
-        cur = w.state.current
-        if cur is not None:
-            row = w.row(cur)
-            row["_position"] = f"{w.state.index + 1} / {len(w.state.order)}"
-            w.label_panel.set_galaxy(cur, w.mine.get(cur, {}), cur not in w.no_gas, row, w.state.expert)
+        self.host.apply_predictions(fresh)
         self.prediction.live = None
-        self.browser.refresh()
         self._update_label()
-        self.table_reloaded.emit()
+        # "reloaded" once the Model tab and the prediction box show the new predictions too,
+        # and only for the latest reload (an older one's refresh may finish after it started)
+        self.browser.refresh(then=lambda: self.table_reloaded.emit()
+                             if generation == self._reload_generation else None)
 
     def _open_clusters_dialog(self) -> None:
-        d = QtWidgets.QFileDialog.getExistingDirectory(self.window, "Open a cluster dataset directory")
+        d = QtWidgets.QFileDialog.getExistingDirectory(self.host.widget, "Open a cluster dataset directory")
         if d:
             self.open_clusters(d)
 
@@ -340,9 +452,9 @@ class ModelPanels(QtCore.QObject):
         from kinview.gui.cluster_view import open_cluster_view
 
         try:
-            win = open_cluster_view(directory, expert=self.window.state.expert)
+            win = open_cluster_view(directory, expert=self.host.expert)
         except KinviewError as exc:
-            self.window.statusBar().showMessage(str(exc), 8000)
+            self.host.message(str(exc), 8000)
             return None
         self.cluster_windows.append(win)
         return win
@@ -357,6 +469,6 @@ def install(window) -> ModelPanels:
     existing = getattr(window, "model_panels", None)
     if isinstance(existing, ModelPanels):
         return existing
-    panels = ModelPanels(window)
+    panels = ModelPanels(WindowHost(window), parent=window)
     window.model_panels = panels
     return panels

@@ -1,9 +1,9 @@
 """The training panel: train a task's model in the background with a live loss plot.
 
 The panel picks a task (:func:`kinview.tasks.names`), an architecture (the task's
-``architectures``), the number of epochs, the label source (this expert, the consensus, or
-every expert's labels) and, for ``vfield-quality``, the mode (binary usable/unusable or the
-three quality classes).  *Train* runs :func:`kinview.training.train` in a worker thread
+``architectures``), the number of epochs and the options the task offers
+(:attr:`kinview.tasks.base.Task.training_options`, e.g. the label source: this expert, the
+consensus, or every expert's labels).  *Train* runs :func:`kinview.training.train` in a worker thread
 (:mod:`kinview.gui.worker`); the GUI thread never trains, never opens the database for the
 trainer and stays free for labelling.  The trainer writes the model and every prediction with
 its own connection in its own thread.
@@ -34,11 +34,6 @@ from PyQt5 import QtCore, QtWidgets
 
 from kinview.gui import worker
 
-#: label-source choices shown in the panel -> ``options["labels"]`` (``{expert}`` filled in)
-LABEL_SOURCES = (("me", "my labels", "expert:{expert}"),
-                 ("consensus", "consensus of experts", "consensus"),
-                 ("all", "all experts' labels", "all"))
-
 PANEL_STYLE = """
 QLabel { color:#111111; }
 QLabel#status { font-weight:bold; }
@@ -58,27 +53,6 @@ def _fmt_seconds(s: float) -> str:
     return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
 
 
-def describe_prediction(task_name: str, field: str, value, confidence, extra=None) -> str:
-    """One short human-readable line for a stored prediction row of ``task_name``."""
-    extra = extra or {}
-    if value is None or (isinstance(value, float) and not np.isfinite(value)):
-        return f"{field}: —"
-    conf = "" if confidence is None or not np.isfinite(confidence) else f" (confidence {confidence:.2f})"
-    if task_name == "vfield-quality":
-        if extra.get("mode") == "3class":
-            pu = extra.get("p_usable")
-            pu = f", P(usable) {pu:.2f}" if pu is not None else ""
-            return f"{field}: quality {int(round(value))}{conf}{pu}"
-        return f"{field}: P(usable) {value:.2f}{conf}"
-    if task_name == "spin":
-        return f"λR_e {value:.3f}"
-    if task_name == "photoz":
-        return f"z {value:.4f}"
-    if task_name == "darkmatter":
-        return f"{extra.get('class', int(value))}{conf}"
-    return f"{field}: {value:.3g}{conf}"
-
-
 def run_training(task_name: str, workspace: str, arch: Optional[str], epochs: Optional[int],
                  options: Dict[str, Any], live_target: Callable[[], Optional[str]],
                  seed: int = 0, state=None):
@@ -89,7 +63,7 @@ def run_training(task_name: str, workspace: str, arch: Optional[str], epochs: Op
     inputs the task trains on — and the rows are sent as the event
     ``("live_prediction", {"epoch", "id", "rows": [(id, field, value, confidence, extra)]})``.
 
-    Returns the new :class:`~kinview.training.trainer.ModelRecord`.  Raises
+    Returns the new :class:`~kinview.training.registry.ModelRecord`.  Raises
     :class:`~kinview.errors.Cancelled` when cancelled (nothing written).
     """
     from kinview.tasks import get
@@ -133,8 +107,8 @@ class TrainingPanel(QtWidgets.QWidget):
     Parameters
     ----------
     workspace : path-like or None
-        The survey directory (``vfield-quality``, ``spin``, ``photoz``) or cluster dataset
-        (``darkmatter``); :meth:`set_workspace` changes it.
+        The survey directory or cluster dataset (the task's ``workspace`` kind);
+        :meth:`set_workspace` changes it.
     expert : str
         Whose labels "my labels" means.
     workspace_kind : {'survey', 'clusters', None}
@@ -198,22 +172,19 @@ class TrainingPanel(QtWidgets.QWidget):
         self.arch_box = QtWidgets.QComboBox()
         self.epochs_box = QtWidgets.QSpinBox()
         self.epochs_box.setRange(1, 1000)
-        self.labels_box = QtWidgets.QComboBox()
-        for key, text, _ in LABEL_SOURCES:
-            self.labels_box.addItem(text, key)
-        self.labels_box.setCurrentIndex(1)
-        self.mode_box = QtWidgets.QComboBox()
-        self.mode_box.addItem("binary (usable?)", "binary")
-        self.mode_box.addItem("3 classes (quality 0/1/2)", "3class")
-        for w in (self.task_box, self.arch_box, self.epochs_box, self.labels_box, self.mode_box):
+        for w in (self.task_box, self.arch_box, self.epochs_box):
             w.setFocusPolicy(QtCore.Qt.ClickFocus)
         form.addRow("task", self.task_box)
         form.addRow("architecture", self.arch_box)
         form.addRow("epochs", self.epochs_box)
-        self.labels_caption = QtWidgets.QLabel("labels")
-        self.mode_caption = QtWidgets.QLabel("mode")
-        form.addRow(self.labels_caption, self.labels_box)
-        form.addRow(self.mode_caption, self.mode_box)
+        # the current task's options (Task.training_options), rebuilt when the task changes
+        self.option_boxes: Dict[str, QtWidgets.QComboBox] = {}
+        self._option_specs: Dict[str, Any] = {}
+        self.options_form = QtWidgets.QFormLayout()
+        self.options_form.setLabelAlignment(QtCore.Qt.AlignRight)
+        self.options_form.setContentsMargins(0, 0, 0, 0)
+        self.options_form.setVerticalSpacing(3)
+        form.addRow(self.options_form)
         self.source_note = QtWidgets.QLabel("")
         self.source_note.setWordWrap(True)
         self.source_note.setStyleSheet("color:#444444;")
@@ -308,12 +279,26 @@ class TrainingPanel(QtWidgets.QWidget):
         if i >= 0:
             self.arch_box.setCurrentIndex(i)
         self._arch_changed()
-        is_vq = name == "vfield-quality"
-        for w in (self.labels_box, self.mode_box, self.labels_caption, self.mode_caption):
-            w.setVisible(is_vq)
-        self.source_note.setText("" if is_vq else f"targets: {t.label_source}")
-        self.source_note.setVisible(not is_vq)
+        self._build_options(t.training_options)
+        has_options = bool(t.training_options)
+        self.source_note.setText("" if has_options else f"targets: {t.label_source}")
+        self.source_note.setVisible(not has_options)
         self.evaluation.set_task(name)
+
+    def _build_options(self, specs) -> None:
+        """One drop-down list per option the task offers (:class:`~kinview.tasks.base.TrainingOption`)."""
+        while self.options_form.rowCount():
+            self.options_form.removeRow(0)
+        self.option_boxes, self._option_specs = {}, {}
+        for spec in specs:
+            box = QtWidgets.QComboBox()
+            box.setFocusPolicy(QtCore.Qt.ClickFocus)
+            for key, text, _value in spec.choices:
+                box.addItem(text, key)
+            box.setCurrentIndex(max(0, box.findData(spec.default)))
+            self.options_form.addRow(spec.caption, box)
+            self.option_boxes[spec.key] = box
+            self._option_specs[spec.key] = spec
 
     def _arch_changed(self, *_):
         """Show the chosen architecture's recipe length (a seed's 50 epochs, the default's 80)."""
@@ -349,18 +334,20 @@ class TrainingPanel(QtWidgets.QWidget):
         return self.job is not None
 
     def options(self) -> Dict[str, Any]:
-        """Task options from the controls (label source and mode for ``vfield-quality``)."""
-        name = self.task_box.currentData()
-        if name != "vfield-quality":
-            return {}
-        key = self.labels_box.currentData()
-        source = {k: s for k, _, s in LABEL_SOURCES}[key].format(expert=self.expert)
-        return {"labels": source, "mode": self.mode_box.currentData()}
+        """Task options from the controls (the task's ``training_options``)."""
+        return {key: self._option_specs[key].value(box.currentData(), self.expert)
+                for key, box in self.option_boxes.items()}
 
     def select(self, task: Optional[str] = None, arch: Optional[str] = None,
-               epochs: Optional[int] = None, labels: Optional[str] = None,
-               mode: Optional[str] = None) -> None:
-        """Set the controls (task name, architecture, epochs, label key me|consensus|all, mode)."""
+               epochs: Optional[int] = None, **choices: str) -> None:
+        """Set the controls: task name, architecture, epochs, and a choice key per task option
+        (e.g. ``labels="me"``, ``mode="3class"``).
+
+        Raises
+        ------
+        ValueError
+            The task is not offered here, or has no such option or choice.
+        """
         if task is not None:
             i = self.task_box.findData(task)
             if i < 0:
@@ -371,10 +358,14 @@ class TrainingPanel(QtWidgets.QWidget):
             self.arch_box.setCurrentIndex(max(0, self.arch_box.findData(arch)))
         if epochs is not None:
             self.epochs_box.setValue(int(epochs))
-        if labels is not None:
-            self.labels_box.setCurrentIndex(max(0, self.labels_box.findData(labels)))
-        if mode is not None:
-            self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(mode)))
+        for key, choice in choices.items():
+            if choice is None:
+                continue
+            box = self.option_boxes.get(key)
+            i = -1 if box is None else box.findData(choice)
+            if i < 0:
+                raise ValueError(f"{self.task_box.currentData()}: no option {key}={choice!r} here")
+            box.setCurrentIndex(i)
 
     def start(self, seed: int = 0) -> Optional[worker.Worker]:
         """Start training with the current controls; returns the worker (None if refused)."""
@@ -486,7 +477,10 @@ class TrainingPanel(QtWidgets.QWidget):
         elif not rows:
             text = f"{payload.get('id')}: no input for this task"
         else:
-            parts = [describe_prediction(self._task_running, f, v, c, e) for _, f, v, c, e in rows]
+            from kinview.tasks import get
+
+            task = get(self._task_running)
+            parts = [task.describe_prediction(f, v, c, e) for _, f, v, c, e in rows]
             text = (f"<b>{payload.get('id')}</b> after epoch {payload.get('epoch')}: "
                     + " · ".join(parts))
         self.live_label.setText(text)

@@ -16,7 +16,9 @@ with the majority over the galaxy's flags rated by ≥ 2 experts; NaN when none)
 ``expert``, ``consensus``, ``pafit``, ``fast`` or empty), ``adjudicated`` (consensus exports:
 the flags an adjudicator settled, ``column=value by name``, ``;``-joined; the flag columns then
 hold the adjudicator's final label instead of the majority), and for each active model
-``pred_<task>_<field>`` with ``pred_<task>_<field>_conf``.
+its value and confidence per field, named by the task
+(:meth:`kinview.tasks.base.Task.export_columns`: by default ``pred_<task>_<field>`` with
+``pred_<task>_<field>_conf``; the caller passes the naming, as this layer sits below the tasks).
 
 PAs are degrees East of North to the receding side; ``pa_offset`` is the smallest angle
 between them, [0, 180].  Missing PAs are empty (NaN), missing flags are −99.  The format is
@@ -51,7 +53,7 @@ import os
 import re
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -494,8 +496,18 @@ def _pa_fits(conn) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["plateifu", "field", "method", "pa", "pa_err"])
 
 
-def _predictions(conn) -> pd.DataFrame:
-    """Wide table of the active models' predictions, indexed by plateifu."""
+def default_prediction_columns(task: str, field: str) -> Tuple[str, str]:
+    """``(pred_<task>_<field>, pred_<task>_<field>_conf)``, the task name with
+    non-alphanumerics as ``_``."""
+    name = f"pred_{_slug(task)}_{field}"
+    return name, f"{name}_conf"
+
+
+def _predictions(conn, prediction_columns: Optional[Callable[[str, str], Tuple[str, str]]] = None
+                 ) -> pd.DataFrame:
+    """Wide table of the active models' predictions, indexed by plateifu; columns named by
+    ``prediction_columns(task, field) -> (value column, confidence column)``."""
+    naming = prediction_columns or default_prediction_columns
     wide = pd.DataFrame()
     for model_id, task in db_models.active_ids_and_tasks(conn):
         rows = db_models.prediction_rows(conn, model_id)
@@ -503,18 +515,19 @@ def _predictions(conn) -> pd.DataFrame:
             continue
         pred = pd.DataFrame([tuple(r)[:4] for r in rows], columns=["plateifu", "field", "value", "confidence"])
         for fld, part in pred.groupby("field", sort=True):
-            name = f"pred_{_slug(task)}_{fld}"
+            name, conf_name = naming(task, fld)
             if name in wide.columns:  # two active models for one task: keep the first (lowest id)
                 continue
             part = part.set_index("plateifu")
             add = pd.DataFrame({name: part["value"].astype(float),
-                                f"{name}_conf": part["confidence"].astype(float)})
+                                conf_name: part["confidence"].astype(float)})
             wide = add if wide.empty else wide.join(add, how="outer")
     return wide
 
 
 def export_table(store, expert: Optional[str] = None, consensus: bool = False,
-                 labelled_only: bool = False) -> pd.DataFrame:
+                 labelled_only: bool = False,
+                 prediction_columns: Optional[Callable[[str, str], Tuple[str, str]]] = None) -> pd.DataFrame:
     """Build the export catalogue of one expert (default) or of the consensus.
 
     Parameters
@@ -526,6 +539,10 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
         Majority of all experts (ties give −99 and are listed in ``disputed``), replaced by the
         adjudicator's final label where one was recorded
         (:mod:`kinview.labels.adjudication`; listed in ``adjudicated``).
+    prediction_columns : callable(task, field) -> (str, str), optional
+        Names of an active model's value and confidence columns (the CLI passes
+        :func:`kinview.tasks.export_columns`, the tasks' own naming; default
+        :func:`default_prediction_columns`).
     labelled_only : bool
         Only galaxies with at least one current label (default: every galaxy of the survey,
         in catalogue order, with −99 flags where unlabelled).
@@ -629,17 +646,19 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
 
     columns = CATALOGUE_COLUMNS + KINVIEW_COLUMNS
     out = out[columns]
-    preds = _predictions(conn)
+    preds = _predictions(conn, prediction_columns)
     if not preds.empty:
         out = out.join(preds.reindex(idx).reset_index(drop=True))
     return out.reset_index(drop=True)
 
 
 def export_catalogue(store, path: Union[str, Path], expert: Optional[str] = None,
-                     consensus: bool = False, labelled_only: bool = False) -> pd.DataFrame:
+                     consensus: bool = False, labelled_only: bool = False,
+                     prediction_columns: Optional[Callable[[str, str], Tuple[str, str]]] = None) -> pd.DataFrame:
     """Write :func:`export_table` to ``path`` (format from the suffix); return the table."""
     table_format(path)  # refuse an unknown suffix before doing any work
-    df = export_table(store, expert=expert, consensus=consensus, labelled_only=labelled_only)
+    df = export_table(store, expert=expert, consensus=consensus, labelled_only=labelled_only,
+                      prediction_columns=prediction_columns)
     write_table(df, path, meta=export_meta(store, expert=expert, consensus=consensus))
     return df
 

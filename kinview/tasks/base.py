@@ -7,6 +7,7 @@ Nothing here imports Keras or TensorFlow at module level: builders import ``kera
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -58,6 +59,122 @@ class Dataset:
                        self.label_hash, dict(self.info))
 
 
+@dataclass(frozen=True)
+class TrainingOption:
+    """One task option the GUI's training panel offers, as a drop-down list.
+
+    Attributes
+    ----------
+    key : str
+        The option's name in ``options`` (e.g. ``"mode"``).
+    caption : str
+        The label beside the list.
+    choices : tuple of (key, text, value)
+        ``key`` names the choice (``TrainingPanel.select(mode="binary")``), ``text`` is
+        shown, ``value`` goes into ``options[key]``; ``{expert}`` in a value is replaced by
+        the panel's expert.
+    default : str
+        Key of the choice selected at first.
+    """
+
+    key: str
+    caption: str
+    choices: Tuple[Tuple[str, str, str], ...]
+    default: str = ""
+
+    def value(self, choice_key: str, expert: str = "") -> str:
+        """The option value of choice ``choice_key`` for ``expert``."""
+        for k, _text, v in self.choices:
+            if k == choice_key:
+                return v.format(expert=expert)
+        raise KeyError(f"{self.key}: no choice {choice_key!r}")
+
+
+#: The label-source option of a task trained on the experts' labels.
+LABEL_SOURCE_OPTION = TrainingOption(
+    "labels", "labels", (("me", "my labels", "expert:{expert}"),
+                         ("consensus", "consensus of experts", "consensus"),
+                         ("all", "all experts' labels", "all")), default="consensus")
+
+
+@dataclass
+class ModelPlot:
+    """What the GUI's Model tab draws for a task's active model (Qt-free data).
+
+    Attributes
+    ----------
+    kind : {'histogram', 'scatter'}
+        A histogram of ``x`` (clicking a bar lists the galaxies in it), or ``y`` against ``x``.
+    title, xlabel, ylabel : str
+        Plot title and axis labels (with units).
+    x : ndarray of float
+        Histogram values, or the scatter's abscissae.
+    y : ndarray of float or None
+        The scatter's ordinates.
+    ids : list of str
+        The sample (plate-ifu) of each value of ``x``.
+    note : str
+        One line under the plot (model number, architecture, sample count, figures).
+    x_range : (float, float) or None
+        Histogram range, or both axes' range of a scatter (None: from the data).
+    bins : int
+        Histogram bins over ``x_range``.
+    diagonal : bool
+        Draw the y = x line (predicted against true).
+    """
+
+    kind: str
+    title: str
+    xlabel: str
+    x: np.ndarray
+    ids: List[str]
+    ylabel: str = ""
+    y: Optional[np.ndarray] = None
+    note: str = ""
+    x_range: Optional[Tuple[float, float]] = None
+    bins: int = 10
+    diagonal: bool = False
+
+
+def active_model_info(workspace, task_name: str) -> Optional[Dict[str, Any]]:
+    """The workspace's active model of ``task_name`` as a plain dict (``id``, ``arch``,
+    ``path``, ``metrics``, ``card``), or None (no database, no active model).
+
+    For task modules, which sit below :mod:`kinview.training` (whose
+    :func:`~kinview.training.registry.active_model` gives the full record).
+    """
+    import json
+    from pathlib import Path
+
+    from kinview.db import models as db_models
+    from kinview.db.connection import DB_NAME, connect
+
+    if not (Path(workspace) / DB_NAME).exists():
+        return None
+    conn = connect(workspace)
+    try:
+        row = db_models.active(conn, task_name)
+    finally:
+        conn.close()
+    if row is None:
+        return None
+    return {"id": int(row["id"]), "arch": row["arch"], "path": row["path"],
+            "metrics": json.loads(row["metrics"] or "{}"), "card": json.loads(row["card"] or "{}")}
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z]+", "_", str(text)).strip("_").lower() or "model"
+
+
+def confidence_text(confidence) -> str:
+    """`` (confidence 0.83)``, or ``""`` without a finite confidence."""
+    try:
+        c = float(confidence)
+    except (TypeError, ValueError):
+        return ""
+    return f" (confidence {c:.2f})" if np.isfinite(c) else ""
+
+
 class Task:
     """Base class of a registered task.  Subclass it in one module and ``@register`` it.
 
@@ -100,7 +217,18 @@ class Task:
     #: galaxy), or None for tasks with other inputs.  Tasks that set it run on image-only
     #: catalogues (``kinview predict TASK --catalogue``) through :meth:`image_input`.
     image_size: Optional[int] = None
-
+    #: a default model of this task ships with kinview (``models/<task>-default.keras``) and
+    #: is run on a survey without a model of its own at first start
+    #: (:mod:`kinview.training.shipped`)
+    shipped: bool = False
+    #: the kind of expert label (``labels.kind``) this task learns per field, when the
+    #: GUI's "label next" and "likely label errors" queues apply to it (None: they do not)
+    queue_label_kind: Optional[str] = None
+    #: Monte-Carlo train/test splits ``kinview evaluate`` runs by default (option ``mc=K``
+    #: overrides; 0: none), see :mod:`kinview.training.monte_carlo`
+    monte_carlo_splits: int = 0
+    #: options the GUI's training panel offers (:class:`TrainingOption`), in order
+    training_options: Tuple[TrainingOption, ...] = ()
 
     #: Input prepressings a model imported for this task may expect (``kinview models import
     #: --input``); ``kinview`` is this task's own.
@@ -211,6 +339,86 @@ class Task:
     def to_predictions(self, y_pred: np.ndarray, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
         """Rows ``(id, field, value, confidence, extra)`` for the ``predictions`` table."""
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- hooks for the GUI and export
+    def describe_prediction(self, field: str, value, confidence, extra=None) -> str:
+        """One short line for a stored prediction row (the GUI's prediction box, live preview).
+
+        Parameters
+        ----------
+        field : str        ``stellar``, ``gas`` or ``galaxy``
+        value : float      the row's value (:meth:`to_predictions`)
+        confidence : float or None
+        extra : dict or None
+        """
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return f"{field}: —"
+        return f"{field}: {float(value):.3g}{confidence_text(confidence)}"
+
+    def model_plot(self, workspace, record, predictions) -> Optional[ModelPlot]:
+        """What the Model tab draws for the active model ``record`` (a
+        :class:`~kinview.training.registry.ModelRecord`) of this task.
+
+        ``predictions`` is its stored rows (DataFrame ``plateifu, field, value, confidence,
+        extra`` with ``extra`` a dict).  Default: a histogram of the predicted values.
+        Returns None for nothing to draw.
+        """
+        v = np.asarray(predictions["value"], float) if len(predictions) else np.zeros(0)
+        ok = np.isfinite(v)
+        lo, hi = (float(v[ok].min()), float(v[ok].max())) if ok.any() else (0.0, 1.0)
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        return ModelPlot("histogram", f"{self.name}: predicted value — click a bar to list its galaxies",
+                         "predicted value", v, predictions["plateifu"].astype(str).tolist(),
+                         ylabel="samples", x_range=(lo, hi),
+                         note=f"{self.name} model #{record.id} ({record.arch}): {int(ok.sum())} samples predicted")
+
+    def export_columns(self, field: str) -> Tuple[str, str]:
+        """Names of the (value, confidence) columns of this task's predictions for ``field``
+        in a label export (:func:`kinview.labels.catalogue_io.export_table`).
+
+        Default ``pred_<task>_<field>`` and ``pred_<task>_<field>_conf`` (task name with
+        non-alphanumerics as ``_``).
+        """
+        name = f"pred_{_slug(self.name)}_{field}"
+        return name, f"{name}_conf"
+
+    def probability(self, value, extra=None) -> Optional[float]:
+        """P(positive class) of a stored prediction row, for tasks with
+        :attr:`queue_label_kind`; None when the row has none."""
+        return None
+
+    def label_disagreement(self, value, confidence, extra, label) -> Optional[float]:
+        """How confidently a stored prediction disagrees with an expert label (of
+        :attr:`queue_label_kind`): the confidence of the disagreement, or None when they agree."""
+        return None
+
+    def ship_recipe(self, real_labels: Optional[str] = None, real: bool = False) -> Dict[str, Any]:
+        """How the shipped default model of this task is trained
+        (:mod:`kinview.training.ship_defaults`): on the demo survey, whose truth is imported as
+        the labels of expert ``truth``, or (``real=True``) on a survey of real data with the
+        label source ``real_labels``.
+
+        Returns
+        -------
+        dict: ``options`` (training options), optionally ``card_options`` (replacing options
+        in the shipped card, i.e. how the shipped model predicts), and for ``real``:
+        ``notes`` (card notes, ``{n}``, ``{labels}`` and ``{seed}`` filled in), ``workspace``
+        and ``trained_on`` (``{n}`` and ``{name}`` filled in).
+
+        Raises
+        ------
+        KinviewError
+            ``real`` for a task with no real-data recipe.
+        """
+        if real:
+            raise KinviewError(f"{self.name}: no recipe for a shipped model trained on real data")
+        return {"options": {}}
+
+    def options_for_model(self, options: Mapping[str, Any], n_outputs: int) -> Dict[str, Any]:
+        """Task options under which a saved model with ``n_outputs`` outputs per sample is run,
+        from the ``options`` of its card (cards of old or foreign models may lack some)."""
+        return dict(options)
 
     def describe(self) -> Dict[str, Any]:
         return {k: getattr(self, k) for k in ("name", "title", "kind", "workspace", "inputs", "target",

@@ -23,9 +23,9 @@ Augment    on the fly, per training batch: a random quarter-turn, then (half of 
            the attributes stay consistent with the rotated maps.  The dataset is never
            multiplied in memory (darkCNN stored 10 rotated copies of every map).
 Metrics    accuracy, balanced accuracy, per-class accuracy, confusion matrix (rows = true,
-           columns = predicted, in ``classes`` order); with option ``mc=K`` the evaluation also
-           reports the accuracy distribution over K random Monte-Carlo train/test splits
-           (:func:`monte_carlo`), as darkCNN did.
+           columns = predicted, in ``classes`` order); ``kinview evaluate`` also reports the
+           accuracy distribution over K random Monte-Carlo train/test splits (option ``mc=K``,
+           default 3; :func:`kinview.training.monte_carlo.monte_carlo`), as darkCNN did.
 Predictions  value = predicted class index, confidence = its probability, extra = class
            probabilities by name.
 
@@ -42,15 +42,16 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from kinview.clusters.dataset import sample_id  # the map ids in the predictions table
 from kinview.db import models as db_models
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, Task
+from kinview.tasks.base import Dataset, Task, active_model_info, confidence_text
 from kinview.tasks.registry import register
 
 CHANNELS = ("mass", "xray", "stellar")
 ATTRIBUTES = ("redshift", "mass", "xrayConc", "BCG_e1", "BCG_e2")
-#: Monte-Carlo splits run by ``kinview evaluate darkmatter`` unless option ``mc`` says otherwise
+#: Monte-Carlo splits run by ``kinview evaluate`` unless option ``mc`` says otherwise
 DEFAULT_MC = 3
 DEFAULT_OPTIONS = {"channels": ",".join(CHANNELS), "attributes": ",".join(ATTRIBUTES)}
 
@@ -96,11 +97,6 @@ def attribute_matrix(table, names: Sequence[str]) -> np.ndarray:
     return np.stack(cols, axis=1).astype(np.float32)
 
 
-def sample_id(index: int) -> str:
-    """The id of map ``index`` in the ``predictions`` table (``map000123``)."""
-    return f"map{int(index):06d}"
-
-
 @register
 class DarkMatter(Task):
     name = "darkmatter"
@@ -118,6 +114,7 @@ class DarkMatter(Task):
     default_epochs = 30
     menu_order = 30
     primary_metric = "accuracy"
+    monte_carlo_splits = DEFAULT_MC
 
     def __init__(self):
         # attribute names of the last dataset built (augment needs the BCG_e1/e2 columns)
@@ -253,134 +250,17 @@ class DarkMatter(Task):
                                     for j, v in enumerate(pr)}}))
         return rows
 
-    def evaluate_extra(self, workspace, model, options=None, state: TaskState = NULL_STATE) -> Dict[str, Any]:
-        """Extra evaluation blocks; :func:`kinview.training.trainer.evaluate` merges the returned
-        dict into its result when a task has this method.
-
-        Parameters
-        ----------
-        workspace : path-like
-            The cluster dataset.
-        model : keras.Model, ModelRecord or None
-            The evaluated model (only its architecture is used: the Monte-Carlo splits train
-            fresh models of the same architecture and recipe).
-        options : dict
-            ``mc`` (number K of random splits; default :data:`DEFAULT_MC`, 0 skips),
-            ``mc_epochs`` (default: the epochs the active model was trained for, else the
-            recipe's), ``arch`` (default: the model's architecture), ``seed``, plus the task
-            options (channels, attributes).
-
-        Returns
-        -------
-        dict: ``{"mc": {...}}`` (see :func:`monte_carlo`), or ``{}`` when ``mc`` is 0.
-        """
-        opts = dict(options or {})
-        k = DEFAULT_MC if opts.get("mc") is None else int(opts["mc"])
-        if k <= 0:
-            return {}
-        arch = opts.get("arch") or getattr(model, "arch", None) or _arch_of(model)
-        epochs = opts.get("mc_epochs")
-        card = getattr(model, "card", None)
-        if not card:
-            try:
-                rec = _active_record(workspace)
-            except KinviewError:
-                rec = None
-            card = rec.card if rec is not None else {}
-        epochs = epochs or card.get("epochs")
-        arch = arch or card.get("architecture") or self.default_arch
-        return {"mc": monte_carlo(workspace, k=k, epochs=epochs, seed=int(opts.get("seed") or 0),
-                                  state=state, arch=arch, options=opts)}
-
-
-def _arch_of(model) -> Optional[str]:
-    name = getattr(model, "name", "") or ""
-    for a in DarkMatter.architectures:
-        if name.endswith(a):
-            return a
-    return None
-
-
-def monte_carlo(workspace, k: int = 5, epochs: Optional[int] = None, seed: int = 0,
-                state: TaskState = NULL_STATE, arch: Optional[str] = None,
-                options: Optional[Mapping[str, Any]] = None,
-                test_fraction: float = 0.3) -> Dict[str, Any]:
-    """Accuracy over ``k`` random Monte-Carlo train/test splits (by cluster), as darkCNN reports.
-
-    Each split draws ``test_fraction`` of the clusters as the test set (seed ``seed + i``),
-    holds out 15 % of the rest for validation, trains a fresh model of ``arch`` with the
-    generic trainer's fitting loop (:func:`kinview.training.trainer._fit`: on-the-fly
-    augmentation, class weights, best validation weights) and scores it on the test maps.
-    Nothing is saved.
-
-    Returns
-    -------
-    dict: ``k``, ``arch``, ``epochs``, ``test_fraction``, ``accuracies`` (list), ``mean``,
-    ``std`` (sample std, ddof=1 when k > 1), ``min``, ``max``, ``per_class_accuracy``
-    (mean over splits), ``confusion`` (summed over splits; rows true, columns predicted) and
-    ``splits`` (per split: seed, n_train, n_test, accuracy, confusion).
-    """
-    from kinview.learning.splits import split_groups
-    from kinview.training.trainer import _fit, predict_arrays, setup_keras
-
-    from kinview.tasks.registry import get
-
-    task = get(DarkMatter.name)
-    opts = task.normalize_options(options)
-    arch = arch or task.default_arch
-    cfg = task.training_config(arch, opts)
-    epochs = int(epochs or cfg.get("epochs") or task.default_epochs)
-    k = int(k)
-    if k < 1:
-        raise KinviewError("darkmatter: the number of Monte-Carlo splits must be at least 1")
-    keras = setup_keras(seed)
-    data = task.build_dataset(workspace, opts, NULL_STATE, labelled_only=True)
-    classes = data.info["classes"]
-    accs, per_class, conf = [], [], np.zeros((len(classes), len(classes)), int)
-    splits: List[Dict[str, Any]] = []
-    state.set_total(k)
-    for i in range(k):
-        state.check_cancelled()
-        state.set_status(f"Monte-Carlo split {i + 1}/{k}")
-        sp = split_groups(data.groups, (1 - test_fraction, 0.0, test_fraction), seed + i)
-        rest = data.subset(sp["train"])
-        inner = split_groups(rest.groups, (0.85, 0.15, 0.0), seed + 1000 + i)
-        keras.utils.set_random_seed(int(seed) + i)
-        model = task.build_model(arch, data, opts)
-        quiet = TaskState()
-        quiet._cancel = state._cancel if hasattr(state, "_cancel") else quiet._cancel
-        _fit(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
-             seed + i, quiet, None, opts)
-        test = data.subset(sp["test"])
-        m = task.evaluate(test.y, predict_arrays(model, test.X), test)
-        accs.append(float(m["accuracy"]))
-        per_class.append([m["per_class_accuracy"][c] if m["per_class_accuracy"][c] is not None else np.nan
-                          for c in classes])
-        conf += np.asarray(m["confusion"], int)
-        splits.append({"seed": int(seed + i), "n_train": int(len(inner["train"])), "n_test": int(len(test)),
-                       "accuracy": accs[-1], "confusion": m["confusion"]})
-        state.emit("mc_split", splits[-1])
-        state.advance()
-        del model
-        keras.backend.clear_session()
-    a = np.asarray(accs)
-    pc = np.nanmean(np.asarray(per_class, float), axis=0) if per_class else []
-    return {"k": k, "arch": arch, "epochs": epochs, "test_fraction": float(test_fraction),
-            "accuracies": accs, "mean": float(a.mean()), "std": float(a.std(ddof=1)) if k > 1 else 0.0,
-            "min": float(a.min()), "max": float(a.max()), "classes": classes,
-            "per_class_accuracy": {c: (None if not np.isfinite(v) else float(v)) for c, v in zip(classes, pc)},
-            "confusion": conf.tolist(), "splits": splits}
+    def describe_prediction(self, field, value, confidence, extra=None) -> str:
+        """The predicted class with its probability, e.g. ``SIDM0.3 (confidence 0.71)``."""
+        extra = extra or {}
+        if value is None or not np.isfinite(float(value)):
+            return f"{field}: —"
+        return f"{extra.get('class', int(value))}{confidence_text(confidence)}"
 
 
 # ---------------------------------------------------------------------------- GUI helpers
 def _active_record(workspace):
-    from kinview.db.connection import DB_NAME
-
-    if not (Path(workspace) / DB_NAME).exists():
-        return None
-    from kinview.training.trainer import active_model
-
-    return active_model(workspace, DarkMatter.name)
+    return active_model_info(workspace, DarkMatter.name)
 
 
 def _prediction(workspace, model_id: int, sid: str) -> Optional[Dict[str, Any]]:
@@ -440,9 +320,9 @@ def cluster_view_data(workspace: Union[str, Path], index: int) -> Dict[str, Any]
            "classes": cs.classes, "prediction": None}
     rec = _active_record(cs.root)
     if rec is not None:
-        pred = _prediction(cs.root, rec.id, sample_id(i))
+        pred = _prediction(cs.root, rec["id"], sample_id(i))
         if pred is not None:
-            pred.update(model_id=rec.id, arch=rec.arch)
+            pred.update(model_id=rec["id"], arch=rec["arch"])
             out["prediction"] = pred
     return out
 
@@ -456,9 +336,9 @@ def active_confusion(workspace: Union[str, Path]) -> Optional[Dict[str, Any]]:
     ``n``, ``model_id``, ``arch``, ``source`` (``"test split"``).
     """
     rec = _active_record(workspace)
-    if rec is None or not rec.metrics.get("confusion"):
+    if rec is None or not rec["metrics"].get("confusion"):
         return None
-    m = rec.metrics
-    return {"classes": m.get("classes") or (rec.card.get("dataset_info") or {}).get("classes"),
+    m = rec["metrics"]
+    return {"classes": m.get("classes") or (rec["card"].get("dataset_info") or {}).get("classes"),
             "matrix": m["confusion"], "accuracy": m.get("accuracy"), "n": m.get("n"),
-            "model_id": rec.id, "arch": rec.arch, "source": "test split"}
+            "model_id": rec["id"], "arch": rec["arch"], "source": "test split"}

@@ -38,7 +38,7 @@ import numpy as np
 from kinview.db import models as db_models
 from kinview.errors import KinviewError, SurveyError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, Task
+from kinview.tasks.base import Dataset, ModelPlot, Task, active_model_info
 from kinview.tasks.registry import register
 
 SIZE = 128
@@ -245,6 +245,31 @@ class PhotoZ(Task):
         p = np.asarray(y_pred, float).reshape(-1)
         return [(sid, fld, float(v), None, None) for (sid, fld), v in zip(dataset.ids, p)]
 
+    def describe_prediction(self, field, value, confidence, extra=None) -> str:
+        if value is None or not np.isfinite(float(value)):
+            return f"{field}: —"
+        return f"z {float(value):.4f}"
+
+    def model_plot(self, workspace, record, predictions) -> Optional[ModelPlot]:
+        """Predicted against spectroscopic z of the held-out test split (every galaxy when
+        the model has no test split here); None for a catalogue without redshifts."""
+        try:
+            pz = predicted_vs_true(workspace, "test")
+            if pz is not None and len(pz["ids"]) == 0:
+                pz = predicted_vs_true(workspace, "all")
+        except (KinviewError, KeyError, ValueError):
+            return None
+        if pz is None:
+            return None
+        m = pz.get("metrics") or {}
+        figures = [f"{k} {m[k]:.3f}" for k in ("r2", "sigma_nmad", "outlier_fraction")
+                   if isinstance(m.get(k), float) and np.isfinite(m[k])]
+        hi = (float(max(np.nanmax(pz["z_true"]), np.nanmax(pz["z_pred"]))) * 1.05) if len(pz["ids"]) else None
+        return ModelPlot("scatter", "Photo-z", "spectroscopic z", pz["z_true"], pz["ids"], ylabel="predicted z",
+                         y=pz["z_pred"], x_range=None if hi is None else (0.0, hi), diagonal=True,
+                         note=(f"photoz model #{pz['model_id']} ({pz['arch']}), {pz['split']} split: "
+                               f"{len(pz['ids'])} galaxies" + (" · " + " · ".join(figures) if figures else "")))
+
 
 def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optional[Dict[str, Any]]:
     """True vs predicted redshift of the active photoz model, for the GUI's scatter plot.
@@ -260,19 +285,15 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
     ``z_pred`` (float arrays, galaxies with a catalogue redshift only), ``metrics``
     (:func:`photoz_metrics` of these points), ``model_id``, ``arch``, ``split``.
     """
-    from kinview.db.connection import DB_NAME, connect
+    from kinview.db.connection import connect
 
     root = Path(workspace).expanduser().resolve()
-    if not (root / DB_NAME).exists():
-        return None
-    from kinview.training.trainer import active_model
-
-    rec = active_model(root, PhotoZ.name)
+    rec = active_model_info(root, PhotoZ.name)
     if rec is None:
         return None
     conn = connect(root)
     try:
-        rows = db_models.prediction_rows(conn, rec.id)
+        rows = db_models.prediction_rows(conn, rec["id"])
     finally:
         conn.close()
     pred = {}
@@ -287,4 +308,4 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
     zt = np.array([ztrue[i] for i in ids], float)
     zp = np.array([pred[i] for i in ids], float)
     return {"ids": ids, "z_true": zt, "z_pred": zp, "metrics": photoz_metrics(zt, zp),
-            "model_id": rec.id, "arch": rec.arch, "split": split}
+            "model_id": rec["id"], "arch": rec["arch"], "split": split}

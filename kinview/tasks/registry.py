@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import Dict, List, Type
+from typing import Dict, List, Tuple, Type
 
 from kinview.errors import KinviewError
 
@@ -21,6 +21,11 @@ def register(cls: Type) -> Type:
         raise ValueError(f"{cls.__name__} has no task name")
     _TASKS[cls.name] = cls()
     return cls
+
+
+def unregister(name: str) -> None:
+    """Remove the task called ``name`` (tests register tasks of their own); no error if absent."""
+    _TASKS.pop(name, None)
 
 
 def _discover() -> None:
@@ -48,3 +53,17 @@ def get(name: str):
         return _TASKS[name]
     except KeyError:
         raise KinviewError(f"unknown task {name!r}; known tasks: {', '.join(sorted(_TASKS)) or 'none'}") from None
+
+
+def export_columns(task_name: str, field: str) -> Tuple[str, str]:
+    """The export's (value, confidence) column names of ``task_name``'s predictions for
+    ``field`` (:meth:`~kinview.tasks.base.Task.export_columns`); a task no longer registered
+    (a model of a removed task module) gets the default naming."""
+    _discover()
+    task = _TASKS.get(task_name)
+    if task is None:
+        from kinview.tasks.base import Task
+
+        task = Task()
+        task.name = task_name
+    return task.export_columns(field)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, Task
+from kinview.tasks.base import Dataset, ModelPlot, Task
 from kinview.tasks.registry import register
 
 
@@ -38,6 +38,7 @@ class Spin(Task):
     menu_order = 10
     primary_metric = "pearson"
     image_size = 80
+    shipped = True
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
@@ -97,3 +98,29 @@ class Spin(Task):
     def to_predictions(self, y_pred, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
         p = np.asarray(y_pred, float).reshape(-1)
         return [(pifu, fld, float(v), None, None) for (pifu, fld), v in zip(dataset.ids, p)]
+
+    def describe_prediction(self, field, value, confidence, extra=None) -> str:
+        if value is None or not np.isfinite(float(value)):
+            return f"{field}: —"
+        return f"λR_e {float(value):.3f}"
+
+    def model_plot(self, workspace, record, predictions) -> Optional[ModelPlot]:
+        """Predicted against catalogue λR_e (galaxies with a catalogue value)."""
+        from kinview.db.connection import connect
+        from kinview.db.galaxies import column_by_plateifu
+
+        conn = connect(workspace)
+        try:
+            cat = column_by_plateifu(conn, "lambda_re")
+        finally:
+            conn.close()
+        ids = [p for p, v in zip(predictions["plateifu"], predictions["value"])
+               if v is not None and cat.get(p) is not None and np.isfinite(cat[p])]
+        pred = dict(zip(predictions["plateifu"], predictions["value"]))
+        x = np.array([cat[p] for p in ids], float)
+        y = np.array([pred[p] for p in ids], float)
+        r = float(np.corrcoef(x, y)[0, 1]) if len(ids) > 2 and np.std(y) > 0 else float("nan")
+        return ModelPlot("scatter", "Spin λR_e", "catalogue λR_e", x, ids, ylabel="predicted λR_e", y=y,
+                         x_range=(0.0, 1.0), diagonal=True,
+                         note=(f"spin model #{record.id} ({record.arch}): {len(ids)} galaxies"
+                               + (f", Pearson r {r:.2f}" if np.isfinite(r) else "")))

@@ -22,10 +22,21 @@ import numpy as np
 
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import Dataset, Task
+from kinview.tasks.base import LABEL_SOURCE_OPTION, Dataset, ModelPlot, Task, TrainingOption, confidence_text
 from kinview.tasks.registry import register
 
 MODES = ("binary", "3class")
+#: histogram bins of P(usable) in the Model tab
+N_BINS = 10
+#: card notes of the shipped default trained on real fields (``ship_defaults --real``)
+REAL_SHIP_NOTES = (
+    "Trained on {n} REAL MaNGA MPL-8 stellar velocity fields (VOR10-GAU-MILESHC; public SDSS data) "
+    "with the published MPL-7 expert quality classes (Duckworth et al. 2020; label source {labels}), "
+    "usable = quality >= 1, by the 'default' recipe (exact fit of one output layer on the field's "
+    "summary statistics), seed {seed}, 70/15/15 split by galaxy (the recipe fits on train + "
+    "validation). The test split is small (see split_sizes): judge the recipe by its 5-fold "
+    "out-of-fold figures in the README (benchmarks/vfield_generalise.py). Its features are the same "
+    "for gas fields, but no real gas field was in its training set.")
 
 
 @register
@@ -46,6 +57,12 @@ class VFieldQuality(Task):
     primary_metric = "roc_auc"
 
     input_styles = ("kinview", "seed32")
+    shipped = True
+    queue_label_kind = "quality"
+    training_options = (LABEL_SOURCE_OPTION,
+                        TrainingOption("mode", "mode", (("binary", "binary (usable?)", "binary"),
+                                                        ("3class", "3 classes (quality 0/1/2)", "3class")),
+                                       default="binary"))
 
     def import_options(self, style: str, n_outputs: int) -> dict:
         """Imported models: ``input`` as given, ``mode`` from the outputs (1 value: P(usable);
@@ -175,3 +192,64 @@ class VFieldQuality(Task):
                              {"mode": "3class", "probs": [round(float(v), 5) for v in row],
                               "p_usable": float(row[1:].sum())}))
         return rows
+
+    # GUI, export and queues ---------------------------------------------
+    def describe_prediction(self, field, value, confidence, extra=None) -> str:
+        """``stellar: P(usable) 0.83 (confidence 0.83)``; three-class rows give the quality."""
+        extra = extra or {}
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            return f"{field}: —"
+        conf = confidence_text(confidence)
+        if extra.get("mode") == "3class":
+            pu = extra.get("p_usable")
+            pu = f", P(usable) {pu:.2f}" if pu is not None else ""
+            return f"{field}: quality {int(round(value))}{conf}{pu}"
+        return f"{field}: P(usable) {value:.2f}{conf}"
+
+    def probability(self, value, extra=None) -> Optional[float]:
+        """P(usable): the value of a binary row, ``extra["p_usable"]`` of a three-class row."""
+        extra = extra or {}
+        if extra.get("mode") == "3class":
+            v = extra.get("p_usable")
+        else:
+            v = value
+        return float("nan") if v is None else float(v)
+
+    def label_disagreement(self, value, confidence, extra, label) -> Optional[float]:
+        """Binary: usable (label ≥ 1) against P(usable) ≥ 0.5, confidence max(P, 1 − P);
+        three-class: the predicted quality differs from the label, confidence = its probability."""
+        extra = extra or {}
+        if extra.get("mode") == "3class":
+            return float(confidence) if int(round(value)) != int(label) else None
+        p = self.probability(value, extra)
+        return max(p, 1 - p) if (p >= 0.5) != (label >= 1) else None
+
+    def model_plot(self, workspace, record, predictions) -> Optional[ModelPlot]:
+        """Histogram of P(usable) over every predicted field (click a bar: its galaxies)."""
+        pu = np.array([self.probability(v, e) for v, e in zip(predictions["value"], predictions["extra"])], float)
+        mode = (record.card.get("options") or {}).get("mode") or "binary"
+        acc = (record.metrics or {}).get("accuracy")
+        acc = f" · test accuracy {acc:.3f}" if isinstance(acc, float) else ""
+        return ModelPlot("histogram", "Predicted usability of every field — click a bar to list its galaxies",
+                         "P(usable)", pu, predictions["plateifu"].astype(str).tolist(), ylabel="fields",
+                         x_range=(0.0, 1.0), bins=N_BINS,
+                         note=(f"{self.name} model #{record.id} ({record.arch}, {mode}): "
+                               f"{int(np.isfinite(pu).sum())} fields predicted{acc}"))
+
+    def options_for_model(self, options, n_outputs: int) -> Dict[str, Any]:
+        """A card without ``mode`` (an old or imported model): 3 outputs mean three classes."""
+        opts = dict(options)
+        if "mode" not in opts:
+            opts["mode"] = "3class" if n_outputs == 3 else "binary"
+        return opts
+
+    def ship_recipe(self, real_labels: Optional[str] = None, real: bool = False) -> Dict[str, Any]:
+        """Demo: binary, on the truth; real: the survey's stellar fields and expert labels
+        (the shipped model then predicts stellar and gas fields)."""
+        if not real:
+            return {"options": {"labels": "expert:truth", "mode": "binary"}}
+        return {"options": {"labels": real_labels or None, "fields": "stellar"},
+                "card_options": {"fields": ["stellar", "gas"]},
+                "notes": REAL_SHIP_NOTES,
+                "workspace": "{n} real MaNGA MPL-8 stellar fields with MPL-7 expert labels ({name})",
+                "trained_on": "real MaNGA MPL-8 stellar velocity fields, MPL-7 expert labels"}

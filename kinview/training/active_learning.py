@@ -1,13 +1,17 @@
 """Queues for labelling with a model in the loop (used by the GUI).
 
+They apply to a task that learns a per-field expert label
+(:attr:`kinview.tasks.base.Task.queue_label_kind`, e.g. ``quality``).
+
 ``most_uncertain``
-    Fields with no current quality label (by any expert) whose active-model prediction is the
-    least confident: P(usable) nearest 0.5 in binary mode (confidence = max(P, 1 − P)),
-    the lowest top-class probability in three-class mode.
+    Fields with no current label of that kind (by any expert) whose active-model prediction
+    is the least confident (the stored ``confidence``, e.g. max(P, 1 − P) of a binary
+    classifier).
 ``likely_label_errors``
     Labelled fields whose *out-of-sample* prediction (stored with ``extra["oof"] = true``:
     the model's held-out test split, or k-fold cross-validation with
-    ``train(..., options={"oof_folds": k})``) confidently disagrees with the label.
+    ``train(..., options={"oof_folds": k})``) confidently disagrees with the label
+    (:meth:`kinview.tasks.base.Task.label_disagreement`).
 """
 from __future__ import annotations
 
@@ -20,19 +24,25 @@ import pandas as pd
 QUEUE_COLUMNS = ["plateifu", "field", "value", "confidence"]
 
 
-def _binary_usable(value: float, extra: dict) -> float:
-    """P(usable) from a stored vfield-quality prediction (binary or 3class)."""
-    if extra.get("mode") == "3class":
-        return float(extra.get("p_usable", np.nan))
-    return float(value)
+def _task(task):
+    from kinview.tasks.registry import get
+
+    task = get(task) if isinstance(task, str) else task
+    if not task.queue_label_kind:
+        from kinview.errors import KinviewError
+
+        raise KinviewError(f"{task.name}: no labelling queues (the task learns no per-field expert label)")
+    return task
 
 
-def most_uncertain(workspace_dir: Union[str, Path], task="vfield-quality", n: int = 50,
+def most_uncertain(workspace_dir: Union[str, Path], task, n: int = 50,
                    expert: Optional[str] = None) -> pd.DataFrame:
     """Up to ``n`` unlabelled fields, least confident first.
 
     Parameters
     ----------
+    task : str or Task
+        A task with a :attr:`~kinview.tasks.base.Task.queue_label_kind`.
     expert : str, optional
         Count only this expert's labels as "labelled" (default: anybody's).
 
@@ -43,11 +53,12 @@ def most_uncertain(workspace_dir: Union[str, Path], task="vfield-quality", n: in
     from kinview.learning.datasets import current_labels
     from kinview.training.prediction import predictions
 
-    pred = predictions(workspace_dir, task)
+    task = _task(task)
+    pred = predictions(workspace_dir, task.name)
     if pred.empty:
         return pd.DataFrame(columns=QUEUE_COLUMNS)
     cur = current_labels(workspace_dir)
-    cur = cur[cur["kind"] == "quality"]
+    cur = cur[cur["kind"] == task.queue_label_kind]
     if expert:
         cur = cur[cur["expert"] == expert]
     labelled = set(zip(cur["plateifu"], cur["field"]))
@@ -57,12 +68,12 @@ def most_uncertain(workspace_dir: Union[str, Path], task="vfield-quality", n: in
     return pred[QUEUE_COLUMNS].reset_index(drop=True)
 
 
-def likely_label_errors(workspace_dir: Union[str, Path], task="vfield-quality", n: int = 50,
+def likely_label_errors(workspace_dir: Union[str, Path], task, n: int = 50,
                         min_confidence: float = 0.8, expert: Optional[str] = None) -> pd.DataFrame:
     """Labelled fields whose out-of-fold prediction confidently disagrees with the label.
 
-    A binary disagreement is usable-vs-not (label quality ≥ 1 vs P(usable) ≥ 0.5); in
-    three-class mode the predicted quality differs from the label.
+    The task says what disagreeing means (:meth:`~kinview.tasks.base.Task.label_disagreement`;
+    for ``quality`` labels in binary mode: usable-vs-not, label ≥ 1 against P(usable) ≥ 0.5).
 
     Returns
     -------
@@ -73,27 +84,21 @@ def likely_label_errors(workspace_dir: Union[str, Path], task="vfield-quality", 
     from kinview.training.prediction import predictions
 
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]
-    pred = predictions(workspace_dir, task)
+    task = _task(task)
+    pred = predictions(workspace_dir, task.name)
     if pred.empty:
         return pd.DataFrame(columns=cols)
     pred = pred[np.array([bool(e.get("oof")) for e in pred["extra"]], bool)]
     cur = current_labels(workspace_dir)
-    cur = cur[(cur["kind"] == "quality") & cur["value"].notna()]
+    cur = cur[(cur["kind"] == task.queue_label_kind) & cur["value"].notna()]
     if expert:
         cur = cur[cur["expert"] == expert]
     merged = pred.merge(cur[["plateifu", "field", "expert", "value"]].rename(columns={"value": "label"}),
                         on=["plateifu", "field"])
     rows = []
     for r in merged.itertuples(index=False):
-        extra = r.extra or {}
-        if extra.get("mode") == "3class":
-            disagree = int(round(r.value)) != int(r.label)
-            conf = float(r.confidence)
-        else:
-            p = _binary_usable(r.value, extra)
-            disagree = (p >= 0.5) != (r.label >= 1)
-            conf = max(p, 1 - p)
-        if disagree and conf >= min_confidence:
+        conf = task.label_disagreement(r.value, r.confidence, r.extra or {}, r.label)
+        if conf is not None and conf >= min_confidence:
             rows.append((r.plateifu, r.field, r.expert, float(r.label), float(r.value), conf))
     out = pd.DataFrame(rows, columns=cols)
     return out.sort_values(["confidence", "plateifu"], ascending=[False, True]).head(int(n)).reset_index(drop=True)

@@ -98,7 +98,7 @@ def fit_head(task, model, train, val, cfg: Dict[str, Any], state: TaskState) -> 
     import keras
 
     from kinview.learning.splits import class_weights
-    from kinview.training.trainer import _loss_value
+    from kinview.training.fit import loss_value
 
     t0 = time.perf_counter()
     state.set_total(1)
@@ -126,10 +126,10 @@ def fit_head(task, model, train, val, cfg: Dict[str, Any], state: TaskState) -> 
     head = model.get_layer(head_name)
     head.set_weights([Wk.astype(np.float32), bk.astype(np.float32)])
     row: Dict[str, Any] = {"epoch": 1, "epochs": 1}
-    row["loss"] = _loss_value(model, y, _probabilities(F, Wk, bk))
+    row["loss"] = loss_value(model, y, _probabilities(F, Wk, bk))
     if len(val):
         pv = _probabilities(_features(extractor, val.X), Wk, bk)
-        row["val_loss"] = _loss_value(model, np.asarray(val.y), pv)
+        row["val_loss"] = loss_value(model, np.asarray(val.y), pv)
         vm = task.evaluate(val.y, pv, val)
         for key in ("accuracy", getattr(task, "primary_metric", "")):
             if key and isinstance(vm.get(key), float) and np.isfinite(vm[key]):

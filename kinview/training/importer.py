@@ -38,6 +38,7 @@ import numpy as np
 
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
+from kinview.training.use import one_keras_thread
 
 FORMATS = ("keras", "h5", "savedmodel")
 #: input styles (``--input``); ``kinview`` is the task's own preprocessing
@@ -129,7 +130,7 @@ class SavedModelPredictor:
     """
 
     def __init__(self, path: Union[str, Path]):
-        from kinview.training.trainer import setup_keras
+        from kinview.training.use import setup_keras
 
         setup_keras()
         import tensorflow as tf
@@ -258,7 +259,7 @@ def load_external(path: Union[str, Path], fmt: Optional[str] = None) -> InputAda
         sm = SavedModelPredictor(path)
         return InputAdapter(sm, fmt, sm.loader)
     check_config(_keras_config(path, fmt), str(path))
-    from kinview.training.trainer import setup_keras
+    from kinview.training.use import setup_keras
 
     keras = setup_keras()
     import kinview.nets.layers  # noqa: F401  (kinview's own serializable layers)
@@ -301,6 +302,7 @@ def _destination(workspace: Path, task_name: str, src: Path, fmt: str) -> Path:
         n += 1
 
 
+@one_keras_thread
 def import_model(path: Union[str, Path], task, workspace_dir: Union[str, Path],
                  input_style: Optional[str] = None, state: TaskState = NULL_STATE):
     """Import a published model into a workspace's registry (inactive); returns its record.
@@ -312,10 +314,10 @@ def import_model(path: Union[str, Path], task, workspace_dir: Union[str, Path],
     task : str or Task
     workspace_dir : path-like
         The survey directory.
-    input_style : {'kinview', 'seed32'}, optional
-        How the task's inputs are made for this model (``vfield-quality`` only):
-        ``seed32`` is the seed's own preprocessing
-        (:func:`kinview.kinematics.inputs.seed32_input`); default kinview's.
+    input_style : str, optional
+        How the task's inputs are made for this model, one of the task's ``input_styles``
+        (e.g. ``seed32``, the seed's own preprocessing of velocity fields,
+        :func:`kinview.kinematics.inputs.seed32_input`); default kinview's.
 
     Returns
     -------
@@ -364,7 +366,7 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
     from kinview.db.connection import connect, transaction
     from kinview.training.model_card import card_path, write_card
     from kinview.training.registry import ModelRecord
-    from kinview.training.trainer import _mark_rows, _version, predict_arrays
+    from kinview.training.use import kinview_version, mark_rows, predict_arrays
 
     style = input_style or "kinview"
     if style not in INPUT_STYLES:
@@ -407,7 +409,7 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
         pred = pred.reshape(-1, 1)
     if not np.isfinite(pred).all():
         raise KinviewError(f"{src}: the model gives non-finite outputs on {task.name} inputs")
-    rows = _mark_rows(task.to_predictions(pred, full), {}, {}, full)
+    rows = mark_rows(task.to_predictions(pred, full), {}, {}, full)
 
     # metrics on every labelled sample (the model was trained elsewhere)
     metrics: Dict[str, Any] = {}
@@ -437,7 +439,7 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
         "target": task.target, "input_shape": list(model.input_shape), "output_shape": list(model.output_shape),
         "workspace": str(workspace), "label_source": label_source, "metrics": metrics,
         "held_out": "all labelled samples (model trained elsewhere)", "n_samples": int(len(full)),
-        "date": now, "kinview_version": _version(), "n_params": model.count_params(),
+        "date": now, "kinview_version": kinview_version(), "n_params": model.count_params(),
         "notes": f"Imported from {src} ({fmt}); trained outside kinview: its training data are not known here.",
     }
     if getattr(model.model, "v2_error", None):

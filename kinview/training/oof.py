@@ -3,7 +3,7 @@
 Every labelled sample gets a prediction from a model that never saw its galaxy: the galaxies
 are dealt into K folds (:func:`kinview.learning.splits.kfold_groups`, fixed by the seed), and
 for each fold a model is trained with the task's recipe on the other K − 1 folds (split again
-85/15 into fit and validation, as :func:`kinview.training.trainer.train` does) and predicts the
+85/15 into fit and validation, as :func:`kinview.training.fit.train` does) and predicts the
 held-out fold.  The metrics over all out-of-fold predictions, with 95 % bootstrap intervals
 over galaxies (:meth:`kinview.tasks.base.Task.metrics_with_intervals`), say how the *recipe*
 does on these labels, using every label once as a test case, where a single held-out test
@@ -24,12 +24,13 @@ import numpy as np
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
+from kinview.training.use import one_keras_thread
 
 
 def recipe(task, arch: Optional[str], options: Optional[Dict[str, Any]], epochs: Optional[int] = None
            ) -> Tuple[str, Dict[str, Any], Dict[str, Any], int]:
-    """``(arch, options, cfg, epochs)`` as :func:`kinview.training.trainer.train` resolves them."""
-    from kinview.training.trainer import RECIPE_OVERRIDES
+    """``(arch, options, cfg, epochs)`` as :func:`kinview.training.fit.train` resolves them."""
+    from kinview.training.fit import RECIPE_OVERRIDES
 
     opts = task.normalize_options(dict(options or {}))
     arch = arch or task.default_arch
@@ -56,7 +57,8 @@ def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: 
     and the fold (0..k−1) that held the sample out.
     """
     from kinview.learning.splits import kfold_groups, split_groups
-    from kinview.training.trainer import _fit, predict_arrays, setup_keras
+    from kinview.training.fit import fit_model
+    from kinview.training.use import predict_arrays, setup_keras
 
     import logging
 
@@ -79,7 +81,7 @@ def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: 
         model = task.build_model(arch, rest, options)
         quiet = TaskState()
         quiet._cancel = state._cancel  # share cancellation, not progress
-        _fit(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
+        fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
              seed + fold, quiet, None, options)
         held = dataset.subset(held_idx)
         p = np.asarray(predict_arrays(model, held.X))
@@ -98,6 +100,7 @@ def sample_description(kind: str, n: int, k: Optional[int] = None, unit: str = "
     return f"held-out test split, n={n}"
 
 
+@one_keras_thread
 def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Optional[str] = None,
                  epochs: Optional[int] = None, seed: int = 0, options: Optional[Dict[str, Any]] = None,
                  state: TaskState = NULL_STATE, store: bool = True, n_boot: int = 1000) -> Dict[str, Any]:
@@ -111,7 +114,7 @@ def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Option
     k : int
         Folds (by galaxy / group).
     arch, epochs, seed, options
-        As for :func:`kinview.training.trainer.train` (``options["labels"]`` picks the label
+        As for :func:`kinview.training.fit.train` (``options["labels"]`` picks the label
         source).
     store : bool
         Write the run and its predictions to the survey database.
@@ -125,7 +128,7 @@ def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Option
     ``headline`` (metric keys to show, in order), ``seconds``, ``run_id`` (when stored).
     """
     from kinview.tasks.registry import get
-    from kinview.training.trainer import setup_keras
+    from kinview.training.use import setup_keras
 
     task = get(task) if isinstance(task, str) else task
     workspace = Path(workspace_dir).expanduser().resolve()
@@ -195,7 +198,7 @@ def evaluation_summary(workspace_dir: Union[str, Path], task) -> Dict[str, Any]:
     """
     from kinview.db.oof_runs import latest_run
     from kinview.tasks.registry import get
-    from kinview.training.trainer import active_model
+    from kinview.training.registry import active_model
 
     task = get(task) if isinstance(task, str) else task
     out: Dict[str, Any] = {"task": task.name, "headline": list(task.headline_metrics()), "test": None, "oof": None}

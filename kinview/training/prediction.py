@@ -15,7 +15,8 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
-from kinview.training.trainer import active_model, predict_arrays
+from kinview.training.registry import active_model
+from kinview.training.use import predict_arrays
 
 __all__ = ["predictions", "predict_fields"]
 

@@ -2,9 +2,8 @@
 
 :func:`decide` scores the task's active model on the *new* model's held-out test split (the
 same samples, the same labels, the same metric) and lets the new model take over only when
-it is at least as good on the task's primary metric (``Task.primary_metric``: ROC AUC for
-``vfield-quality``, Pearson r for ``spin``, R² for ``photoz``, accuracy for ``darkmatter``;
-every one higher-is-better).  Otherwise the new model is stored inactive, and the decision
+it is at least as good on the task's primary metric (``Task.primary_metric``, e.g. ROC AUC,
+Pearson r, R² or accuracy; every one higher-is-better).  Otherwise the new model is stored inactive, and the decision
 (with both figures and the reason) is written into its model card as ``activation`` so that
 the CLI and the training panel can say why and offer to activate it anyway.
 
@@ -23,6 +22,7 @@ import numpy as np
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
+from kinview.training.use import one_keras_thread
 
 #: figures compared, in order of preference (first finite pair wins); all higher-is-better
 FALLBACK_METRICS = ("accuracy",)
@@ -60,11 +60,11 @@ def score_model_on(task, workspace: Path, rec, held: Dataset, new_pred, options:
     model's ``input: seed32``); targets are ``held.y``.  Raises :class:`KinviewError` when
     the model cannot be run or does not cover every held-out sample.
     """
-    from kinview.training.trainer import _card_options, load_model, predict_arrays
+    from kinview.training.use import card_options, load_model, predict_arrays
 
     card = rec.card or {}
     model = load_model(rec.path)
-    opts = _card_options(card, model)
+    opts = card_options(card, model, task)
     opts.pop("labels", None)           # inputs only: targets come from the new model's split
     opts.pop("oof_folds", None)
     for key in ("fields",):            # score every sample the new model was scored on
@@ -151,6 +151,7 @@ def decide(task, workspace: Path, held: Dataset, new_pred, new_metrics: Dict[str
     return out
 
 
+@one_keras_thread
 def compare_models(task, workspace_dir, records=None, state: TaskState = NULL_STATE) -> Dict[str, Any]:
     """Metrics of several models of one task on the *same* held-out samples.
 

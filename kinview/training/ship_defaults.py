@@ -3,12 +3,14 @@
 Usage (documented in ``models/README.md``)::
 
     kinview demo --out /tmp/demo --n 400 --seed 0
-    python -m kinview.training.ship_defaults /tmp/demo [--out models] [--seed 0]
-        [--vfield-survey REAL_SURVEY [--vfield-labels expert:NAME]]
+    python -m kinview.training.ship_defaults /tmp/demo [--out models] [--seed 0] [--tasks A,B]
+        [--real TASK=REAL_SURVEY ... [--real-labels expert:NAME]]
 
-With ``--vfield-survey``, ``vfield-quality`` is trained on that survey's expert labels instead
-(e.g. the real MaNGA MPL-8 stellar fields of ``../shared/realdata/mpl8_stellar_dev`` with the
-MPL-7 expert classes: public SDSS data), and its card says so.
+The tasks default to those that ship a model (:attr:`kinview.tasks.base.Task.shipped`).  With
+``--real TASK=DIR`` that task is trained on that survey's expert labels instead (e.g.
+``vfield-quality`` on the real MaNGA MPL-8 stellar fields of
+``../shared/realdata/mpl8_stellar_dev`` with the MPL-7 expert classes: public SDSS data), as the
+task's :meth:`~kinview.tasks.base.Task.ship_recipe` says, and its card says so.
 
 The demo survey's ``truth.csv`` is imported as the labels of an expert called ``truth``
 (:func:`kinview.training.truth_labels.import_truth_as_expert`; a perfect synthetic
@@ -30,28 +32,22 @@ NOTES = ("Trained on a SYNTHETIC kinview demo survey (kinview demo --n {n} --see
          "on your own labels ('kinview train TASK --survey DIR') before trusting it on real data.")
 
 
-NOTES_REAL = ("Trained on {n} REAL MaNGA MPL-8 stellar velocity fields (VOR10-GAU-MILESHC; public SDSS data) "
-              "with the published MPL-7 expert quality classes (Duckworth et al. 2020; label source {labels}), "
-              "usable = quality >= 1, by the 'default' recipe (exact fit of one output layer on the field's "
-              "summary statistics), seed {seed}, 70/15/15 split by galaxy (the recipe fits on train + "
-              "validation). The test split is small (see split_sizes): judge the recipe by its 5-fold "
-              "out-of-fold figures in the README (benchmarks/vfield_generalise.py). Its features are the same "
-              "for gas fields, but no real gas field was in its training set.")
-
-
 def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
-         tasks: Sequence[str] = ("vfield-quality", "spin"), demo_seed: int = 0,
-         vfield_survey: Optional[Path] = None, vfield_labels: Optional[str] = None) -> Dict[str, Path]:
+         tasks: Optional[Sequence[str]] = None, demo_seed: int = 0,
+         real: Optional[Dict[str, Path]] = None, real_labels: Optional[str] = None) -> Dict[str, Path]:
     """Train and copy the default models; return ``{task: shipped path}``.
 
-    ``vfield_survey`` (with ``vfield_labels``, default: its only expert) trains
-    ``vfield-quality`` on a survey of real fields with expert labels instead of the demo."""
+    ``tasks`` default to the tasks that ship a model; ``real`` maps a task to a survey of real
+    data whose expert labels (``real_labels``, default: its only expert) it is trained on
+    instead of the demo's truth."""
     from kinview.data.survey import Survey
     from kinview.paths import models_dir
     from kinview.progress import tqdm_state
-    from kinview.learning.datasets import training_labels
+    from kinview.tasks import get
+    from kinview.learning.datasets import quality_labels, training_labels
+    from kinview.training.fit import train
     from kinview.training.model_card import card_path, write_card
-    from kinview.training.trainer import train
+    from kinview.training.shipped import shipped_tasks
     from kinview.training.truth_labels import import_truth_as_expert
 
     survey_dir = Path(survey_dir).resolve()
@@ -61,24 +57,21 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
     if training_labels(survey_dir, "expert:truth").empty:
         import_truth_as_expert(survey_dir, expert="truth")
     notes = NOTES.format(n=n, demo_seed=demo_seed)
+    real = {k: Path(v) for k, v in (real or {}).items()}
     shipped = {}
-    for task in tasks:
-        opts = {"card_notes": notes}
+    for task in (shipped_tasks() if tasks is None else tasks):
+        recipe = get(task).ship_recipe(real_labels, real=task in real)
+        opts = dict(recipe.get("options") or {}, card_notes=notes)
         where = survey_dir
         workspace = f"synthetic demo survey (kinview demo --n {n} --seed {demo_seed})"
         trained_on = "synthetic demo survey"
-        if task == "vfield-quality":
-            opts.update(labels="expert:truth", mode="binary")
-            if vfield_survey is not None:
-                where = Path(vfield_survey).resolve()
-                opts.update(labels=vfield_labels or None, fields="stellar")
-                from kinview.learning.datasets import quality_labels
-
-                _, source = quality_labels(where, vfield_labels)
-                n_real = len(Survey.open(where).plateifus())
-                opts["card_notes"] = NOTES_REAL.format(n=n_real, labels=source, seed=seed)
-                workspace = f"{n_real} real MaNGA MPL-8 stellar fields with MPL-7 expert labels ({where.name})"
-                trained_on = "real MaNGA MPL-8 stellar velocity fields, MPL-7 expert labels"
+        if task in real:
+            where = real[task].resolve()
+            _, source = quality_labels(where, real_labels)   # the label source resolved
+            n_real = len(Survey.open(where).plateifus())
+            opts["card_notes"] = recipe.get("notes", "").format(n=n_real, labels=source, seed=seed)
+            workspace = recipe.get("workspace", "{name}").format(n=n_real, name=where.name)
+            trained_on = recipe.get("trained_on", "").format(n=n_real, name=where.name)
         with tqdm_state(f"train {task}", unit="epoch") as state:
             rec = train(task, where, arch="default", seed=seed, options=opts, state=state)
         dest = out_dir / f"{task}-default.keras"
@@ -87,8 +80,8 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
         card.update(path=dest.name, workspace=workspace, notes=opts["card_notes"], trained_on=trained_on,
                     shipped=True)
         card.get("dataset_info", {}).pop("workspace", None)
-        if vfield_survey is not None and task == "vfield-quality":
-            card["options"] = dict(card.get("options") or {}, fields=["stellar", "gas"])  # predicts both
+        if recipe.get("card_options"):   # how the shipped model predicts (e.g. every field)
+            card["options"] = dict(card.get("options") or {}, **recipe["card_options"])
         write_card(card_path(dest), card)
         m = rec.metrics
         print(f"{task}: {dest} ({dest.stat().st_size / 1e6:.2f} MB) "
@@ -105,13 +98,19 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="output folder (default: kinview's models/)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--demo-seed", type=int, default=0, help="the --seed the demo was made with (for the card)")
-    p.add_argument("--tasks", default="vfield-quality,spin")
-    p.add_argument("--vfield-survey", default=None,
-                   help="train vfield-quality on this survey's expert labels (e.g. real MaNGA fields)")
-    p.add_argument("--vfield-labels", default=None, help="label source there (default: its only expert)")
+    p.add_argument("--tasks", default=None, help="comma-separated (default: every task that ships a model)")
+    p.add_argument("--real", action="append", default=[], metavar="TASK=DIR",
+                   help="train TASK on this survey's expert labels (e.g. real MaNGA fields); repeatable")
+    p.add_argument("--real-labels", default=None, help="label source there (default: its only expert)")
     a = p.parse_args(argv)
-    ship(a.survey, Path(a.out) if a.out else None, a.seed, a.tasks.split(","), a.demo_seed,
-         Path(a.vfield_survey) if a.vfield_survey else None, a.vfield_labels)
+    real = {}
+    for pair in a.real:
+        task, sep, where = pair.partition("=")
+        if not sep:
+            p.error(f"--real takes TASK=DIR, not {pair!r}")
+        real[task.strip()] = Path(where)
+    ship(a.survey, Path(a.out) if a.out else None, a.seed, a.tasks.split(",") if a.tasks else None,
+         a.demo_seed, real, a.real_labels)
     return 0
 
 

@@ -8,15 +8,20 @@ their model cards say so.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, List, Union
+from typing import Iterable, List, Optional, Union
 
 from kinview.progress import NULL_STATE, TaskState
 
-#: Tasks whose shipped model is run on a MaNGA survey at first start.
-SURVEY_TASKS = ("vfield-quality", "spin")
+
+def shipped_tasks() -> List[str]:
+    """Tasks whose shipped model is run on a survey at first start
+    (:attr:`kinview.tasks.base.Task.shipped`), in menu order."""
+    from kinview.tasks import get, names
+
+    return [n for n in names() if get(n).shipped]
 
 
-def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Iterable[str] = SURVEY_TASKS,
+def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Optional[Iterable[str]] = None,
                                 state: TaskState = NULL_STATE) -> List[str]:
     """Run each task's shipped model on the survey when the task has no active model there.
 
@@ -24,9 +29,9 @@ def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Iterable[st
     ----------
     survey_dir : path-like
         An ingested survey directory.
-    tasks : iterable of str
-        Task names; tasks without a shipped model, or with an active model in the survey,
-        are skipped.
+    tasks : iterable of str, optional
+        Task names (default: :func:`shipped_tasks`); tasks without a shipped model, or with
+        an active model in the survey, are skipped.
     state : TaskState
         Progress and cancellation (checked between tasks and inside prediction).
 
@@ -35,10 +40,11 @@ def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Iterable[st
     list of str
         The tasks whose predictions were written (their shipped model is now active).
     """
-    from kinview.training.trainer import active_model, predict, shipped_model_path
+    from kinview.training.registry import active_model, shipped_model_path
+    from kinview.training.use import predict
 
     done = []
-    for name in tasks:
+    for name in (shipped_tasks() if tasks is None else tasks):
         state.check_cancelled()
         if active_model(survey_dir, name) is not None or shipped_model_path(name) is None:
             continue

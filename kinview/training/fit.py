@@ -1,4 +1,4 @@
-"""Training orchestration: dataset → split → fit → held-out metrics → save → predictions.
+"""Training: dataset → split → fit → held-out metrics → save → predictions.
 
 :func:`train` is generic over :class:`kinview.tasks.base.Task`: it asks the task for its
 dataset, model, recipe (:meth:`~kinview.tasks.base.Task.training_config`), augmentation,
@@ -25,10 +25,8 @@ used by :func:`kinview.training.active_learning.likely_label_errors`); with
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -37,123 +35,20 @@ import numpy as np
 from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
+from kinview.training.registry import ModelRecord
+from kinview.training.use import (as_task, kinview_version, mark_rows, one_keras_thread, predict_arrays,
+                                  setup_keras, take_samples)
 
 MODELS_SUBDIR = "models"
 #: options that override the architecture's recipe (``Task.training_config``)
 RECIPE_OVERRIDES = ("class_weight", "batch_size", "early_stopping")
 
 
-# ----------------------------------------------------------------------------- records
-# the model registry (rows, activation, removal) lives in kinview.training.registry; these
-# names stay importable from here
-from kinview.training.registry import (ModelRecord, activate_model, active_model, list_models,  # noqa: E402,F401
-                                       remove_model, shipped_model_path)
-
-
-def _task(task):
-    from kinview.tasks.registry import get
-
-    return get(task) if isinstance(task, str) else task
-
-
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def setup_keras(seed: Optional[int] = None, threads: Optional[int] = None):
-    """Import Keras quietly (TF logs off, oneDNN off) and seed every generator; return keras."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    import keras
-
-    if threads and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf  # only to size its thread pools, before first use
-
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-        except RuntimeError:
-            pass  # already initialised: keep the existing pools
-    if seed is not None:
-        keras.utils.set_random_seed(int(seed))
-    return keras
-
-
-def load_model(path: Union[str, Path]):
-    """Load a saved ``.keras`` model with ``safe_mode=True`` (no Lambda, no arbitrary code).
-
-    Imported models (a ``.h5`` file, a SavedModel directory, or a ``.keras`` file whose card
-    says ``source: imported``) are loaded by :func:`kinview.training.importer.load_external`
-    and come back behind an adapter with the same ``predict_on_batch`` / ``output_shape``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise KinviewError(f"{path}: no such model file")
-    if path.is_dir() or path.suffix.lower() in (".h5", ".hdf5"):
-        from kinview.training.importer import load_external
-
-        return load_external(path)
-    from kinview.training.model_card import read_card
-
-    if read_card(path).get("source") == "imported":
-        from kinview.training.importer import load_external
-
-        return load_external(path)
-    keras = setup_keras()
-    import kinview.nets.layers  # noqa: F401  (registers kinview's serializable layers, if any)
-    from kinview.nets.field_summary import register
-
-    register()  # kinview>FieldSummary (no weights, no code from the file)
-
-    try:
-        return keras.saving.load_model(str(path), safe_mode=True, compile=False)
-    except Exception as exc:
-        raise KinviewError(f"{path}: cannot load model ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
-
-
-def predict_arrays(model, X, batch_size: int = 256) -> np.ndarray:
-    """Run a model on inputs (array or dict) in fixed-size batches (the last one padded, so the
-    backend traces one function only), without callbacks or progress."""
-    n = len(next(iter(X.values()))) if isinstance(X, dict) else len(X)
-    if n == 0:
-        return np.zeros((0,) + tuple(int(d) for d in model.output_shape[1:]), np.float32)
-    bs = int(min(batch_size, max(n, 1))) if n < batch_size else int(batch_size)
-    out = []
-    for start in range(0, n, bs):
-        xb = _take(X, slice(start, start + bs))
-        m = len(next(iter(xb.values()))) if isinstance(xb, dict) else len(xb)
-        if m < bs:
-            pad = lambda a: np.concatenate([a, np.zeros((bs - m,) + a.shape[1:], a.dtype)])  # noqa: E731
-            xb = {k: pad(v) for k, v in xb.items()} if isinstance(xb, dict) else pad(xb)
-        out.append(np.asarray(model.predict_on_batch(xb))[:m])
-    return np.concatenate(out)
-
-
-def check_inputs(model, X, path, task_name: str) -> None:
-    """Refuse (one line) a model whose input shape does not fit the task's samples, e.g. a
-    spin model given to ``predict vfield-quality`` without its card."""
-    if isinstance(X, dict):
-        return
-    want = getattr(model, "input_shape", None)
-    if not isinstance(want, tuple) or not want or isinstance(want[0], (tuple, list)):
-        return
-    got = tuple(np.shape(X)[1:])
-    need = tuple(want[1:])
-    if any(n is None for n in need):
-        return
-    # compare the values per sample: a (32, 32) field fits a (32, 32, 1) input (imported
-    # models get a channel axis added), a (80, 80, 3) image does not
-    if int(np.prod([int(n) for n in need])) != int(np.prod(got)):
-        raise KinviewError(f"{path}: this model takes inputs of shape {need}, but {task_name} "
-                           f"samples are {got}: not a {task_name} model")
-
-
-# ----------------------------------------------------------------------------- fitting
-def _take(X, idx):
-    return {k: v[idx] for k, v in X.items()} if isinstance(X, dict) else X[idx]
-
-
-def _loss_value(model, y, p) -> float:
+def loss_value(model, y, p) -> float:
     """Mean of the model's compiled loss on predictions ``p`` (eager, numpy in and out)."""
     import keras
 
@@ -165,7 +60,7 @@ def _loss_value(model, y, p) -> float:
     return float(np.mean(keras.ops.convert_to_numpy(fn(y.astype(np.float32), p))))
 
 
-def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs: int, seed: int,
+def fit_model(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs: int, seed: int,
          state: TaskState, on_epoch_model: Optional[Callable] = None, options=None) -> Dict[str, Any]:
     """Fit ``model`` in place with a numpy batch loop (``train_on_batch``) and restore the
     weights of the best validation epoch; return the history.
@@ -238,7 +133,7 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
             if state.cancelled:
                 raise Cancelled()
             idx = order[b * step:(b + 1) * step]
-            xb = augment(_take(train.X, idx), rng)
+            xb = augment(take_samples(train.X, idx), rng)
             logs = model.train_on_batch(xb, ytr[idx], sample_weight=w[idx], return_dict=True)
             for k, v in logs.items():
                 sums[k] = sums.get(k, 0.0) + float(v) * len(idx)
@@ -249,7 +144,7 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
         row.update({k: v / max(seen, 1) for k, v in sums.items()})
         if has_val:
             pv = predict_arrays(model, val.X)
-            row["val_loss"] = _loss_value(model, yval, pv)
+            row["val_loss"] = loss_value(model, yval, pv)
             vm = task.evaluate(val.y, pv, val)
             for k in ("accuracy", "rmse", primary):
                 if k and isinstance(vm.get(k), float) and np.isfinite(vm[k]):
@@ -294,28 +189,12 @@ def _fit(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], epochs:
             "class_weight": cw}
 
 
-# ----------------------------------------------------------------------------- database
 def _models_dir(workspace: Path) -> Path:
     d = workspace / MODELS_SUBDIR
     d.mkdir(parents=True, exist_ok=True)
     return d
 
 
-def _insert_model(conn, task: str, arch: str, path: str, metrics, label_hash: str, card,
-                  active: bool = True, event: str = "trained", note: str = "") -> int:
-    from kinview.db import models as models_db
-
-    return models_db.insert(conn, task, arch, path, metrics, label_hash, card, active=active,
-                            event=event, note=note)
-
-
-def _write_predictions(conn, model_id: int, rows) -> int:
-    from kinview.db import models as models_db
-
-    return models_db.write_predictions(conn, model_id, rows)
-
-
-# ----------------------------------------------------------------------------- train
 def _split_of_groups(dataset: Dataset, splits: Dict[str, np.ndarray]) -> Dict[str, str]:
     out = {}
     for name, idx in splits.items():
@@ -324,6 +203,7 @@ def _split_of_groups(dataset: Dataset, splits: Dict[str, np.ndarray]) -> Dict[st
     return out
 
 
+@one_keras_thread
 def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epochs: Optional[int] = None,
           seed: int = 0, options: Optional[Dict[str, Any]] = None, state: TaskState = NULL_STATE,
           on_epoch_model: Optional[Callable] = None, label_source: Optional[str] = None,
@@ -333,9 +213,9 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     Parameters
     ----------
     task : str or Task
-        e.g. ``"vfield-quality"``.
+        A registered task name (:func:`kinview.tasks.names`) or task.
     workspace_dir : path-like
-        The survey directory (or cluster dataset for ``darkmatter``).
+        The task's workspace: a survey directory, or a cluster dataset.
     arch : str, optional
         Architecture name (default: the task's ``default_arch``).
     epochs : int, optional
@@ -369,7 +249,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     """
     from kinview.learning.splits import split_groups
 
-    task = _task(task)
+    task = as_task(task)
     workspace = Path(workspace_dir).expanduser().resolve()
     opts = dict(options or {})
     if label_source:
@@ -402,7 +282,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     model = task.build_model(arch, dataset, opts)
     if opts.get("run_eagerly"):
         model.run_eagerly = True  # no graph tracing: slower steps, faster start (tiny data, debugging)
-    fit = _fit(task, model, tr, va, cfg, epochs, seed, state, on_epoch_model, opts)
+    fit = fit_model(task, model, tr, va, cfg, epochs, seed, state, on_epoch_model, opts)
 
     test_pred = predict_arrays(model, te.X) if len(te) else None
     metrics = task.evaluate(te.y, test_pred, te) if len(te) else {}
@@ -420,7 +300,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     k = int(opts.get("oof_folds") or 0)
     if k >= 2:
         oof = cross_val_predict(task, dataset, arch, cfg, max(1, epochs), seed, k, opts, state)
-    rows = _mark_rows(rows, group_split, oof, full)
+    rows = mark_rows(rows, group_split, oof, full)
     state.check_cancelled()
 
     train_seconds = time.perf_counter() - t_start
@@ -446,7 +326,7 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
         "seconds_per_epoch": fit["seconds_per_epoch"], "fit_seconds": fit["seconds"],
         "total_seconds": train_seconds, "predict_per_second": (len(full) / pred_seconds if pred_seconds > 0 else None),
         "history": fit["history"],
-        "date": _now(), "kinview_version": _version(), "keras_version": keras.__version__,
+        "date": _now(), "kinview_version": kinview_version(), "keras_version": keras.__version__,
         "backend": keras.backend.backend(), "n_params": int(model.count_params()),
         "notes": opts.get("card_notes") or "",
     }
@@ -462,12 +342,6 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     return _save_and_activate(task, workspace, arch, model, card, rows, state)
 
 
-def _version() -> str:
-    from kinview import __version__
-
-    return __version__
-
-
 def _data_hash(dataset: Dataset) -> str:
     import hashlib
 
@@ -478,29 +352,6 @@ def _data_hash(dataset: Dataset) -> str:
     for arr in (X.values() if isinstance(X, dict) else [X]):
         h.update(np.ascontiguousarray(arr).tobytes()[:: max(1, arr.nbytes // 1_000_000)])
     return h.hexdigest()[:16]
-
-
-def _mark_rows(rows, group_split: Dict[str, str], oof: Dict, dataset: Optional[Dataset] = None):
-    """Tag prediction rows with the split of their group (a galaxy, or a cluster for
-    darkmatter, whose samples are projections with ids of their own)."""
-    group_of = {}
-    if dataset is not None:
-        group_of = {str(sid): str(g) for (sid, _field), g in zip(dataset.ids, dataset.groups)}
-    out = []
-    for p, f, v, c, extra in rows:
-        extra = dict(extra or {})
-        split = group_split.get(group_of.get(str(p), str(p)), "unlabelled")
-        extra["split"] = split
-        if (p, f) in oof:
-            ov, oc, oextra = oof[(p, f)]
-            extra.update({"oof": True, "full_value": v, "full_confidence": c})
-            if oextra:
-                extra.update({k: val for k, val in oextra.items() if k not in ("split",)})
-            v, c = ov, oc
-        elif split == "test":
-            extra["oof"] = True
-        out.append((p, f, v, c, extra))
-    return out
 
 
 def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, Any], rows,
@@ -531,12 +382,12 @@ def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, 
             decision = card.get("activation") or {}
             make_active = bool(decision.get("activate", True))
             with transaction(conn):
-                model_id = _insert_model(conn, task.name, arch, str(path), card.get("metrics", {}),
-                                         card.get("label_hash", ""), card, active=make_active,
-                                         note=decision.get("reason", ""))
+                model_id = models_db.insert(conn, task.name, arch, str(path), card.get("metrics", {}),
+                                            card.get("label_hash", ""), card, active=make_active,
+                                            note=decision.get("reason", ""))
                 if not make_active:
                     models_db.add_event(conn, model_id, task.name, "kept-inactive", decision.get("reason", ""))
-                _write_predictions(conn, model_id, rows)
+                models_db.write_predictions(conn, model_id, rows)
             row = models_db.get(conn, model_id)
         finally:
             conn.close()
@@ -560,7 +411,7 @@ def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], ep
     """
     from kinview.learning.splits import kfold_groups, split_groups
 
-    task = _task(task)
+    task = as_task(task)
     out = {}
     import keras
 
@@ -575,159 +426,9 @@ def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], ep
             model.run_eagerly = True
         quiet = TaskState()
         quiet._cancel = state._cancel  # share cancellation, not progress
-        _fit(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
+        fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
              seed + fold, quiet, None, options)
         held = dataset.subset(held_idx)
         for p, f, v, c, extra in task.to_predictions(predict_arrays(model, held.X), held):
             out[(p, f)] = (v, c, extra)
     return out
-
-
-# ----------------------------------------------------------------------------- use
-def resolve_model(workspace_dir: Union[str, Path], task, model_path=None):
-    """(path, ModelRecord or None, source) of the model to use: an explicit path, the
-    workspace's active model, or the shipped default."""
-    task = _task(task)
-    if model_path:
-        path = Path(model_path).expanduser().resolve()
-        if not path.exists() and str(model_path).strip().isdigit():   # a registry id
-            from kinview.training.registry import get_model
-
-            rec = get_model(workspace_dir, int(model_path))
-            if rec.task != task.name:
-                raise KinviewError(f"model {rec.id} is a {rec.task} model, not {task.name}")
-            if rec.removed:
-                raise KinviewError(f"model {rec.id} was removed on {rec.removed}")
-            return Path(rec.path), rec, "registry"
-        if not path.exists():
-            raise KinviewError(f"{path}: no such model file")
-        return path, None, "path"
-    rec = active_model(workspace_dir, task)
-    if rec is not None and Path(rec.path).exists():
-        return Path(rec.path), rec, "active"
-    shipped = shipped_model_path(task)
-    if shipped is not None:
-        return shipped, None, "shipped"
-    raise KinviewError(f"no {task.name} model in {workspace_dir} and none shipped; "
-                       f"run 'kinview train {task.name} --survey {workspace_dir}'")
-
-
-def _card_options(card: Dict[str, Any], model) -> Dict[str, Any]:
-    opts = dict(card.get("options") or {})
-    if "mode" not in opts and card.get("task") == "vfield-quality":
-        shape = model.output_shape
-        opts["mode"] = "3class" if shape[-1] == 3 else "binary"
-    return opts
-
-
-def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskState = NULL_STATE,
-            activate: bool = True) -> ModelRecord:
-    """Predict every sample of the workspace with a model and store the predictions.
-
-    The model is ``model_path``, else the workspace's active model, else the shipped default.
-    A model not yet in the ``models`` table (a path, the shipped one) is recorded; with
-    ``activate`` it becomes the task's active model.  Returns its record.
-    """
-    from kinview.db import models as models_db
-    from kinview.db.connection import connect, transaction
-    from kinview.training.model_card import read_card
-
-    task = _task(task)
-    workspace = Path(workspace_dir).expanduser().resolve()
-    path, rec, source = resolve_model(workspace, task, model_path)
-    card = rec.card if rec is not None and rec.card else read_card(path)
-    if card.get("task") and card["task"] != task.name:
-        raise KinviewError(f"{path}: a {card['task']} model, not {task.name}")
-    model = load_model(path)
-    opts = _card_options(card, model)
-    opts.pop("labels", None)  # targets are not needed to predict; any label source will do
-    opts = task.normalize_options(opts)
-    state.set_status(f"reading {task.name} samples")
-    full = task.build_dataset(workspace, opts, state, labelled_only=False)
-    state.check_cancelled()
-    state.set_status(f"predicting {len(full)} samples")
-    check_inputs(model, full.X, path, task.name)
-    pred = predict_arrays(model, full.X)
-    rows = _mark_rows(task.to_predictions(pred, full), _groups_from_card(card, workspace), {}, full)
-    state.check_cancelled()
-    conn = connect(workspace)
-    try:
-        with transaction(conn):
-            if rec is None:
-                row = models_db.find_by_path(conn, task.name, str(path))
-                if row is None or row["removed"] is not None:
-                    card = dict(card) or {"task": task.name}
-                    card.setdefault("source", source)
-                    model_id = _insert_model(conn, task.name, card.get("architecture", "unknown"), str(path),
-                                             card.get("metrics", {}), card.get("label_hash", ""), card,
-                                             active=activate, event="recorded", note=f"{source} model")
-                else:
-                    model_id = int(row["id"])
-            else:
-                model_id = rec.id
-            if activate:
-                models_db.activate(conn, model_id, note="predict")
-            _write_predictions(conn, model_id, rows)
-        row = models_db.get(conn, model_id)
-    finally:
-        conn.close()
-    state.set_status(f"{len(rows)} predictions written")
-    out = ModelRecord.from_row(row)
-    out.skipped = list(full.info.get("skipped") or [])  # (id, field, reason) not predicted
-    return out
-
-
-def _groups_from_card(card: Dict[str, Any], workspace: Path) -> Dict[str, str]:
-    if str(card.get("workspace", "")) != str(workspace):
-        return {}
-    return {g: "test" for g in card.get("test_groups") or []}
-
-
-def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: TaskState = NULL_STATE,
-             options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """Held-out metrics of a model on the workspace's current labels.
-
-    The held-out samples are the model's test split (groups listed in its card) when the
-    workspace holds them; for a model trained elsewhere (e.g. the shipped default on another
-    survey) every labelled sample is held out.  A task with an ``evaluate_extra(workspace,
-    model, options, state) -> dict`` method adds its blocks to the result.
-    """
-    task = _task(task)
-    workspace = Path(workspace_dir).expanduser().resolve()
-    path, rec, source = resolve_model(workspace, task, model_path)
-    from kinview.training.model_card import read_card
-
-    card = rec.card if rec is not None and rec.card else read_card(path)
-    model = load_model(path)
-    opts = _card_options(card, model)
-    if source == "shipped" or str(card.get("workspace", "")) != str(workspace):
-        opts.pop("labels", None)  # trained elsewhere: score against this survey's own labels
-    opts.update({k: v for k, v in (options or {}).items() if v is not None})
-    opts = task.normalize_options(opts)
-    data = task.build_dataset(workspace, opts, state, labelled_only=True)
-    test_groups = set(card.get("test_groups") or [])
-    present = np.array([str(g) in test_groups for g in data.groups], bool)
-    if present.any():
-        held = data.subset(np.flatnonzero(present))
-        which = "test split of the model card"
-    else:
-        held = data
-        which = "all labelled samples (model trained on other data)"
-    check_inputs(model, held.X, path, task.name)
-    pred = predict_arrays(model, held.X)
-    metrics = task.evaluate(held.y, pred, held)
-    result = {"task": task.name, "model": str(path), "model_source": source,
-              "architecture": card.get("architecture"), "options": opts,
-              "label_source": data.info.get("label_source"), "label_hash": data.label_hash,
-              "trained_label_hash": card.get("label_hash"), "held_out": which,
-              "n_held_out": len(held), "metrics": metrics}
-    if len(held):   # the same figures with 95 % bootstrap intervals (by galaxy)
-        from kinview.training.oof import sample_description
-
-        result["metrics_intervals"] = task.metrics_with_intervals(held.y, pred, held.groups)
-        result["samples"] = (sample_description("test", len(held)) if present.any()
-                             else f"all {len(held)} labelled samples (model trained on other data)")
-    extra = getattr(task, "evaluate_extra", None)  # task-specific blocks (e.g. darkmatter's MC splits)
-    if extra is not None:
-        result.update(extra(workspace, model, dict(opts, **(options or {})), state) or {})
-    return result
