@@ -12,7 +12,17 @@ import time
 from pathlib import Path
 from typing import Optional, Tuple
 
+from kinview import paths
+from kinview.data.catalogue import find_catalogue
+from kinview.data.survey import Survey
+from kinview.demo import generate_survey
 from kinview.errors import KinviewError
+from kinview.gui import worker
+from kinview.gui.main_window import MainWindow
+from kinview.gui.screenshot import save_window
+from kinview.labels.experts import needs_first_run_prompt
+from kinview.session.loading import fit_pas_if_none
+from kinview.training.shipped import predict_with_shipped_models
 
 #: Qt platforms that need no display server.
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "minimalegl", "wayland-egl")
@@ -83,7 +93,6 @@ def _has_survey(path: Path) -> bool:
         return False
     if (path / "kinview.sqlite").exists():
         return True
-    from kinview.data.catalogue import find_catalogue
 
     return find_catalogue(path) is not None
 
@@ -99,12 +108,7 @@ def create_demo_survey(out: Path, n: int = DEMO_N, seed: int = DEMO_SEED, show_p
     index it.  Raises the generator's error if it fails."""
     from PyQt5 import QtCore, QtWidgets
 
-    from kinview.gui import worker
-
     def job(state):
-        from kinview.data.survey import Survey
-        from kinview.demo import generate_survey
-
         out.mkdir(parents=True, exist_ok=True)
         state.set_status("generating the demo survey")
         generate_survey(out, n=n, seed=seed, jobs=jobs, state=state)
@@ -140,9 +144,6 @@ def start_pa_fits(window) -> None:
     """At every start: fit (fast method, background) the fields that have no stored PA fit
     yet — a new survey's, or the rest of an interrupted fit; progress and a Cancel button in
     the status bar.  The check itself runs in the worker too."""
-    from kinview.gui import worker
-    from kinview.session.loading import fit_pas_if_none
-
     w = worker.submit(fit_pas_if_none, str(window.survey_dir))
     window.attach_pa_fit(w)            # progress bar + Cancel; the list refreshes as fits land
     w.finished.connect(lambda count: count and window.statusBar().showMessage(
@@ -154,9 +155,6 @@ def start_pa_fits(window) -> None:
 def start_shipped_predictions(window) -> None:
     """Run the shipped default models (background) on a survey that has no model of its own,
     then refresh the prediction columns, filters and queues."""
-    from kinview.gui import worker
-    from kinview.training.shipped import predict_with_shipped_models
-
     w = worker.submit(predict_with_shipped_models, str(window.survey_dir))
     window.shipped_worker = w
     w.status.connect(lambda text: window.statusBar().showMessage(text))
@@ -174,8 +172,6 @@ def start_shipped_predictions(window) -> None:
 
 
 def open_window(survey_dir: Path, expert: Optional[str] = None, size: Optional[Tuple[int, int]] = None):
-    from kinview.gui.main_window import MainWindow
-
     window = MainWindow(survey_dir, expert=expert)
     if size is not None:
         window.resize(*size)
@@ -186,8 +182,6 @@ def schedule_first_run_prompt(window, explicit: Optional[str] = None) -> bool:
     """Ask for the expert's name once the window is up, when nothing names the expert yet
     (no ``--expert``, no ``$KINVIEW_EXPERT``, no saved name).  Returns whether it was scheduled."""
     from PyQt5 import QtCore
-
-    from kinview.labels.experts import needs_first_run_prompt
 
     if not needs_first_run_prompt(explicit, window.settings.expert or ""):
         return False
@@ -224,7 +218,6 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
     elif not has_display():
         print(NO_DISPLAY_HINT, file=sys.stderr)
         return 3
-    from kinview import paths
 
     default = survey_dir is None
     survey = Path(survey_dir).expanduser() if survey_dir else paths.default_survey_dir()
@@ -242,8 +235,6 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         # and queues work from the first start
         window.table_loaded.connect(lambda: start_pa_fits(window))
     if screenshot:
-        from kinview.gui.screenshot import save_window
-
         window.show()
         ok = wait_drawn(window)
         if window.load_error:
@@ -252,7 +243,6 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
             raise KinviewError(f"{survey}: no galaxy could be drawn for the screenshot")
         out = save_window(window, screenshot)
         print(f"kinview: screenshot of {window.view.drawn_plateifu} written to {out}")
-        from kinview.gui import worker
 
         pa_worker = getattr(window, "pa_worker", None)
         if pa_worker is not None:

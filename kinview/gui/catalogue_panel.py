@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from kinview.data.galaxy_card import load_card
 from kinview.gui import worker
 
 
@@ -74,8 +75,6 @@ class CataloguePanel(QtWidgets.QWidget):
 
 def install(window) -> CataloguePanel:
     """Add the catalogue dock to a MainWindow; it follows the galaxy on screen."""
-    from kinview.data.galaxy_card import load_card
-
     panel = CataloguePanel()
     window.catalogue_dock = window.add_panel("Catalogue", panel, "left")  # under the list
     pending = {"worker": None}
