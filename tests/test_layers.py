@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import functools
 import os
 import shutil
 import subprocess
@@ -112,20 +113,25 @@ LAZY_INTERNAL_OK = {
 }
 
 
+@functools.lru_cache(maxsize=1)
 def _lazy_internal_imports():
+    """(file, line, module) of every kinview import inside a function."""
+    found = []
     for path in sorted((ROOT / "kinview").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for func in ast.walk(tree):
-            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                continue
-            for node in ast.walk(func):
-                if isinstance(node, ast.ImportFrom) and node.level == 0 and \
-                        (node.module or "").split(".")[0] == "kinview":
-                    yield rel, node.lineno, node.module
-                elif isinstance(node, ast.Import) and any(a.name.split(".")[0] == "kinview"
-                                                          for a in node.names):
-                    yield rel, node.lineno, node.names[0].name
+
+        def visit(node, in_function):
+            for child in ast.iter_child_nodes(node):
+                if in_function and isinstance(child, ast.ImportFrom) and child.level == 0 and \
+                        (child.module or "").split(".")[0] == "kinview":
+                    found.append((rel, child.lineno, child.module))
+                elif in_function and isinstance(child, ast.Import) and \
+                        any(a.name.split(".")[0] == "kinview" for a in child.names):
+                    found.append((rel, child.lineno, child.names[0].name))
+                visit(child, in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+        visit(ast.parse(path.read_text(encoding="utf-8")), False)
+    return tuple(found)
 
 
 def test_kinview_modules_are_imported_at_module_level():
