@@ -32,8 +32,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional, Union
 
-from kinview.data.net_errors import describe_any
-from kinview.data.survey import Survey
 from kinview.errors import KinviewError
 
 #: Where the query's description is cached beside the catalogue.
@@ -340,6 +338,8 @@ def query_specobj(cuts: SpecObjCuts, out_dir: Union[str, Path], data_release: in
 
 
 def _ingest(out: Path) -> None:
+    from kinview.data.survey import Survey
+
     survey = Survey.open(out, ingest=False)
     try:
         survey.ingest()
@@ -363,6 +363,7 @@ def _run_query(sql: str, data_release: int, timeout: float, base_url: Optional[s
     except KinviewError:
         raise
     except Exception as exc:  # noqa: BLE001 - network / server errors become one line
+        from kinview.data.net_errors import describe_any
 
         text = describe_any(exc, url or conf.skyserver_baseurl)
         raise KinviewError(f"SDSS query failed: {text}") from None

@@ -13,11 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 
-from kinview.db import models as db_models
-from kinview.db.connection import DB_NAME, connect
 from kinview.errors import KinviewError
-from kinview.kinematics.inputs import image_input
-from kinview.learning.intervals import classification_intervals, regression_intervals
 from kinview.progress import NULL_STATE, TaskState
 
 Inputs = Union[np.ndarray, Dict[str, np.ndarray]]
@@ -150,6 +146,9 @@ def active_model_info(workspace, task_name: str) -> Optional[Dict[str, Any]]:
     import json
     from pathlib import Path
 
+    from kinview.db import models as db_models
+    from kinview.db.connection import DB_NAME, connect
+
     if not (Path(workspace) / DB_NAME).exists():
         return None
     conn = connect(workspace)
@@ -244,6 +243,8 @@ class Task:
         KinviewError
             The style is not one of :attr:`input_styles`.
         """
+        from kinview.errors import KinviewError
+
         if style not in self.input_styles:
             raise KinviewError(f"--input {style}: {self.name} takes "
                                f"{' or '.join(self.input_styles)} inputs")
@@ -264,6 +265,8 @@ class Task:
         -------
         ndarray uint8 (image_size, image_size, 3)
         """
+        from kinview.kinematics.inputs import image_input
+
         if not self.image_size:
             raise KinviewError(f"task {self.name} does not predict from colour images")
         arr = image_input(rgb, int(self.image_size))
@@ -327,6 +330,8 @@ class Task:
         :mod:`kinview.learning.intervals` defines them: classifiers get ROC AUC, balanced
         accuracy, accuracy and the majority baseline with the class counts; regressors get
         Pearson, Spearman and RMSE.  Override for task-specific figures."""
+        from kinview.learning.intervals import classification_intervals, regression_intervals
+
         if self.kind == "regression":
             return regression_intervals(y_true, y_pred, groups, n_boot, seed)
         return classification_intervals(y_true, y_pred, groups, n_boot, seed)

@@ -48,11 +48,6 @@ from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset, Task, active_model_info, confidence_text
 from kinview.tasks.registry import register
-from kinview.clusters.dataset import load_clusters
-from kinview.db.connection import connect
-from kinview.learning.metrics import classification_metrics
-from kinview.nets.darkmatter import build
-from kinview.nets.layers import affine_batch
 
 CHANNELS = ("mass", "xray", "stellar")
 ATTRIBUTES = ("redshift", "mass", "xrayConc", "BCG_e1", "BCG_e2")
@@ -149,6 +144,8 @@ class DarkMatter(Task):
     # ------------------------------------------------------------------ data
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
+        from kinview.clusters.dataset import load_clusters
+
         opts = self.normalize_options(options)
         cs = load_clusters(workspace_dir)
         channels = opts["channels"].split(",")
@@ -188,6 +185,8 @@ class DarkMatter(Task):
         return Dataset(X, y, ids, groups, h.hexdigest()[:16], info)
 
     def build_model(self, arch: str, dataset: Dataset, options=None):
+        from kinview.nets.darkmatter import build
+
         X = dataset.X
         maps = X["maps"]
         n_attr = X["attributes"].shape[1] if "attributes" in X else 0
@@ -200,6 +199,8 @@ class DarkMatter(Task):
 
         Returns a new dict with the same keys and shapes; the input batch is not modified.
         """
+        from kinview.nets.layers import affine_batch
+
         maps = np.asarray(X["maps"], np.float32)
         n = len(maps)
         quarter = rng.integers(0, 4, n) * 90.0
@@ -223,6 +224,8 @@ class DarkMatter(Task):
 
     # ------------------------------------------------------------------ metrics / rows
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
+        from kinview.learning.metrics import classification_metrics
+
         p = np.asarray(y_pred, float)
         classes = list((dataset.info.get("classes") if dataset is not None else None)
                        or [str(i) for i in range(p.shape[1])])
@@ -261,6 +264,8 @@ def _active_record(workspace):
 
 
 def _prediction(workspace, model_id: int, sid: str) -> Optional[Dict[str, Any]]:
+    from kinview.db.connection import connect
+
     conn = connect(workspace)
     try:
         row = db_models.prediction_of(conn, model_id, sid)
@@ -288,6 +293,8 @@ def cluster_view_data(workspace: Union[str, Path], index: int) -> Dict[str, Any]
         ``{"class", "class_index", "confidence", "probs": {class: p}, "split", "model_id",
         "arch"}``.
     """
+    from kinview.clusters.dataset import load_clusters
+
     cs = load_clusters(workspace)
     n = len(cs)
     if not 0 <= int(index) < n:

@@ -35,15 +35,8 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from kinview.data.catalogue import find_catalogue, read_catalogue
-from kinview.data.images import load_image
 from kinview.db import models as db_models
-from kinview.db.connection import connect
 from kinview.errors import KinviewError, SurveyError
-from kinview.kinematics.inputs import image_input
-from kinview.learning.datasets import image_arrays, open_survey
-from kinview.nets.layers import random_dihedral
-from kinview.nets.photoz import build
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset, ModelPlot, Task, active_model_info
 from kinview.tasks.registry import register
@@ -87,6 +80,8 @@ def _plain_catalogue(root: Path):
     """(DataFrame with ``id``, ``z``; id column name) of a catalogue without ``plateifu``."""
     import pandas as pd
 
+    from kinview.data.catalogue import find_catalogue
+
     path = find_catalogue(root)
     if path is None:
         raise SurveyError(f"{root}: no catalogue (catalogue.fits/.csv/.ecsv/.parquet or drpall-*.fits)")
@@ -117,6 +112,8 @@ def _plain_catalogue(root: Path):
 
 
 def _has_plateifu(root: Path) -> bool:
+    from kinview.data.catalogue import find_catalogue, read_catalogue
+
     path = find_catalogue(root)
     if path is None:
         return True       # let Survey explain what is missing
@@ -143,6 +140,8 @@ def redshift_table(workspace: Union[str, Path]):
 
     root = Path(workspace).expanduser().resolve()
     if _has_plateifu(root):
+        from kinview.learning.datasets import open_survey
+
         gal = open_survey(root).galaxies()
         return pd.DataFrame({"id": gal.index.to_numpy(str), "z": gal["z"].to_numpy(float)})
     return _plain_catalogue(root)[0]
@@ -150,6 +149,9 @@ def redshift_table(workspace: Union[str, Path]):
 
 def _load_images(root: Path, ids: List[str], state: TaskState) -> Tuple[np.ndarray, np.ndarray]:
     """(float32 (n, 128, 128, 3), has_image bool (n,)) for a catalogue without plate-ifus."""
+    from kinview.data.images import load_image
+    from kinview.kinematics.inputs import image_input
+
     out = np.zeros((len(ids), SIZE, SIZE, 3), np.float32)
     has = np.zeros(len(ids), bool)
     state.set_status(f"reading {len(ids)} images")
@@ -189,6 +191,8 @@ class PhotoZ(Task):
                       labelled_only: bool = True) -> Dataset:
         root = Path(workspace_dir).expanduser().resolve()
         if _has_plateifu(root):
+            from kinview.learning.datasets import image_arrays, open_survey
+
             survey = open_survey(root, state)
             arrays = image_arrays(survey, SIZE, state)
             gal = survey.galaxies()
@@ -220,6 +224,8 @@ class PhotoZ(Task):
                        h.hexdigest()[:16], info)
 
     def build_model(self, arch: str, dataset: Dataset, options=None):
+        from kinview.nets.photoz import build
+
         y = np.asarray(dataset.y, float)
         y = y[np.isfinite(y)]
         z_mean = float(y.mean()) if len(y) else 0.1
@@ -228,6 +234,8 @@ class PhotoZ(Task):
 
     def augment(self, X, rng: np.random.Generator):
         """Random flips and quarter-turns per image (exact resampling)."""
+        from kinview.nets.layers import random_dihedral
+
         return random_dihedral(X, rng)
 
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
@@ -277,6 +285,8 @@ def predicted_vs_true(workspace: Union[str, Path], split: str = "test") -> Optio
     ``z_pred`` (float arrays, galaxies with a catalogue redshift only), ``metrics``
     (:func:`photoz_metrics` of these points), ``model_id``, ``arch``, ``split``.
     """
+    from kinview.db.connection import connect
+
     root = Path(workspace).expanduser().resolve()
     rec = active_model_info(root, PhotoZ.name)
     if rec is None:

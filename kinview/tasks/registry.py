@@ -9,9 +9,7 @@ import importlib
 import pkgutil
 from typing import Dict, List, Tuple, Type
 
-import kinview.tasks as package
 from kinview.errors import KinviewError
-from kinview.tasks.base import Task
 
 _TASKS: Dict[str, "object"] = {}
 _discovered = False
@@ -34,6 +32,7 @@ def _discover() -> None:
     global _discovered
     if _discovered:
         return
+    import kinview.tasks as package
 
     for info in pkgutil.iter_modules(package.__path__):
         if info.name not in ("base", "registry") and not info.name.startswith("_"):
@@ -63,6 +62,8 @@ def export_columns(task_name: str, field: str) -> Tuple[str, str]:
     _discover()
     task = _TASKS.get(task_name)
     if task is None:
+        from kinview.tasks.base import Task
+
         task = Task()
         task.name = task_name
     return task.export_columns(field)

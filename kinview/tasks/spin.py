@@ -15,13 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from kinview.db.connection import connect
-from kinview.db.galaxies import column_by_plateifu
 from kinview.errors import KinviewError
-from kinview.learning.datasets import image_arrays, open_survey, vfield_arrays
-from kinview.learning.metrics import regression_metrics
-from kinview.nets.layers import random_affine
-from kinview.nets.spin import build
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset, ModelPlot, Task
 from kinview.tasks.registry import register
@@ -48,6 +42,8 @@ class Spin(Task):
 
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
+        from kinview.learning.datasets import image_arrays, open_survey, vfield_arrays
+
         survey = open_survey(workspace_dir, state)
         arrays = image_arrays(survey, 80, state)
         gal = survey.galaxies()
@@ -84,13 +80,19 @@ class Spin(Task):
                        h.hexdigest()[:16], info)
 
     def build_model(self, arch: str, dataset: Dataset, options=None):
+        from kinview.nets.spin import build
+
         return build(arch)
 
     def augment(self, X, rng: np.random.Generator):
         """Zoom ±25 %, rotation ±45°, flips, shifts ±5 % (bilinear, outside pixels 0)."""
+        from kinview.nets.layers import random_affine
+
         return random_affine(X, rng, max_angle=45.0, zoom_range=0.25, shift_frac=0.05, flips=True)
 
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
+        from kinview.learning.metrics import regression_metrics
+
         return regression_metrics(y_true, y_pred)
 
     def to_predictions(self, y_pred, dataset: Dataset) -> List[Tuple[str, str, float, float, Optional[dict]]]:
@@ -104,6 +106,9 @@ class Spin(Task):
 
     def model_plot(self, workspace, record, predictions) -> Optional[ModelPlot]:
         """Predicted against catalogue λR_e (galaxies with a catalogue value)."""
+        from kinview.db.connection import connect
+        from kinview.db.galaxies import column_by_plateifu
+
         conn = connect(workspace)
         try:
             cat = column_by_plateifu(conn, "lambda_re")

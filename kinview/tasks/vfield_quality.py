@@ -21,13 +21,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from kinview.errors import KinviewError
-from kinview.learning.datasets import label_hash, open_survey, quality_labels, vfield_arrays
-from kinview.learning.metrics import classification_metrics
-from kinview.nets.layers import random_affine
-from kinview.nets.vfield import build
 from kinview.progress import NULL_STATE, TaskState
-from kinview.tasks.base import (Dataset, LABEL_SOURCE_OPTION, ModelPlot, Task, TrainingOption,
-                                confidence_text)
+from kinview.tasks.base import LABEL_SOURCE_OPTION, Dataset, ModelPlot, Task, TrainingOption, confidence_text
 from kinview.tasks.registry import register
 
 MODES = ("binary", "3class")
@@ -112,6 +107,8 @@ class VFieldQuality(Task):
     # data ----------------------------------------------------------------
     def build_dataset(self, workspace_dir, options=None, state: TaskState = NULL_STATE,
                       labelled_only: bool = True) -> Dataset:
+        from kinview.learning.datasets import label_hash, open_survey, quality_labels, vfield_arrays
+
         opts = self.normalize_options(options)
         survey = open_survey(workspace_dir, state)
         arrays = vfield_arrays(survey, 32, state, style=opts["input"])
@@ -163,14 +160,20 @@ class VFieldQuality(Task):
                        label_hash(labels, source), info)
 
     def build_model(self, arch: str, dataset: Dataset, options=None):
+        from kinview.nets.vfield import build
+
         return build(arch, n_classes=self.n_classes(self.normalize_options(options)))
 
     def augment(self, X, rng: np.random.Generator):
         """Random rotation (any angle) and flips, bilinear, outside pixels 0 (= masked)."""
+        from kinview.nets.layers import random_affine
+
         return random_affine(X, rng, max_angle=180.0, flips=True, fill=0.0)
 
     # results -------------------------------------------------------------
     def evaluate(self, y_true, y_pred, dataset: Optional[Dataset] = None) -> Dict[str, Any]:
+        from kinview.learning.metrics import classification_metrics
+
         p = np.asarray(y_pred)
         n_classes = 2 if (p.ndim == 1 or p.shape[1] == 1) else p.shape[1]
         return classification_metrics(y_true, p, n_classes)
