@@ -18,6 +18,14 @@ Usage::
                                    [--repeat 3] [--json]
 
 Without ``--survey`` a demo survey of ``--n`` galaxies is written to a temporary folder.
+
+Beside each fit it runs a peer in the same conditions (``--no-kernel`` skips it): a pure-numpy
+micro-kernel (small-array sorts, reductions and matrix products, one BLAS thread, about as
+long as the fast fit) that does no I/O and no SQLite.  If the kernel's CPU time and wall-time
+ratio rise under load as the fit's do, the rise belongs to the machine (cores shared with the
+busy processes, caches, the hypervisor), not to kinview.  On Linux each figure also gives the
+time spent runnable but waiting for a core (``/proc/self/schedstat``), so that
+wall ≈ CPU + run-queue wait + sleep (I/O).
 The survey's ``pa_fits`` table is refitted (``refit=True``) on a temporary copy.
 """
 from __future__ import annotations
@@ -54,19 +62,79 @@ def busy_processes(n: int):
             p.wait()
 
 
+def _schedstat():
+    """(on-CPU ns, run-queue wait ns) of this process's main thread, or None off Linux."""
+    try:
+        with open(f"/proc/self/task/{os.getpid()}/schedstat") as fh:
+            run, wait, _ = fh.read().split()
+        return int(run), int(wait)
+    except (OSError, ValueError):
+        return None
+
+
+def kernel(iterations: int = 3000) -> None:
+    """A pure-numpy CPU kernel: no I/O, no SQLite, small arrays like the fit's
+    (about 0.1 ms of CPU per iteration here)."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(64, 64))
+    v = rng.normal(size=4096)
+    for _ in range(int(iterations)):
+        b = a @ a.T
+        w = np.sort(v * b[0, 0])
+        a = a + 1e-9 * np.tanh(w[:4096].reshape(64, 64))
+
+
+def run_timed(func, repeat: int) -> dict:
+    """Median wall and CPU time of ``repeat`` calls of ``func`` (and run-queue wait)."""
+    runs = []
+    for _ in range(repeat):
+        s0 = _schedstat()
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = func()
+        w, c = time.perf_counter() - w0, time.process_time() - c0
+        s1 = _schedstat()
+        wait = (s1[1] - s0[1]) / 1e9 if s0 and s1 else float("nan")
+        runs.append((w, c, wait, out))
+    runs.sort(key=lambda r: r[0])
+    wall, cpu, wait, out = runs[len(runs) // 2]
+    return {"wall_s": wall, "cpu_s": cpu, "runqueue_wait_s": wait,
+            "runs_wall_s": [r[0] for r in runs], "runs_cpu_s": [r[1] for r in runs], "out": out}
+
+
 def run_fit(survey: Path, method: str, repeat: int = 1) -> dict:
     """Median wall time of ``repeat`` runs of ``fit_survey(jobs=1, refit=True)``."""
     from kinview.kinematics.survey_fit import fit_survey
 
-    runs = []
-    for _ in range(repeat):
-        w0, c0 = time.perf_counter(), time.process_time()
-        s = fit_survey(survey, method=method, jobs=1, refit=True)
-        runs.append((time.perf_counter() - w0, time.process_time() - c0))
-    runs.sort()
-    wall, cpu = runs[len(runs) // 2]
-    return {"wall_s": wall, "cpu_s": cpu, "runs_wall_s": [r[0] for r in runs],
-            "fields": s["fitted"] + s["failed"], "fitted": s["fitted"]}
+    r = run_timed(lambda: fit_survey(survey, method=method, jobs=1, refit=True), repeat)
+    s = r.pop("out")
+    r.update(fields=s["fitted"] + s["failed"], fitted=s["fitted"])
+    return r
+
+
+def calibrate_kernel(cpu_s: float) -> int:
+    """Iterations of :func:`kernel` that take about ``cpu_s`` of CPU (measured quiet)."""
+    import kinview.blas_threads as bt
+
+    with bt.single_threaded():
+        kernel(300)                       # warm-up
+        c0 = time.process_time()
+        kernel(1000)
+        per = (time.process_time() - c0) / 1000
+    return max(100, int(cpu_s / per))
+
+
+def run_kernel(repeat: int, iterations: int) -> dict:
+    """The micro-kernel, one BLAS thread (as the fit), median of ``repeat`` runs."""
+    import kinview.blas_threads as bt
+
+    def once():
+        with bt.single_threaded():
+            kernel(iterations)
+    r = run_timed(once, repeat)
+    r.pop("out")
+    return r
 
 
 def main(argv=None) -> int:
@@ -79,6 +147,7 @@ def main(argv=None) -> int:
                     help="also time the fast method under load without the one-thread limit")
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of the fast method per condition; the median is reported")
+    ap.add_argument("--no-kernel", action="store_true", help="skip the numpy micro-kernel peer")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -105,7 +174,14 @@ def main(argv=None) -> int:
                 for m in methods:
                     res[f"{m}_{cond}"] = r = run_fit(survey, m, args.repeat if m == "fast" else 1)
                     print(f"{m:5s} {cond:6s}: {r['wall_s']:7.2f} s wall, {r['cpu_s']:7.2f} s CPU, "
+                          f"{r['runqueue_wait_s']:5.2f} s waiting for a core, "
                           f"{r['fields']} fields", flush=True)
+                if not args.no_kernel:
+                    if cond == "quiet":      # the peer takes as much CPU as the quiet fast fit
+                        iterations = calibrate_kernel(res["fast_quiet"]["cpu_s"])
+                    res[f"kernel_{cond}"] = r = run_kernel(args.repeat, iterations)
+                    print(f"numpy kernel {cond:6s}: {r['wall_s']:7.2f} s wall, {r['cpu_s']:7.2f} s CPU, "
+                          f"{r['runqueue_wait_s']:5.2f} s waiting for a core", flush=True)
                 if cond == "loaded" and args.unlimited:
                     saved = bt.single_threaded
                     bt.single_threaded = contextlib.nullcontext
@@ -121,11 +197,24 @@ def main(argv=None) -> int:
             for cond in ("quiet", "loaded"):
                 summary[f"pafit_over_fast_{cond}"] = (res[f"pafit_{cond}"]["wall_s"]
                                                       / res[f"fast_{cond}"]["wall_s"])
+        for name in ("fast", "kernel"):
+            if f"{name}_loaded" in res:
+                q, lo = res[f"{name}_quiet"], res[f"{name}_loaded"]
+                summary[f"{name}_cpu_loaded_over_quiet"] = lo["cpu_s"] / q["cpu_s"]
+                summary[f"{name}_share_loaded"] = lo["cpu_s"] / lo["wall_s"]
+        if "kernel_loaded" in res:
+            summary["kernel_loaded_over_quiet"] = (res["kernel_loaded"]["wall_s"]
+                                                   / res["kernel_quiet"]["wall_s"])
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
-            print(f"\nfast loaded / quiet: {summary['fast_loaded_over_quiet']:.2f}x "
-                  f"(done when <= 1.5x)")
+            print(f"\nfast loaded / quiet: {summary['fast_loaded_over_quiet']:.2f}x wall "
+                  f"(done when <= 1.5x), CPU {summary['fast_cpu_loaded_over_quiet']:.2f}x, "
+                  f"share of a core under load {summary['fast_share_loaded']:.2f}")
+            if "kernel_loaded" in res:
+                print(f"numpy kernel loaded / quiet: {summary['kernel_loaded_over_quiet']:.2f}x wall,"
+                      f" CPU {summary['kernel_cpu_loaded_over_quiet']:.2f}x, "
+                      f"share of a core under load {summary['kernel_share_loaded']:.2f}")
             if "pafit" in methods:
                 print(f"pafit / fast: {summary['pafit_over_fast_quiet']:.0f}x quiet, "
                       f"{summary['pafit_over_fast_loaded']:.0f}x loaded (done when >= 50x)")

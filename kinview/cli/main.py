@@ -87,7 +87,35 @@ def cli() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     except ValueError:             # not the main thread
         pass
+    if code == 130:
+        exit_now(code)
     sys.exit(code)
+
+
+def exit_now(code: int) -> None:
+    """End an interrupted command at once: flush the output, run the ``atexit`` handlers, and
+    skip the interpreter's teardown.
+
+    Tearing down an interpreter that holds numpy, scipy and astropy (freeing every module and
+    object) costs about 0.2 s of CPU; on a loaded machine, with a small share of the cores,
+    that was most of the time between Ctrl-C and the exit.  Nothing is lost by skipping it:
+    every command commits its work in SQLite transactions with ``synchronous=FULL`` (fsynced at
+    each commit) and closes its connections before the interrupt reaches this point; the
+    ``atexit`` handlers (multiprocessing's clean-up of child processes among them) still run.
+    """
+    import atexit
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed or broken stream must not block the exit
+            pass
+    try:
+        atexit._run_exitfuncs()
+    except BaseException:  # noqa: BLE001 - exiting regardless
+        pass
+    os._exit(code)
 
 
 def _error(message) -> int:

@@ -78,6 +78,10 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
         self.scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarAlwaysOff)
+        # a click on the panel (its summary, buttons, κ table) must leave the focus on the queue:
+        # when the scroll area took it, the next digit became a stellar-feature label of the
+        # adjudicator instead of a final label (seen in the xdotool trial)
+        self.scroll.setFocusPolicy(QtCore.Qt.NoFocus)
         outer.addWidget(self.scroll)
         body = QtWidgets.QWidget()
         self.scroll.setWidget(body)

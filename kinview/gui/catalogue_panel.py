@@ -73,20 +73,47 @@ class CataloguePanel(QtWidgets.QWidget):
             self.open_url(url)
 
 
+#: Milliseconds after the expert stops on a galaxy before its card is read: the read (a
+#: worker thread, but sharing the GIL and the CPU) stays off the keypress-to-drawn path, and a
+#: key held down reads only the card of the galaxy it stops on.
+CARD_DELAY_MS = 60
+
+
 def install(window) -> CataloguePanel:
     """Add the catalogue dock to a MainWindow; it follows the galaxy on screen."""
     panel = CataloguePanel()
     window.catalogue_dock = window.add_panel("Catalogue", panel, "left")  # under the list
     pending = {"worker": None}
+    timer = QtCore.QTimer(panel)
+    timer.setSingleShot(True)
+
+    def load():
+        pifu = window.state.current
+        if pifu is None:
+            return
+        w = worker.submit(load_card, str(window.survey_dir), pifu, pass_state=False)
+        pending["worker"] = w
+        w.finished.connect(lambda card, w=w: pending["worker"] is w and _show(card))
+
+    def _show(card):
+        from PyQt5 import sip
+
+        if sip.isdeleted(panel):                # the window closed while the card loaded
+            return
+        if card.get("plateifu") == window.state.current:
+            panel.text.setEnabled(True)
+            panel.show_card(card)
 
     def refresh(name, value=None):
         if name != "index" or window.state.current is None:
             return
-        pifu = window.state.current
-        w = worker.submit(load_card, str(window.survey_dir), pifu, pass_state=False)
-        pending["worker"] = w
-        w.finished.connect(lambda card, w=w: pending["worker"] is w and panel.show_card(card))
+        pending["worker"] = None            # a card still loading is for a galaxy left behind
+        if panel.card is not None and panel.text.isEnabled():
+            panel.text.setEnabled(False)    # greyed until the new galaxy's card arrives
+        timer.start(CARD_DELAY_MS)
 
+    timer.timeout.connect(load)
     window.state.subscribe(refresh)
     window.catalogue_panel = panel
+    panel.refresh_timer = timer
     return panel

@@ -275,7 +275,9 @@ class GalaxyView(QtWidgets.QWidget):
         view_half = None
         fp = data.footprint
         if fp is not None:
-            view_half = float(np.max(np.hypot(fp[:, 0], fp[:, 1]))) * 1.12
+            # rounded up to whole arcsec: galaxies share a handful of framings, so the axes'
+            # tick pictures drawn for one are reused for the next (no tick layout per galaxy)
+            view_half = float(np.ceil(float(np.max(np.hypot(fp[:, 0], fp[:, 1]))) * 1.12))
         maps_view = viewing.square_range(view_half or 15.0)
         image_view = None if self.toggles["wide_image"] else maps_view
         self._default_view = (maps_view, image_view)

@@ -594,9 +594,14 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view.show_galaxy(data, row, labels)
             self._prefetch_around_soon()
         else:
-            # the galaxies around are queued once this one has arrived (it loads alone)
+            # the galaxies around are queued once this one has arrived (it loads alone),
+            # unless the expert is travelling (a key held down): then they keep coming.  A
+            # request for the galaxy on screen drops the previous one if it has not started
+            # (latest wins: a held key never waits for the galaxies it passed)
             self.view.show_loading(pifu, row)
-            self.prefetcher.request(pifu, priority=100)
+            self.prefetcher.request(pifu, priority=self.prefetcher.NOW)
+            if self.prefetcher.travelling:
+                self._prefetch_around_soon()
 
     def _galaxy_loaded(self, plateifu: str, data) -> None:
         gas = data.fields.get("gas")
@@ -613,7 +618,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.label_panel.set_galaxy(plateifu, self.mine.get(plateifu, {}),
                                         plateifu not in self.no_gas, row, self.state.expert)
             self.view.show_galaxy(data, row, self.mine.get(plateifu, {}))
-        if plateifu == self.state.current:
+        if plateifu == self.state.current or self.prefetcher.travelling:
             self._prefetch_around_soon()
 
     def _save_settings_soon(self) -> None:

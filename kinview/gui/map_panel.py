@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5 import QtCore, QtGui
+from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.data.dapbits import decode
 from kinview.gui.overlays import CornerMarks, Crosshair, FootprintItem, PALine
@@ -65,6 +65,19 @@ def plain_text(rich: str) -> str:
 #: Point size of the sky-panel titles.
 TITLE_PT = 10.5
 
+_TITLE_WIDTHS: dict = {}
+
+
+def _title_width(fm: QtGui.QFontMetrics, rich: str) -> int:
+    """Pixels the visible text of the title ``rich`` needs in the (bold) title font;
+    remembered, as the same titles come back galaxy after galaxy."""
+    width = _TITLE_WIDTHS.get(rich)
+    if width is None:
+        if len(_TITLE_WIDTHS) > 4096:
+            _TITLE_WIDTHS.clear()
+        width = _TITLE_WIDTHS[rich] = fm.horizontalAdvance(plain_text(rich))
+    return width
+
 
 class CachedAxisItem(pg.AxisItem):
     """An axis that keeps the pictures of the last few ranges it drew.
@@ -79,6 +92,8 @@ class CachedAxisItem(pg.AxisItem):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._pictures = {}
+        # an unchanged axis repaints as a pixmap (no Python paint call)
+        self.setCacheMode(QtWidgets.QGraphicsItem.DeviceCoordinateCache)
 
     def _key(self):
         r = self.range
@@ -265,7 +280,7 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         avail = self.title_space()
         chosen = None
         for rich in self._titles:
-            if fm.horizontalAdvance(plain_text(rich)) <= avail:
+            if _title_width(fm, rich) <= avail:
                 chosen = rich
                 break
         if chosen is None:
@@ -295,6 +310,10 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         self.crosshair.show_at(None, None)
         self.marks.set(float("nan"))
         self._blank()
+        if self._range is None:
+            # nothing drawn yet: an empty view box autoscales to ±1e-40 and "loading…" lands
+            # on its axis labels; show a plain ±16″ sky until the first galaxy is drawn
+            self.set_view(((-16.0, 16.0), (-16.0, 16.0)))
         # the previous galaxy's title (its PA) goes; hiding the text is much cheaper than
         # setting a new title (a re-layout of the plot), which the draw does anyway
         self.plot_item.titleLabel.item.setVisible(False)

@@ -32,6 +32,47 @@ def _polygon(points) -> QtGui.QPolygonF:
     return QtGui.QPolygonF([QtCore.QPointF(float(a), float(b)) for a, b in points])
 
 
+class PathItem(QtWidgets.QGraphicsPathItem):
+    """A polyline in data coordinates (arcsec) drawn with a cosmetic pen (width in pixels).
+
+    Used for the PA lines, the minor axis and the scale bar instead of pyqtgraph's
+    ``PlotCurveItem``: its bounds and painting stay in C++, so moving it to the next galaxy
+    costs no Python work when the panels repaint (a ``PlotCurveItem`` recomputes its data
+    bounds in numpy on every paint).
+    """
+
+    def __init__(self, pen, antialias: bool = False):
+        super().__init__()
+        pen = QtGui.QPen(pen)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setBrush(QtGui.QBrush(QtCore.Qt.NoBrush))
+        self._antialias = bool(antialias)
+        self._points = None
+
+    def setData(self, xs, ys) -> None:  # noqa: N802 - same name as PlotCurveItem
+        """Draw through the points (xs[i], ys[i]) (no work when they are unchanged)."""
+        pts = tuple((float(a), float(b)) for a, b in zip(xs, ys))
+        if pts == self._points:
+            return
+        self._points = pts
+        path = QtGui.QPainterPath()
+        if pts:
+            path.moveTo(*pts[0])
+            for x, y in pts[1:]:
+                path.lineTo(x, y)
+        self.setPath(path)
+
+    def getData(self):  # noqa: N802 - same name as PlotCurveItem
+        pts = self._points or ()
+        return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+
+    def paint(self, p, opt, widget=None):
+        if self._antialias:
+            p.setRenderHint(QtGui.QPainter.Antialiasing, True)
+        super().paint(p, opt, widget)
+
+
 class FootprintItem(QtWidgets.QGraphicsPolygonItem):
     """The IFU footprint outline (hexagon or hull of covered spaxels)."""
 
@@ -74,10 +115,9 @@ class PALine(QtCore.QObject):
         self.radius = 10.0
         self._show_wedge = True
         pen = pg.mkPen(color, width=width, style=QtCore.Qt.DashLine if dash else QtCore.Qt.SolidLine)
-        self.line = pg.PlotCurveItem(pen=pen, antialias=True)
+        self.line = PathItem(pen, antialias=True)
         self.line.setZValue(30)
-        self.minor = pg.PlotCurveItem(pen=pg.mkPen(color, width=1.4, style=QtCore.Qt.DashLine),
-                                      antialias=True)
+        self.minor = PathItem(pg.mkPen(color, width=1.4, style=QtCore.Qt.DashLine), antialias=True)
         self.minor.setZValue(29)
         self.minor.setVisible(minor_axis)
         self._minor_enabled = minor_axis
@@ -258,7 +298,7 @@ class CornerMarks:
         self.vb = plot.getViewBox()
         pen = pg.mkPen(color, width=3)
         pen.setCosmetic(True)
-        self.bar = pg.PlotCurveItem(pen=pen)
+        self.bar = PathItem(pen)
         self.bar.setZValue(45)
         self.bar_text = PixelText(color, anchor=(0.5, 1.0))
         self.bar_text.setZValue(45)

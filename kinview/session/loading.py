@@ -151,8 +151,17 @@ def _footprint(covered: np.ndarray, x: np.ndarray, y: np.ndarray, half: float) -
     """Convex hull (x, y arcsec) of the covered spaxels, each taken as a square of side 2·half."""
     if covered.sum() < 3:
         return None
-    xs = x[covered]
-    ys = y[covered]
+    if covered.ndim == 2:
+        # only the first and last covered spaxel of each row can put a corner on the hull:
+        # a few hundred points instead of four per spaxel (the hull is the same)
+        rows = np.nonzero(covered.any(axis=1))[0]
+        first = covered[rows].argmax(axis=1)
+        last = covered.shape[1] - 1 - covered[rows, ::-1].argmax(axis=1)
+        xs = np.concatenate([x[rows, first], x[rows, last]])
+        ys = np.concatenate([y[rows, first], y[rows, last]])
+    else:
+        xs = x[covered]
+        ys = y[covered]
     pts = np.concatenate([np.column_stack([xs + sx * half, ys + sy * half])
                           for sx in (-1, 1) for sy in (-1, 1)])
     poly = convex_hull(pts)
@@ -167,7 +176,7 @@ def convex_hull(points: np.ndarray) -> Optional[np.ndarray]:
     Plain numpy/Python (scipy.spatial is not imported on the start-up path); None when the
     points are collinear or fewer than three.
     """
-    pts = np.unique(np.round(np.asarray(points, float), 6), axis=0)
+    pts = np.unique(np.round(np.asarray(points, float), 6), axis=0).tolist()  # plain floats
     if len(pts) < 3:
         return None
 
