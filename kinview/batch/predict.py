@@ -38,9 +38,19 @@ from typing import Any, Dict, Optional, Union
 import numpy as np
 import pandas as pd
 
+from kinview import __version__
 from kinview.batch.catalogue import CataloguePlan, Partition, plan_catalogue, read_partition
+from kinview.batch.engine import dask_client, describe, run_tasks
+from kinview.batch.output import open_output, write_part
+from kinview.blas_threads import single_threaded
+from kinview.data.images import load_image
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
+from kinview.tasks.base import Dataset
+from kinview.tasks.registry import get, names
+from kinview.training.model_card import read_card
+from kinview.training.registry import active_model, shipped_model_path
+from kinview.training.use import load_model, resolve_model as registry_model, setup_keras
 
 __all__ = ["predict_catalogue", "predict_partition", "resolve_model", "ModelRef", "image_tasks",
            "FLAG_NO_ID", "FLAG_NO_IMAGE", "FLAG_BAD_IMAGE", "DEFAULT_BATCH_SIZE"]
@@ -99,8 +109,6 @@ def _card_hash(card: Dict[str, Any]) -> str:
 
 def image_tasks():
     """Names of the registered tasks that predict from one colour image (``image_size`` set)."""
-    from kinview.tasks.registry import get, names
-
     return [n for n in names() if getattr(get(n), "image_size", None)]
 
 
@@ -113,14 +121,10 @@ def resolve_model(task, model: Optional[str] = None, survey: Optional[Union[str,
     KinviewError
         No such file or id, a model card of another task, no model at all.
     """
-    from kinview.training.model_card import read_card
-    from kinview.training.registry import active_model, shipped_model_path
-
     rec = None
     if model is not None and str(model).strip().isdigit() and not Path(model).exists():
         if survey is None:
             raise KinviewError(f"--model {model} is a model id: give the survey it belongs to (--survey DIR)")
-        from kinview.training.use import resolve_model as registry_model
 
         path, rec, _ = registry_model(survey, task, str(model).strip())
     elif model is not None:
@@ -167,7 +171,6 @@ def worker_model(ref: ModelRef, image_size: int):
             raise KinviewError(f"{ref.path}: no such model file on this worker")
         if _sha256_file(ref.path) != ref.sha256:
             raise KinviewError(f"{ref.path}: the model file on this worker differs from the client's")
-        from kinview.training.use import load_model, setup_keras
 
         setup_keras(threads=_worker_threads())
         model = load_model(ref.path)
@@ -224,15 +227,11 @@ def _one_blas_thread():
     """Single-threaded BLAS for the per-image resampling (:mod:`kinview.blas_threads`): its
     matrices are tiny, and a threaded BLAS only spins (0.67 ms per 128-pixel image with one
     thread, 36 ms with two on a busy machine)."""
-    from kinview.blas_threads import single_threaded
-
     return single_threaded()
 
 
 def _load_batch(task, images: Path, ids) -> tuple:
     """(uint8 inputs (n, s, s, 3), flags int16 (n,), errors list) for one batch of ids."""
-    from kinview.data.images import load_image
-
     s = int(task.image_size)
     u8 = np.zeros((len(ids), s, s, 3), np.uint8)
     flags = np.zeros(len(ids), np.int16)
@@ -261,9 +260,6 @@ def predict_partition(part: Partition, job: PredictJob):
         The partition's output rows (columns in the module docstring) and ``{"seconds",
         "worker", "flagged"}``.
     """
-    from kinview.tasks.base import Dataset
-    from kinview.tasks.registry import get
-
     t0 = time.perf_counter()
     task = get(job.task)
     model = worker_model(job.model, int(task.image_size))
@@ -308,8 +304,6 @@ def predict_partition(part: Partition, job: PredictJob):
 
 # ----------------------------------------------------------------------------- the whole run
 def _version() -> str:
-    from kinview import __version__
-
     return __version__
 
 
@@ -366,10 +360,6 @@ def predict_catalogue(task, catalogue: Union[str, Path], images: Union[str, Path
     KeyboardInterrupt, kinview.errors.Cancelled
         After writing every part already received; rerun to finish.
     """
-    from kinview.batch.engine import dask_client, describe, run_tasks
-    from kinview.batch.output import open_output, write_part
-    from kinview.tasks.registry import get
-
     t0 = time.perf_counter()
     task = get(task) if isinstance(task, str) else task
     if not getattr(task, "image_size", None):

@@ -56,6 +56,8 @@ from typing import Dict, Tuple, Union
 
 import numpy as np
 
+from kinview.clusters.dataset import save_clusters
+from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 
 CLASSES: Tuple[str, ...] = ("CDM", "SIDM0.1", "SIDM0.3", "SIDM1")
@@ -271,7 +273,6 @@ def generate_clusters(n: int = 800, seed: int = 0, state: TaskState = NULL_STATE
     import pandas as pd
 
     if n < 1:
-        from kinview.errors import KinviewError
         raise KinviewError(f"--n must be at least 1 (got {n})")
     rng = np.random.default_rng(seed)
     n_clusters = -(-n // PROJECTIONS_PER_CLUSTER)
@@ -299,8 +300,6 @@ def write_demo_clusters(out_dir: Union[str, Path], n: int = 800, seed: int = 0,
 
     Returns a summary dict (``n``, ``clusters``, ``per_class``, ``path``).
     """
-    from kinview.clusters.dataset import save_clusters
-
     maps, table = generate_clusters(n, seed, state)
     meta = {"source": "kinview demo-clusters", "seed": int(seed), "n": int(n),
             "pixel_kpc": PIXEL_KPC, "channels": list(CHANNELS), "classes": list(CLASSES),

@@ -21,6 +21,7 @@ from typing import Any, Dict, Union
 import numpy as np
 
 from kinview.clusters.dataset import ClusterFormatError, save_clusters
+from kinview.clusters.generator import CLASSES
 from kinview.errors import KinviewError
 
 #: (module, name) pairs the restricted unpickler may resolve.
@@ -179,7 +180,6 @@ def import_pickle(path: Union[str, Path], out_dir: Union[str, Path], trust: bool
         table = darkcnn_to_table(params, len(maps))
     except ClusterFormatError as exc:
         raise ClusterFormatError(f"{path}: {exc}") from None
-    from kinview.clusters.generator import CLASSES
     present = sorted(table["label"].unique())
     classes = [c for c in CLASSES if c in present] + [c for c in present if c not in CLASSES]
     channels = ["mass", "xray", "stellar"][: maps.shape[-1]] + \

@@ -34,6 +34,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 from kinview.conventions import IMAGE_SCALE_ARCSEC, IMAGE_SIZE_PX
 from kinview.data import net_errors
+from kinview.data.survey import Survey
 from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
 
@@ -345,8 +346,6 @@ def fetch_images(survey, url_template: Optional[str] = None, size: int = IMAGE_S
     Cancelled
         When ``state`` was cancelled; images fetched until then are kept and recorded.
     """
-    from kinview.data.survey import Survey
-
     if not isinstance(survey, Survey):
         survey = Survey.open(survey)
     template = url_template or os.environ.get(URL_ENV) or DEFAULT_DR17_TEMPLATE

@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from kinview.data import net_errors, sas
-from kinview.data.fetch_images import _Downloader, _Permanent, _retry_after, _Transient
+from kinview.data.catalogue import find_catalogue, read_catalogue
+from kinview.data.fetch_images import _Downloader, _Permanent, _Transient, _retry_after
+from kinview.data.survey import Survey
 from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
 
@@ -265,8 +267,6 @@ def _run(root: Path, items: List[Tuple[str, str, str]], base: str, jobs: int, re
 
 def catalogue_plateifus(survey_dir: Union[str, Path]) -> List[str]:
     """Plate-IFUs of the survey's catalogue (drpall, DRPComplete, catalogue.csv ...)."""
-    from kinview.data.catalogue import find_catalogue, read_catalogue
-
     path = find_catalogue(survey_dir)
     if path is None:
         raise KinviewError(f"{survey_dir}: no catalogue to take plate-IFUs from (run "
@@ -363,8 +363,6 @@ def _survey_root(survey_dir) -> Path:
 
 
 def _ingest(root: Path) -> None:
-    from kinview.data.survey import Survey
-
     survey = Survey.open(root, ingest=False)
     try:
         survey.ingest()

@@ -20,6 +20,10 @@ from __future__ import annotations
 import math
 from typing import Iterable, List, Optional, Tuple
 
+from kinview.data.sas import PLATEIFU_RE
+from kinview.db.connection import connect
+from kinview.db.galaxies import galaxy_record, observations_of
+
 #: Bundle diameter (arcsec) per fibre count (Drory et al. 2015).
 IFU_DIAMETER_ARCSEC = {7: 7.5, 19: 12.5, 37: 17.5, 61: 22.5, 91: 27.5, 127: 32.5}
 SKYSERVER_EXPLORE = ("https://skyserver.sdss.org/dr17/VisualTools/explore/summary"
@@ -101,17 +105,12 @@ def skyserver_url(ra, dec) -> Optional[str]:
 
 def marvin_url(plateifu: str) -> Optional[str]:
     """Marvin's web page of a plate-IFU (DR17); None for names that are not plate-IFUs."""
-    from kinview.data.sas import PLATEIFU_RE
-
     return MARVIN_GALAXY.format(plateifu=plateifu) if plateifu and PLATEIFU_RE.match(
         str(plateifu)) else None
 
 
 def load_card(survey_dir: str, plateifu: str) -> dict:
     """Worker function: the record, card lines and links of one galaxy of a survey."""
-    from kinview.db.connection import connect
-    from kinview.db.galaxies import galaxy_record, observations_of
-
     conn = connect(survey_dir)
     try:
         record = galaxy_record(conn, plateifu) or {"plateifu": plateifu}

@@ -30,6 +30,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from kinview.data import sas
+from kinview.data.fetch_sas import SasFetchReport, _ingest, check_fits_file
+from kinview.data.maps_writer import write_maps
 from kinview.errors import KinviewError
 
 INSTALL_HINT = ("Marvin is not installed: pip install 'kinview[marvin]' (Marvin needs "
@@ -138,9 +141,6 @@ def write_kinview_maps(maps, survey_dir: Union[str, Path]) -> Path:
 
     Returns the path written (atomic: written to a temporary name, then renamed).
     """
-    from kinview.data import sas
-    from kinview.data.maps_writer import write_maps
-
     release = LAYOUT.get(str(maps.release).upper())
     if release is None:
         raise KinviewError(f"{maps.plateifu}: Marvin release {maps.release} has no DAP layout "
@@ -201,8 +201,6 @@ def open_into_survey(plateifus: Sequence[str], survey_dir: Union[str, Path],
 
     Galaxies already in the survey's SAS tree are not asked for again.  Returns the paths.
     """
-    from kinview.data import sas
-
     out = []
     for p in plateifus:
         sas.parse_plateifu(p)
@@ -218,9 +216,6 @@ def fetch_maps(survey_dir: Union[str, Path], plateifus: Sequence[str], release: 
     Marvin downloads to ``$SAS_BASE_DIR`` at SAS paths, so the survey directory is made the
     SAS root for the call.  Returns a :class:`kinview.data.fetch_sas.SasFetchReport`.
     """
-    from kinview.data import sas
-    from kinview.data.fetch_sas import SasFetchReport, _ingest, check_fits_file
-
     require_marvin()
     root = Path(survey_dir).expanduser()
     root.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,8 @@ import pandas as pd
 
 from kinview.data.catalogue import (catalogue_value, find_catalogue, find_dapall, join_dapall,
                                     read_catalogue, read_dapall)
+from kinview.data.images import load_image
+from kinview.data.maps import read_maps
 from kinview.db import galaxies as db_galaxies
 from kinview.db.connection import DB_NAME, check_integrity, connect, transaction
 from kinview.errors import KinviewError, SurveyError
@@ -496,7 +498,6 @@ class Survey:
         if not path.exists():
             raise KinviewError(f"{path}: MAPS file has disappeared (run 'kinview ingest "
                                f"{self.root}')")
-        from kinview.data.maps import read_maps
 
         return read_maps(path)
 
@@ -505,7 +506,6 @@ class Survey:
         path = self.image_path(plateifu)
         if path is None or not path.exists():
             return None
-        from kinview.data.images import load_image
 
         return load_image(path)
 

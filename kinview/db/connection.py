@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
+from kinview.db.schema import migrate as _migrate
 from kinview.errors import SurveyError
 
 DB_NAME = "kinview.sqlite"
@@ -170,8 +171,6 @@ def connect(path: Union[str, Path], migrate: bool = True, readonly: Optional[boo
         raise SurveyError(f"{path}: this is not a kinview database or it is damaged ({exc}); "
                           f"{_restore_hint(path)}") from None
     if migrate and not readonly:
-        from kinview.db.schema import migrate as _migrate
-
         _migrate(conn, path)
     return conn
 

@@ -18,6 +18,8 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from kinview.strict_json import jsonable
+
 #: events a model row can have (``model_events.event``)
 EVENTS = ("trained", "imported", "recorded", "activated", "deactivated", "removed", "kept-inactive")
 
@@ -28,8 +30,6 @@ def now() -> str:
 
 
 def _json(value) -> str:
-    from kinview.strict_json import jsonable
-
     return json.dumps(jsonable(value))
 
 

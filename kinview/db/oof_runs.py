@@ -18,6 +18,9 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from kinview.db.connection import connect, db_path, transaction
+from kinview.strict_json import jsonable
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS oof_runs (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -65,9 +68,6 @@ def save_run(survey_dir: Union[str, Path], task: str, arch: str, k: int, seed: i
 
     ``rows`` are ``(plateifu, field, value, confidence, target, fold, extra)``.
     """
-    from kinview.db.connection import connect, transaction
-    from kinview.strict_json import jsonable
-
     conn = connect(survey_dir)
     try:
         with transaction(conn):
@@ -92,8 +92,6 @@ def save_run(survey_dir: Union[str, Path], task: str, arch: str, k: int, seed: i
 def latest_run(survey_dir: Union[str, Path], task: str) -> Optional[Dict[str, Any]]:
     """The latest out-of-fold run of ``task`` (``id, task, arch, k, seed, label_hash, created,
     metrics, summary``), or None (also when the survey has no database yet)."""
-    from kinview.db.connection import connect, db_path
-
     if not db_path(survey_dir).exists():
         return None
     conn = connect(survey_dir)
@@ -112,8 +110,6 @@ def latest_run(survey_dir: Union[str, Path], task: str) -> Optional[Dict[str, An
 
 def run_predictions(survey_dir: Union[str, Path], run_id: int) -> List[Dict[str, Any]]:
     """Predictions of a run: dicts with ``plateifu, field, value, confidence, target, fold, extra``."""
-    from kinview.db.connection import connect
-
     conn = connect(survey_dir)
     try:
         _ensure(conn)

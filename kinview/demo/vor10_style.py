@@ -55,9 +55,11 @@ from typing import Dict, Optional
 import numpy as np
 from scipy import ndimage
 
-from kinview.demo.kinematics_model import (DONOTUSE, FORESTAR, NOCOV, NOVALUE, UNRELIABLE, disk_coords,
-                                           ellipse_radius, hexagon, sky_grid)
+from kinview.data.maps_writer import write_maps
+from kinview.demo.kinematics_model import (DONOTUSE, FORESTAR, NOCOV, NOVALUE, UNRELIABLE,
+                                           disk_coords, ellipse_radius, hexagon, sky_grid)
 from kinview.demo.population import IFU_DIAMETER, IFU_GRID
+from kinview.demo.writer import _write_catalogue
 from kinview.progress import NULL_STATE, TaskState
 
 DAPTYPE = "VOR10-GAU-MILESHC"
@@ -270,8 +272,6 @@ def _field(rng, x, y, cover, scen: str, pa: float, inc: float, vmax: float, h: f
 
 def make_galaxy(out_dir: str, index: int, seed: int) -> Dict[str, dict]:
     """Draw, generate and write one galaxy; return its catalogue and truth rows."""
-    from kinview.data.maps_writer import write_maps
-
     rng = np.random.default_rng([seed, index, 77])
     ifu = int(rng.choice([19, 37, 61, 91, 127], p=[0.12, 0.2, 0.24, 0.18, 0.26]))
     plate, ifudsgn = 20000 + index // 8, ifu * 100 + 1 + index % 8
@@ -333,8 +333,6 @@ def generate_vor10_survey(out_dir, n: int = 300, seed: int = 0, jobs: Optional[i
                           state: TaskState = NULL_STATE) -> dict:
     """Write a ``vor10``-style synthetic survey (see the module docstring); same return value
     as :func:`kinview.demo.writer.generate_survey`."""
-    from kinview.demo.writer import _write_catalogue
-
     t0 = time.perf_counter()
     n = int(n)
     if n < 1:

@@ -23,8 +23,12 @@ from typing import List, Optional
 
 import numpy as np
 
+from kinview.conventions import delta_pa
 from kinview.data.images import save_jpeg
 from kinview.data.maps_writer import write_maps
+from kinview.demo.imaging import apparent_r_mag, render
+from kinview.demo.kinematics_model import half_light_radius, make_maps
+from kinview.demo.population import assign_plates, draw_galaxy
 from kinview.errors import Cancelled
 from kinview.progress import NULL_STATE, TaskState
 
@@ -56,10 +60,6 @@ def _global_sersic_n(g, rng) -> float:
 
 def make_galaxy(out_dir: str, g) -> dict:
     """Generate and write one galaxy (MAPS + image); return its catalogue and truth rows."""
-    from kinview.conventions import delta_pa
-    from kinview.demo.imaging import apparent_r_mag, render
-    from kinview.demo.kinematics_model import half_light_radius, make_maps
-
     rng_maps = np.random.default_rng([g.seed, g.index, 1])
     rng_img = np.random.default_rng([g.seed, g.index, 2])
     rng_cat = np.random.default_rng([g.seed, g.index, 3])
@@ -183,8 +183,6 @@ def generate_survey(out_dir, n: int = 400, seed: int = 0, jobs: Optional[int] = 
         ``n``, ``seconds``, ``seconds_per_galaxy``, ``jobs``, ``out_dir`` and class counts
         (``stel_qual``, ``halpha_qual``: {class: count}).
     """
-    from kinview.demo.population import assign_plates, draw_galaxy
-
     t0 = time.perf_counter()
     n = int(n)
     if n < 1:

@@ -12,7 +12,15 @@ import time
 from pathlib import Path
 from typing import Optional, Tuple
 
+from kinview import paths
+from kinview.data.catalogue import find_catalogue
+from kinview.data.survey import Survey
+from kinview.demo import generate_survey
 from kinview.errors import KinviewError
+from kinview.gui import worker
+from kinview.gui.main_window import MainWindow
+from kinview.gui.screenshot import save_window
+from kinview.labels.experts import needs_first_run_prompt
 
 #: Qt platforms that need no display server.
 HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc", "eglfs", "linuxfb", "minimalegl", "wayland-egl")
@@ -83,7 +91,6 @@ def _has_survey(path: Path) -> bool:
         return False
     if (path / "kinview.sqlite").exists():
         return True
-    from kinview.data.catalogue import find_catalogue
 
     return find_catalogue(path) is not None
 
@@ -99,12 +106,7 @@ def create_demo_survey(out: Path, n: int = DEMO_N, seed: int = DEMO_SEED, show_p
     index it.  Raises the generator's error if it fails."""
     from PyQt5 import QtCore, QtWidgets
 
-    from kinview.gui import worker
-
     def job(state):
-        from kinview.data.survey import Survey
-        from kinview.demo import generate_survey
-
         out.mkdir(parents=True, exist_ok=True)
         state.set_status("generating the demo survey")
         generate_survey(out, n=n, seed=seed, jobs=jobs, state=state)
@@ -143,8 +145,6 @@ def start_pa_fits(window) -> None:
 
 
 def open_window(survey_dir: Path, expert: Optional[str] = None, size: Optional[Tuple[int, int]] = None):
-    from kinview.gui.main_window import MainWindow
-
     window = MainWindow(survey_dir, expert=expert)
     if size is not None:
         window.resize(*size)
@@ -155,8 +155,6 @@ def schedule_first_run_prompt(window, explicit: Optional[str] = None) -> bool:
     """Ask for the expert's name once the window is up, when nothing names the expert yet
     (no ``--expert``, no ``$KINVIEW_EXPERT``, no saved name).  Returns whether it was scheduled."""
     from PyQt5 import QtCore
-
-    from kinview.labels.experts import needs_first_run_prompt
 
     if not needs_first_run_prompt(explicit, window.settings.expert or ""):
         return False
@@ -193,7 +191,6 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
     elif not has_display():
         print(NO_DISPLAY_HINT, file=sys.stderr)
         return 3
-    from kinview import paths
 
     default = survey_dir is None
     survey = Path(survey_dir).expanduser() if survey_dir else paths.default_survey_dir()
@@ -211,8 +208,6 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
         # and queues work from the first start
         window.table_loaded.connect(window.start_pa_fits)
     if screenshot:
-        from kinview.gui.screenshot import save_window
-
         window.show()
         ok = wait_drawn(window)
         if window.load_error:
@@ -221,7 +216,6 @@ def run(survey_dir=None, expert: Optional[str] = None, screenshot=None,
             raise KinviewError(f"{survey}: no galaxy could be drawn for the screenshot")
         out = save_window(window, screenshot)
         print(f"kinview: screenshot of {window.view.drawn_plateifu} written to {out}")
-        from kinview.gui import worker
 
         pa_worker = getattr(window, "pa_worker", None)
         if pa_worker is not None:

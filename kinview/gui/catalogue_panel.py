@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from kinview.data.galaxy_card import load_card
 from kinview.gui import worker
 
 
@@ -80,8 +81,6 @@ CARD_DELAY_MS = 60
 
 def install(window) -> CataloguePanel:
     """Add the catalogue dock to a MainWindow; it follows the galaxy on screen."""
-    from kinview.data.galaxy_card import load_card
-
     panel = CataloguePanel()
     window.catalogue_dock = window.add_panel("Catalogue", panel, "left")  # under the list
     card_job = worker.LatestSlot(panel)     # the card of the galaxy just left is not shown

@@ -26,8 +26,14 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from kinview.clusters.dataset import (ClusterFormatError, MAPS_FILE, TABLE_FILE, load_clusters,
+                                      sample_id)
+from kinview.db.connection import DB_NAME
 from kinview.gui import worker
 from kinview.gui.training_panel import TrainingPanel
+from kinview.tasks import get, names
+from kinview.training.prediction import predictions
+from kinview.training.registry import active_model
 
 #: channel name -> (title, colour-bar label, colour map)
 CHANNEL_STYLE = {
@@ -47,8 +53,6 @@ ATTRIBUTE_UNITS = {
 
 def clusters_tasks() -> List[str]:
     """Names of the tasks trained on cluster datasets, in menu order."""
-    from kinview.tasks import get, names
-
     return [n for n in names() if get(n).workspace == "clusters"]
 
 
@@ -77,11 +81,6 @@ def load_cluster_state(workspace) -> Dict[str, Any]:
     ``pred`` (``{map id: {"class", "confidence", "probs", "split"}}``, empty without an active
     model), ``model`` (None or ``{"id", "arch", "metrics"}``), ``confusion`` (:func:`confusion_of`).
     """
-    from kinview.clusters.dataset import load_clusters
-    from kinview.db.connection import DB_NAME
-    from kinview.training.prediction import predictions
-    from kinview.training.registry import active_model
-
     cs = load_clusters(workspace)
     tasks = clusters_tasks()
     out: Dict[str, Any] = {"set": cs, "task": tasks[0] if tasks else "", "pred": {}, "model": None,
@@ -279,8 +278,6 @@ class ClusterView(QtWidgets.QWidget):
 
     @staticmethod
     def sample_id(index: int) -> str:
-        from kinview.clusters.dataset import sample_id
-
         return sample_id(index)
 
     def next(self) -> None:
@@ -416,8 +413,6 @@ def open_cluster_view(directory, expert: str = "expert", show: bool = True) -> "
     Raises :class:`kinview.clusters.ClusterFormatError` (one line) when ``directory`` is not a
     cluster dataset.
     """
-    from kinview.clusters.dataset import MAPS_FILE, TABLE_FILE, ClusterFormatError
-
     root = Path(directory).expanduser().resolve()
     if not (root / MAPS_FILE).is_file() or not (root / TABLE_FILE).is_file():
         raise ClusterFormatError(f"{root}: not a cluster dataset (no {MAPS_FILE} + {TABLE_FILE}); "

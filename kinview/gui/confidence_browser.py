@@ -26,7 +26,12 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from kinview.db.connection import DB_NAME
 from kinview.gui import worker
+from kinview.tasks import get, names
+from kinview.training.active_learning import likely_label_errors, most_uncertain
+from kinview.training.prediction import predictions
+from kinview.training.registry import active_model
 
 _BAR = QtGui.QColor("#7fb8e6")
 _BAR_SELECTED = QtGui.QColor("#e6862e")
@@ -51,12 +56,6 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -
                     active models' predictions (for the on-screen label);
         ``failed``  ``{task: message}`` of tasks whose plot could not be read.
     """
-    from kinview.db.connection import DB_NAME
-    from kinview.tasks import get, names
-    from kinview.training.active_learning import likely_label_errors, most_uncertain
-    from kinview.training.prediction import predictions
-    from kinview.training.registry import active_model
-
     root = Path(survey_dir)
     out: Dict[str, Any] = {"plots": {}, "models": {}, "queue_task": None, "uncertain": None,
                            "errors": None, "by_galaxy": {}, "failed": {}}

@@ -17,19 +17,16 @@ from typing import Optional
 from PyQt5 import QtCore, QtWidgets
 
 from kinview.gui import worker
+from kinview.training.oof import evaluate_oof, evaluation_summary, summary_line
 
 OOF_FOLDS = 5
 
 
 def _summary_job(survey_dir: str, task: str):
-    from kinview.training.oof import evaluation_summary
-
     return evaluation_summary(survey_dir, task)
 
 
 def _oof_job(task: str, survey_dir: str, k: int, state):
-    from kinview.training.oof import evaluate_oof
-
     return evaluate_oof(task, survey_dir, k=k, state=state)
 
 
@@ -86,8 +83,6 @@ class EvaluationView(QtWidgets.QWidget):
             f"<span style='color:#b00000'>cannot read the evaluation: {html.escape(str(exc))}</span>"))
 
     def _show(self, summary: dict) -> None:
-        from kinview.training.oof import summary_line
-
         if summary.get("task") != self.task:
             return
         self.summary = summary

@@ -33,6 +33,7 @@ import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
 from kinview.conventions import QUALITY
+from kinview.gui.reveal_strip import RevealStrip
 from kinview.labels.workflow import NO_GAS_NOTE
 
 #: (key, field, kind, value): the label keys.
@@ -110,7 +111,6 @@ class LabelPanel(QtWidgets.QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(5)
         root.addLayout(outer, 1)
-        from kinview.gui.reveal_strip import RevealStrip
 
         #: other experts' labels of this galaxy (blind mode: once you have labelled it)
         self.reveal_strip = RevealStrip()

@@ -14,6 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from kinview.data.dapbits import decode
 from kinview.gui.overlays import CornerMarks, Crosshair, FootprintItem, PALine
 
 #: ColorBrewer RdBu (11 classes), reversed: blue (approaching) → white → red (receding).
@@ -563,8 +564,6 @@ class MapPanel(SkyPlot):
             bits = int(fv.maskbits[row, col])
             if bits:
                 try:
-                    from kinview.data.dapbits import decode
-
                     names = ",".join(decode(bits))
                 except Exception:  # noqa: BLE001
                     names = ""

@@ -20,7 +20,11 @@ from typing import Dict, List, Optional
 import numpy as np
 from PyQt5 import QtCore, QtWidgets
 
+from kinview.errors import KinviewError
 from kinview.gui import worker
+from kinview.tasks import get, names
+from kinview.training.promotion import compare_models
+from kinview.training.registry import activate_model, list_models, remove_model, rollback
 
 #: metric columns per task kind (shown when the scores have them)
 METRIC_COLUMNS = ("roc_auc", "balanced_accuracy", "accuracy", "pearson", "rmse", "r2")
@@ -29,9 +33,6 @@ BASE_COLUMNS = ("id", "state", "architecture", "date", "labels", "n")
 
 def _score_job(task: str, workspace: str, ids: List[int], state=None):
     """Worker: :func:`~kinview.training.promotion.compare_models` for the listed models."""
-    from kinview.training.promotion import compare_models
-    from kinview.training.registry import list_models
-
     recs = [r for r in list_models(workspace, task) if r.id in set(ids)]
     return compare_models(task, workspace, recs, state=state)
 
@@ -61,8 +62,6 @@ class ModelListPanel(QtWidgets.QWidget):
         self._build()
 
     def _build(self) -> None:
-        from kinview.tasks import get, names
-
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         top = QtWidgets.QHBoxLayout()
@@ -130,8 +129,6 @@ class ModelListPanel(QtWidgets.QWidget):
     def refresh(self, score: bool = True) -> None:
         """Re-read the task's models (one query) and, with ``score``, start the same-samples
         comparison in a worker."""
-        from kinview.training.registry import list_models
-
         self.records = []
         if self.workspace is not None and self.task() and (self.workspace / "kinview.sqlite").exists():
             self.records = list_models(self.workspace, self.task())
@@ -202,9 +199,6 @@ class ModelListPanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------------------------------
     def activate_selected(self, model_id: Optional[int] = None):
         """Make the selected (or given) model active; returns its record or None."""
-        from kinview.errors import KinviewError
-        from kinview.training.registry import activate_model
-
         model_id = model_id if model_id is not None else self.selected_id()
         if model_id is None or self.workspace is None:
             self._say("select a model first", "#b36b00")
@@ -221,9 +215,6 @@ class ModelListPanel(QtWidgets.QWidget):
 
     def rollback(self):
         """Re-activate the model that was active before the current one."""
-        from kinview.errors import KinviewError
-        from kinview.training.registry import rollback
-
         if self.workspace is None or not self.task():
             return None
         try:
@@ -238,9 +229,6 @@ class ModelListPanel(QtWidgets.QWidget):
 
     def remove_selected(self, model_id: Optional[int] = None):
         """Remove the selected (or given) model from the list (kept for the record)."""
-        from kinview.errors import KinviewError
-        from kinview.training.registry import remove_model
-
         model_id = model_id if model_id is not None else self.selected_id()
         if model_id is None or self.workspace is None:
             self._say("select a model first", "#b36b00")

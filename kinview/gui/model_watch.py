@@ -10,6 +10,9 @@ from pathlib import Path
 
 from PyQt5 import QtCore
 
+from kinview.db import models_state
+from kinview.db.connection import connect
+
 #: How often (ms) the database is checked.
 POLL_MS = 2000
 
@@ -52,12 +55,8 @@ class ModelWatcher(QtCore.QObject):
 
     def check(self, emit: bool = True) -> bool:
         """Look now; return (and emit ``changed``) when the models or predictions changed."""
-        from kinview.db import models_state
-
         try:
             if self._conn is None:
-                from kinview.db.connection import connect
-
                 self._conn = connect(self.db_path, migrate=False, readonly=True)
             version = models_state.data_version(self._conn)
             if version == self._version and self._mark is not None:

@@ -14,6 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui, QtWidgets
 
+from kinview.viewing import nice_length
+
 
 def pa_vector(pa_deg: float) -> np.ndarray:
     """Unit vector (x East, y North) pointing along ``pa_deg`` (degrees E of N)."""
@@ -351,8 +353,6 @@ class CornerMarks:
     _psf_text = None
 
     def _place(self) -> None:
-        from kinview.viewing import nice_length
-
         (x0, x1), (y0, y1) = self.vb.viewRange()
         pixels = self.vb.width()
         room = pixels >= 140 or pixels == 0      # too narrow a panel: the marks would collide

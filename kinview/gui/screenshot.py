@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List, Tuple
 
 from kinview.errors import KinviewError
+from kinview.gui.map_panel import SkyPlot
 
 
 def save_window(widget, path) -> Path:
@@ -54,8 +55,6 @@ def clipped_texts(window) -> List[Tuple[str, str, int, int]]:
     list of (kind, text, needed px, available px)
     """
     from PyQt5 import QtWidgets
-
-    from kinview.gui.map_panel import SkyPlot
 
     out = []
     style = QtWidgets.QApplication.style()

@@ -16,8 +16,11 @@ from typing import List, Optional
 
 from PyQt5 import QtCore, QtWidgets
 
+from kinview.data import sas
+from kinview.data.fetch_sas import fetch_maps
 from kinview.errors import KinviewError
 from kinview.gui import worker
+from kinview.gui.main_window import MainWindow
 
 #: Windows opened from a menu are kept here (Qt would otherwise collect them).
 _WINDOWS: List[QtWidgets.QMainWindow] = []
@@ -25,8 +28,6 @@ _WINDOWS: List[QtWidgets.QMainWindow] = []
 
 def open_survey(window, survey_dir) -> QtWidgets.QMainWindow:
     """Open ``survey_dir`` in a new MainWindow in place of ``window``; return the new one."""
-    from kinview.gui.main_window import MainWindow
-
     path = Path(survey_dir).expanduser().resolve()
     if not path.is_dir():
         raise KinviewError(f"{path}: no such survey directory")
@@ -56,7 +57,6 @@ class AddGalaxiesDialog(QtWidgets.QDialog):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        from kinview.data import sas
 
         self.setWindowTitle("Add galaxies from the SDSS SAS")
         self.text = QtWidgets.QPlainTextEdit()
@@ -86,16 +86,12 @@ class AddGalaxiesDialog(QtWidgets.QDialog):
         self.plateifus: List[str] = []
 
     def _daptypes(self, release: str) -> None:
-        from kinview.data import sas
-
         rel = sas.release(release)
         self.daptype.clear()
         self.daptype.addItems(list(rel.daptypes))
         self.daptype.setCurrentText(rel.default_daptype)
 
     def _accept(self) -> None:
-        from kinview.data import sas
-
         try:
             self.plateifus = sas.parse_plateifu_list(self.text.toPlainText())
             if not self.plateifus:
@@ -114,8 +110,6 @@ class AddGalaxiesDialog(QtWidgets.QDialog):
 def start_add_galaxies(window, plateifus, release: str, daptype: str,
                        base_url: Optional[str] = None) -> worker.Worker:
     """Download MAPS files in a worker with a cancellable progress dialog; reopen when done."""
-    from kinview.data.fetch_sas import fetch_maps
-
     dialog = QtWidgets.QProgressDialog(f"Downloading {len(plateifus)} MAPS file(s)…",
                                        "Cancel", 0, max(1, len(plateifus)), window)
     dialog.setWindowTitle("Add galaxies")

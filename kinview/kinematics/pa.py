@@ -32,7 +32,9 @@ import numpy as np
 
 from kinview.blas_threads import one_thread
 from kinview.kinematics.cleaning import CleanedField, clean_field
+from kinview.kinematics.pa_exact import exact_chi2
 from kinview.kinematics.pa_fast import MIN_SPAXELS, UNCONSTRAINED_ERR3, fit_pa_fast, grid_for
+from kinview.kinematics.pa_pafit import fit_pa_pafit
 
 __all__ = ["PAFit", "fit_pa", "METHODS", "receding_pa"]
 
@@ -226,13 +228,10 @@ def fit_pa(field, method: str = "fast", nsteps: int = 361, clean: bool = True,
             fold, err3, corr = res.angle, res.err3, res.vsys_correction
             angles, chi2, velsym = res.angles, res.chi2, res.velsym
         else:
-            from kinview.kinematics.pa_pafit import fit_pa_pafit
-
+            # pafit itself is imported inside fit_pa_pafit: a missing pafit raises ImportError here
             fold, err3, corr = fit_pa_pafit(xw, yy, vv, nsteps=nsteps, dvel=dvel)
             if np.isfinite(fold):
                 # pafit's own symmetrised field at its angle, for the same rotation check
-                from kinview.kinematics.pa_exact import exact_chi2
-
                 velsym = exact_chi2(xw, yy, vv, fold, dvel)[1]
     except ImportError as exc:
         return _failed(method, nsteps, n, f"pafit is not available ({exc})", t0, vs0, cleaned)

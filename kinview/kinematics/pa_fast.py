@@ -44,6 +44,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from kinview.blas_threads import one_thread
+from kinview.kinematics.pa_exact import polish_minimum
 
 __all__ = ["FastResult", "fit_pa_fast", "SymmetricFieldChi2", "MIN_SPAXELS"]
 
@@ -473,8 +474,6 @@ def fit_pa_fast(x_west, y, vel, nsteps: int = 361, dvel=10.0, grid=None,
     err = _angle_error(angles, chi2, k, thr)
     n_exact = 0
     if polish and err < UNCONSTRAINED_ERR3:
-        from kinview.kinematics.pa_exact import polish_minimum
-
         pol = polish_minimum(xw, yy, v, angles, chi2, dvel=dvel)
         k, chi2, vs, d, n_exact = pol.index, pol.chi2, pol.velsym, pol.along, pol.n_exact
         err = _angle_error(angles, chi2, k, thr)

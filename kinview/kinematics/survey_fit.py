@@ -21,10 +21,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import kinview
+from kinview.batch.engine import dask_client, describe, run_tasks
+from kinview.data.maps import read_maps
+from kinview.data.survey import Survey
+from kinview.db.connection import connect, transaction
 from kinview.db.galaxies import count as count_galaxies, maps_paths as galaxy_maps_paths
 from kinview.db.pa_fits import count_fitted_fields, fitted_fields, write_fits
 from kinview.errors import Cancelled, KinviewError, SurveyError
-from kinview.kinematics.pa import METHODS
+from kinview.kinematics.pa import METHODS, fit_pa
 from kinview.progress import NULL_STATE, TaskState
 
 __all__ = ["fit_survey", "fit_galaxy", "FIELDS"]
@@ -48,15 +53,11 @@ def fit_galaxy(plateifu: str, maps_path: Optional[str], fields: Sequence[str], m
     rows with ``pa = None`` and a reason.  ``seconds`` includes the field's share of the
     file read.
     """
-    from kinview.kinematics.pa import fit_pa
-
     t0 = time.perf_counter()
     if not maps_path:
         return [(plateifu, f, method, None, None, None, 0, nsteps, "no MAPS file", 0.0)
                 for f in fields]
     try:
-        from kinview.data.maps import read_maps
-
         maps = read_maps(maps_path)
     except Exception as exc:  # KinviewError for bad files, OSError, ...
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -95,8 +96,6 @@ def _worker_init(method: str = "fast"):
 
 
 def _write(conn, rows: List[Row]) -> None:
-    from kinview.db.connection import transaction
-
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with transaction(conn):
         write_fits(conn, rows, replace=True, created=now)
@@ -155,8 +154,6 @@ def _worker_env() -> Dict[str, str]:
     ``PYTHONSAFEPATH`` (Python >= 3.11) drops that entry, and the directory holding the
     kinview package this process imported goes first on ``PYTHONPATH``.
     """
-    import kinview
-
     env = dict(WORKER_ENV)
     env["PYTHONSAFEPATH"] = "1"
     home = str(Path(kinview.__file__).resolve().parent.parent)
@@ -181,8 +178,6 @@ def _mp_context():
 
 def _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary) -> None:
     """Fit ``items`` on Dask, handing each chunk's rows to ``take`` (the one writer)."""
-    from kinview.batch.engine import dask_client, describe, run_tasks
-
     if not items:
         return
     size = chunk or (1 if method == "pafit" else 8)
@@ -242,8 +237,6 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
     KeyboardInterrupt, kinview.errors.Cancelled
         After committing every result received so far.
     """
-    from kinview.data.survey import Survey
-
     if method not in METHODS:
         raise KinviewError(f"unknown PA method {method!r}; choose from {', '.join(METHODS)}")
     if int(nsteps) < 3:
@@ -366,8 +359,6 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
 def unfitted_fields(survey_dir) -> int:
     """Number of (galaxy, field) pairs with no stored PA fit of any method (0 when the survey
     is fully fitted; failed fits count as fitted: they have a row saying why)."""
-    from kinview.db.connection import connect
-
     conn = connect(survey_dir)
     try:
         n_gal = count_galaxies(conn)

@@ -58,10 +58,15 @@ from typing import Callable, List, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from kinview import __version__
 from kinview.conventions import MISSING, VOCABULARIES, delta_pa, parse_plateifu
 from kinview.db import models as db_models
+from kinview.db.connection import check_integrity
 from kinview.db.pa_fits import PA_METHOD_PREFERENCE, preferred_fits
 from kinview.errors import LabelFormatError
+from kinview.labels.adjudication import apply_final, final_labels
+from kinview.labels.consensus import consensus_table
+from kinview.labels.store import utc_now
 from kinview.progress import NULL_STATE, TaskState
 
 #: The nine columns of the MPL-7 catalogue, in order.
@@ -474,8 +479,6 @@ def import_catalogue(store, path: Union[str, Path], expert: Optional[str] = None
                            "expert": who, "source": source})
         state.advance()
     if events:
-        from kinview.db.connection import check_integrity
-
         check_integrity(store.conn, store.path)   # never write into a damaged file
         store.add_many(events, source=source, strict=False)
     report.events = len(events)
@@ -552,14 +555,10 @@ def export_table(store, expert: Optional[str] = None, consensus: bool = False,
     DataFrame
         The columns described in the module docstring, in that order.
     """
-    from kinview.labels.consensus import consensus_table
-
     conn = store.conn
     everyone = store.current()
     cons_all = consensus_table(everyone)
     if consensus:
-        from kinview.labels.adjudication import apply_final, final_labels
-
         mine = apply_final(cons_all, final_labels(store))
     else:
         who = store._expert(expert)
@@ -671,9 +670,6 @@ def export_meta(store, expert: Optional[str] = None, consensus: bool = False) ->
     labels the export is built from, as stored with models trained on them), ``PAUNIT``
     (``deg``, East of North to the receding side).
     """
-    from kinview import __version__
-    from kinview.labels.store import utc_now
-
     if consensus:
         source, experts = "consensus", store.experts()
     else:

@@ -47,6 +47,9 @@ from kinview.db import labels as db_labels
 from kinview.db.labels import EVENT_COLUMNS, current_labels_sql  # noqa: F401  (their old home)
 from kinview.errors import KinviewError, SurveyError
 from kinview.labels.experts import default_expert, validate_expert
+from kinview.db import connection
+from kinview.labels.agreement import agreement
+from kinview.labels.consensus import consensus_table, disagreements
 
 #: Which fields each kind may be given for.
 KIND_FIELDS = {
@@ -325,8 +328,6 @@ class LabelStore:
         interruption the batch is discarded (or swept by the next import if this process
         is killed).
         """
-        from kinview.db import connection
-
         conn = self.conn
         import_batches.sweep(conn)
         batch = import_batches.begin(conn, source, rows[0][5], connection.COMMAND)
@@ -458,21 +459,16 @@ class LabelStore:
         with an adjudicator's final label in place of the majority where one was recorded
         (column ``adjudicator``; see :mod:`kinview.labels.adjudication`)."""
         from kinview.labels.adjudication import apply_final, final_labels
-        from kinview.labels.consensus import consensus_table
 
         return apply_final(consensus_table(self.current()), final_labels(self))
 
     def disagreements(self) -> pd.DataFrame:
         """Galaxies where experts disagree (see :func:`kinview.labels.consensus.disagreements`)."""
-        from kinview.labels.consensus import disagreements
-
         return disagreements(self.current())
 
     def agreement(self, field: str = "stellar", kind: str = "quality") -> dict:
         """Cohen's (two experts) or Fleiss' (more) κ on one label; see
         :func:`kinview.labels.agreement.agreement`."""
-        from kinview.labels.agreement import agreement
-
         cats = sorted(VOCABULARIES[kind]) if kind in VOCABULARIES else None
         current = self.current(kinds=[kind])
         if cats is not None:

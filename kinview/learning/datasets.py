@@ -23,7 +23,12 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from kinview.data.images import ImageFormatError
+from kinview.data.survey import Survey
 from kinview.errors import KinviewError
+from kinview.kinematics.inputs import image_input, seed32_input, vfield_input
+from kinview.kinematics.lambda_r import lambda_re
+from kinview.labels.store import LabelStore, label_hash as store_hash
 from kinview.progress import NULL_STATE, TaskState
 
 CACHE_DIR = ".kinview-cache"
@@ -37,8 +42,6 @@ IMAGE_CACHE_VERSION = 1
 def current_labels(survey_dir: Union[str, Path]) -> pd.DataFrame:
     """Current labels of every expert: columns ``plateifu, field, kind, expert, value, text``
     (the label store's rule)."""
-    from kinview.labels.store import LabelStore
-
     store = LabelStore(survey_dir)
     try:
         return store.current().reset_index(drop=True)
@@ -55,8 +58,6 @@ def _check_source(source: str) -> str:
 def training_labels(survey_dir: Union[str, Path], source: str) -> pd.DataFrame:
     """Quality labels ``plateifu, field, quality, expert`` for a label source (the label
     store's :meth:`~kinview.labels.store.LabelStore.training_labels`)."""
-    from kinview.labels.store import LabelStore
-
     source = _check_source(source)
     store = LabelStore(survey_dir)
     try:
@@ -97,8 +98,6 @@ def label_hash(labels: pd.DataFrame, source: str) -> str:
     """Hash of a label set (``plateifu, field, value, expert`` rows), computed by
     :func:`kinview.labels.store.label_hash` on the ``training_labels`` form, so the GUI can
     tell whether a model's labels are current."""
-    from kinview.labels.store import label_hash as store_hash
-
     df = labels.rename(columns={"value": "quality"})[["plateifu", "field", "quality", "expert"]]
     return str(store_hash(df.astype({"quality": "int64"})))
 
@@ -170,8 +169,6 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
     dict: ``plateifu`` (n,) str, ``stellar``/``gas`` float32 (n, size, size), ``has_stellar``/
     ``has_gas`` bool (n,), ``lambda_re_maps`` float (n,) (λR_e from the maps, NaN if unknown).
     """
-    from kinview.kinematics.inputs import seed32_input, vfield_input
-
     if style not in VFIELD_STYLES:
         raise KinviewError(f"unknown velocity-field input {style!r}; known: {', '.join(VFIELD_STYLES)}")
     make_input = seed32_input if style == "seed32" else vfield_input
@@ -202,8 +199,6 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
         else:
             todo.append(i)
     if todo:
-        from kinview.kinematics.lambda_r import lambda_re
-
         state.set_status(f"reading {len(todo)} MAPS files")
         state.set_total(len(todo))
         for done, i in enumerate(todo):
@@ -246,8 +241,6 @@ def image_arrays(survey, size: int = 80, state: TaskState = NULL_STATE) -> Dict[
     -------
     dict: ``plateifu`` (n,), ``images`` float32 (n, size, size, 3), ``has_image`` bool (n,).
     """
-    from kinview.kinematics.inputs import image_input
-
     root = Path(survey.root)
     pifus = survey.plateifus()
     keys = [_file_key(survey.image_path(p), root) for p in pifus]
@@ -269,8 +262,6 @@ def image_arrays(survey, size: int = 80, state: TaskState = NULL_STATE) -> Dict[
         else:
             todo.append(i)
     if todo:
-        from kinview.data.images import ImageFormatError
-
         state.set_status(f"reading {len(todo)} images")
         state.set_total(len(todo))
         for done, i in enumerate(todo):
@@ -297,6 +288,4 @@ def image_arrays(survey, size: int = 80, state: TaskState = NULL_STATE) -> Dict[
 
 def open_survey(workspace_dir: Union[str, Path], state: TaskState = NULL_STATE):
     """Open (and ingest if new) a survey directory for training or prediction."""
-    from kinview.data.survey import Survey
-
     return Survey.open(workspace_dir, ingest=True, state=state)

@@ -22,6 +22,8 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import numpy as np
 
+from kinview.learning.metrics import _probs, balanced_accuracy, roc_auc
+
 LEVEL = 0.95
 N_BOOT = 1000
 
@@ -98,8 +100,6 @@ def classification_intervals(y_true: Sequence, y_pred: np.ndarray, groups: Optio
     ``roc_auc``, ``balanced_accuracy``, ``accuracy``, ``majority_baseline`` (each
     ``{"value", "lo", "hi"}``) and ``interval`` (how the intervals were made).
     """
-    from kinview.learning.metrics import _probs, balanced_accuracy, roc_auc
-
     y = np.asarray(y_true).astype(int).reshape(-1)
     p = _probs(y_pred)
     n_classes = max(p.shape[1], int(y.max()) + 1 if len(y) else 2)

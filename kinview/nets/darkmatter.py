@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from kinview.nets.layers import classifier_compile
+
 ARCHITECTURES = ("simple", "inception")
 
 RECIPES: Dict[str, Dict[str, Any]] = {
@@ -59,8 +61,6 @@ def build(arch: str, size: int = 50, n_channels: int = 3, n_attributes: int = 5,
     The model's inputs are named ``maps`` and (when ``n_attributes > 0``) ``attributes``.
     """
     import keras
-
-    from kinview.nets.layers import classifier_compile
 
     if arch not in RECIPES:
         raise ValueError(f"unknown darkmatter architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from kinview.nets.layers import conv_block
+
 ARCHITECTURES = ("default", "seed-vgg")
 SIZE = 128
 
@@ -51,8 +53,6 @@ def build(arch: str, size: int = SIZE, z_mean: float = 0.0, z_std: float = 1.0,
         Target scaling stored in the final ``Rescaling`` layer.
     """
     import keras
-
-    from kinview.nets.layers import conv_block
 
     if arch not in RECIPES:
         raise ValueError(f"unknown photoz architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from kinview.nets.layers import conv_block
+
 ARCHITECTURES = ("default", "seed-cnn")
 
 RECIPES: Dict[str, Dict[str, Any]] = {
@@ -35,8 +37,6 @@ RECIPES: Dict[str, Dict[str, Any]] = {
 def build(arch: str, size: int = 80, learning_rate: float = None):
     """A compiled Keras regressor for ``arch`` ('default', 'seed-cnn')."""
     import keras
-
-    from kinview.nets.layers import conv_block
 
     if arch not in RECIPES:
         raise ValueError(f"unknown spin architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")

@@ -37,6 +37,9 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from kinview.nets.field_summary import register
+from kinview.nets.layers import classifier_compile, classifier_head, conv_block
+
 ARCHITECTURES = ("default", "seed-fcn", "seed-cnn", "kinview-cnn")
 
 #: L2 penalty of the default recipe's exact fit (on standardised features)
@@ -59,15 +62,11 @@ def build(arch: str, n_classes: int = 2, size: int = 32, learning_rate: float = 
     """A compiled Keras model for ``arch`` (:data:`ARCHITECTURES`)."""
     import keras
 
-    from kinview.nets.layers import classifier_compile, classifier_head, conv_block
-
     if arch not in RECIPES:
         raise ValueError(f"unknown vfield architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     lr = learning_rate or RECIPES[arch]["learning_rate"] or 1e-3
     inp = keras.Input((size, size), name="vfield")
     if arch == "default":
-        from kinview.nets.field_summary import register
-
         x = register()(name="summary")(inp)
     elif arch == "seed-fcn":
         x = keras.layers.Flatten()(inp)

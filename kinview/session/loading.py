@@ -21,7 +21,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from kinview.conventions import IFU_DIAMETER_ARCSEC, IMAGE_SCALE_ARCSEC
+from kinview.data.dapbits import bit_value
+from kinview.data.images import load_image
+from kinview.data.maps import read_maps
+from kinview.db.connection import connect
 from kinview.db.pa_fits import write_fits
+from kinview.kinematics import clean_field, fit_pa
+from kinview.kinematics.survey_fit import resume_fits
+from kinview.progress import NULL_STATE
+from kinview.viewing import kpc_per_arcsec
 
 FIELDS = ("stellar", "gas")
 
@@ -191,8 +200,6 @@ def convex_hull(points: np.ndarray) -> Optional[np.ndarray]:
 
 def hexagon(ifusize: int, vertex_pa: float = 90.0) -> Optional[np.ndarray]:
     """Regular hexagon (x East, y North arcsec) of a MaNGA bundle of ``ifusize`` fibres."""
-    from kinview.conventions import IFU_DIAMETER_ARCSEC
-
     diam = IFU_DIAMETER_ARCSEC.get(int(ifusize)) if ifusize and ifusize > 0 else None
     if diam is None:
         return None
@@ -202,8 +209,6 @@ def hexagon(ifusize: int, vertex_pa: float = 90.0) -> Optional[np.ndarray]:
 
 
 def _field_view(vf, cleaned=None) -> FieldView:
-    from kinview.data.dapbits import bit_value
-
     vel = np.asarray(vf.vel, dtype=np.float64)
     valid = np.asarray(vf.valid, bool)
     maskbits = None if vf.maskbits is None else np.asarray(vf.maskbits).astype(np.int64)
@@ -302,24 +307,18 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
     image_rel = row.get("image_path")
     if isinstance(image_rel, str) and image_rel:
         try:
-            from kinview.data.images import load_image
-
             data.image = load_image(root / image_rel)
         except Exception as exc:  # noqa: BLE001 - shown in the panel
             data.missing.append(f"image unreadable: {_short(exc)}")
     else:
         data.missing.append("no colour image")
     if data.image is not None:
-        from kinview.conventions import IMAGE_SCALE_ARCSEC
-
         data.image_scale = float(row.get("image_scale") or IMAGE_SCALE_ARCSEC)
     # maps ------------------------------------------------------------------------------------
     maps = None
     maps_rel = row.get("maps_path")
     if isinstance(maps_rel, str) and maps_rel:
         try:
-            from kinview.data.maps import read_maps
-
             maps = read_maps(root / maps_rel)
         except Exception as exc:  # noqa: BLE001
             data.missing.append(f"MAPS file unreadable: {_short(exc)}")
@@ -341,8 +340,6 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
             cleaned = None
             reason = ""
             try:
-                from kinview.kinematics import clean_field, fit_pa
-
                 stored = isinstance(row.get(f"pa_method_{kind}"), str)
                 if not np.isfinite(pa) and fit_missing and not stored:
                     fit = fit_pa(vf, method="fast")
@@ -393,8 +390,6 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
         data.footprint = hexagon(int(row.get("ifusize") or -1))
     if new_fits and db_path is not None:
         try:
-            from kinview.db.connection import connect
-
             conn = connect(db_path)
             try:
                 for kind, fit, secs in new_fits:
@@ -404,7 +399,6 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
         except Exception:  # noqa: BLE001 - display still works; the fit is redone next time
             pass
     # ready-to-paint numbers, computed here rather than on the GUI thread
-    from kinview.viewing import kpc_per_arcsec
 
     data.kpc_per_arcsec = kpc_per_arcsec(row.get("z"))
     for fv in data.fields.values():
@@ -432,7 +426,4 @@ def fit_pas_if_none(survey_dir, state=None) -> int:
     fit of a new survey, or the rest of an interrupted one
     (:func:`kinview.kinematics.survey_fit.resume_fits`: worker processes, committed as it
     goes, cancellable).  Returns the number of fields fitted now (0 when none was left)."""
-    from kinview.kinematics.survey_fit import resume_fits
-    from kinview.progress import NULL_STATE
-
     return resume_fits(survey_dir, state=state or NULL_STATE)

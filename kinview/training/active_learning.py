@@ -21,16 +21,17 @@ from typing import Optional, Union
 import numpy as np
 import pandas as pd
 
+from kinview.errors import KinviewError
+from kinview.learning.datasets import current_labels
+from kinview.tasks.registry import get
+from kinview.training.prediction import predictions
+
 QUEUE_COLUMNS = ["plateifu", "field", "value", "confidence"]
 
 
 def _task(task):
-    from kinview.tasks.registry import get
-
     task = get(task) if isinstance(task, str) else task
     if not task.queue_label_kind:
-        from kinview.errors import KinviewError
-
         raise KinviewError(f"{task.name}: no labelling queues (the task learns no per-field expert label)")
     return task
 
@@ -50,9 +51,6 @@ def most_uncertain(workspace_dir: Union[str, Path], task, n: int = 50,
     -------
     DataFrame ``plateifu, field, value, confidence`` (empty without an active model).
     """
-    from kinview.learning.datasets import current_labels
-    from kinview.training.prediction import predictions
-
     task = _task(task)
     pred = predictions(workspace_dir, task.name)
     if pred.empty:
@@ -80,9 +78,6 @@ def likely_label_errors(workspace_dir: Union[str, Path], task, n: int = 50,
     DataFrame ``plateifu, field, expert, label, value, confidence`` sorted by confidence
     (most confident disagreement first), at most ``n`` rows.
     """
-    from kinview.learning.datasets import current_labels
-    from kinview.training.prediction import predictions
-
     cols = ["plateifu", "field", "expert", "label", "value", "confidence"]
     task = _task(task)
     pred = predictions(workspace_dir, task.name)

@@ -25,6 +25,7 @@ from typing import Any, Dict
 
 import numpy as np
 
+from kinview.learning.splits import class_weights
 from kinview.progress import TaskState
 
 
@@ -97,7 +98,6 @@ def fit_head(task, model, train, val, cfg: Dict[str, Any], state: TaskState) -> 
     ``val`` when ``cfg["fit_on_val"]``); same return value as the trainer's SGD loop."""
     import keras
 
-    from kinview.learning.splits import class_weights
     from kinview.training.fit import loss_value
 
     t0 = time.perf_counter()

@@ -32,12 +32,19 @@ from typing import Any, Callable, Dict, List, Optional, Union
 
 import numpy as np
 
+from kinview.db import models as models_db
+from kinview.db.connection import connect, transaction
 from kinview.errors import Cancelled, KinviewError
+from kinview.learning.splits import class_weights, kfold_groups, split_groups
+from kinview.nets.layers import random_dihedral
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
+from kinview.training.convex import fit_head
+from kinview.training.model_card import card_path, write_card
+from kinview.training.promotion import decide
 from kinview.training.registry import ModelRecord
-from kinview.training.use import (as_task, kinview_version, mark_rows, one_keras_thread, predict_arrays,
-                                  setup_keras, take_samples)
+from kinview.training.use import (as_task, kinview_version, mark_rows, one_keras_thread,
+                                  predict_arrays, setup_keras, take_samples)
 
 MODELS_SUBDIR = "models"
 #: options that override the architecture's recipe (``Task.training_config``)
@@ -73,10 +80,7 @@ def fit_model(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], ep
     """
     import keras
 
-    from kinview.learning.splits import class_weights
-
     if cfg.get("fit") == "convex":  # fixed features + one Dense layer: exact fit, no epochs
-        from kinview.training.convex import fit_head
 
         out = fit_head(task, model, train, val, cfg, state)
         if on_epoch_model is not None:
@@ -113,7 +117,6 @@ def fit_model(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], ep
 
     augment = task.augment
     if cfg.get("augment") == "dihedral":        # a recipe may ask for the exact grid symmetries
-        from kinview.nets.layers import random_dihedral
 
         augment = random_dihedral
 
@@ -247,8 +250,6 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     KinviewError
         No labelled samples, unknown architecture, unusable workspace.
     """
-    from kinview.learning.splits import split_groups
-
     task = as_task(task)
     workspace = Path(workspace_dir).expanduser().resolve()
     opts = dict(options or {})
@@ -332,7 +333,6 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     }
     card["options"] = {k2: v for k2, v in opts.items() if k2 not in ("card_notes", "force_activate")}
     if save:  # no silent downgrades: replace the active model only if at least as good
-        from kinview.training.promotion import decide
 
         card["activation"] = decide(task, workspace, te, test_pred, metrics, opts, state)
     if not save:
@@ -356,10 +356,6 @@ def _data_hash(dataset: Dataset) -> str:
 
 def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, Any], rows,
                        state: TaskState, path: Optional[Path] = None) -> ModelRecord:
-    from kinview.db import models as models_db
-    from kinview.db.connection import connect, transaction
-    from kinview.training.model_card import card_path, write_card
-
     state.check_cancelled()
     mdir = _models_dir(workspace)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -409,8 +405,6 @@ def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], ep
     Returns ``{(id, field): (value, confidence, extra)}`` from :meth:`Task.to_predictions` of
     the model that did not see the sample's group.
     """
-    from kinview.learning.splits import kfold_groups, split_groups
-
     task = as_task(task)
     out = {}
     import keras

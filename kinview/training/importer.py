@@ -36,9 +36,16 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+import kinview.nets.layers  # noqa: F401  (kinview's own serializable layers)
+from kinview.db import models as models_db
+from kinview.db.connection import connect, transaction
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
-from kinview.training.use import one_keras_thread
+from kinview.tasks.registry import get, names
+from kinview.training.model_card import card_path, write_card
+from kinview.training.registry import ModelRecord
+from kinview.training.use import (kinview_version, mark_rows, one_keras_thread, predict_arrays,
+                                  setup_keras)
 
 FORMATS = ("keras", "h5", "savedmodel")
 #: input styles (``--input``); ``kinview`` is the task's own preprocessing
@@ -130,8 +137,6 @@ class SavedModelPredictor:
     """
 
     def __init__(self, path: Union[str, Path]):
-        from kinview.training.use import setup_keras
-
         setup_keras()
         import tensorflow as tf
 
@@ -259,10 +264,8 @@ def load_external(path: Union[str, Path], fmt: Optional[str] = None) -> InputAda
         sm = SavedModelPredictor(path)
         return InputAdapter(sm, fmt, sm.loader)
     check_config(_keras_config(path, fmt), str(path))
-    from kinview.training.use import setup_keras
 
     keras = setup_keras()
-    import kinview.nets.layers  # noqa: F401  (kinview's own serializable layers)
 
     try:
         model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
@@ -286,8 +289,6 @@ def _sha256(path: Path) -> str:
 
 
 def _destination(workspace: Path, task_name: str, src: Path, fmt: str) -> Path:
-    from kinview.training.model_card import card_path
-
     mdir = workspace / "models"
     mdir.mkdir(parents=True, exist_ok=True)
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
@@ -323,8 +324,6 @@ def import_model(path: Union[str, Path], task, workspace_dir: Union[str, Path],
     -------
     ModelRecord (``active`` False); ``card["source"] == "imported"``.
     """
-    from kinview.tasks.registry import get
-
     task = get(task) if isinstance(task, str) else task
     src = Path(path).expanduser().resolve()
     workspace = Path(workspace_dir).expanduser().resolve()
@@ -363,17 +362,10 @@ class _new_paths:
 
 
 def _import(src: Path, task, workspace: Path, input_style: Optional[str], state: TaskState):
-    from kinview.db.connection import connect, transaction
-    from kinview.training.model_card import card_path, write_card
-    from kinview.training.registry import ModelRecord
-    from kinview.training.use import kinview_version, mark_rows, predict_arrays
-
     style = input_style or "kinview"
     if style not in INPUT_STYLES:
         raise KinviewError(f"--input {style!r}: known input styles are {', '.join(INPUT_STYLES)}")
     if style not in task.input_styles:
-        from kinview.tasks import get, names
-
         owners = [n for n in names() if style in get(n).input_styles]
         raise KinviewError(f"--input {style} is an input of {', '.join(owners) or 'no task'} only, "
                            f"not of {task.name}")
@@ -454,8 +446,6 @@ def _import(src: Path, task, workspace: Path, input_style: Optional[str], state:
         conn = connect(workspace)
         try:
             with transaction(conn):
-                from kinview.db import models as models_db
-
                 model_id = models_db.insert(conn, task.name, card["architecture"], str(dest), metrics, "",
                                             card, active=False, event="imported", note=f"from {src}")
                 models_db.write_predictions(conn, model_id, rows)

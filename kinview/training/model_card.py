@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Union
 
 from kinview.errors import KinviewError
+from kinview.strict_json import jsonable
 
 REQUIRED = ("task", "architecture", "label_source", "label_hash", "n_samples", "metrics", "date",
             "kinview_version", "backend", "seed", "epochs", "split_sizes")
@@ -27,8 +28,6 @@ def card_path(model_path: Union[str, Path]) -> Path:
 
 def write_card(path: Union[str, Path], card: Dict[str, Any]) -> Path:
     """Write ``card`` as indented JSON (strict: NaN → null), atomically."""
-    from kinview.strict_json import jsonable
-
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
     with os.fdopen(fd, "w") as fh:

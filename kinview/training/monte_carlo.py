@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from kinview.errors import KinviewError
+from kinview.learning.splits import split_groups
 from kinview.progress import NULL_STATE, TaskState
 from kinview.training.fit import fit_model
 from kinview.training.use import as_task, predict_arrays, setup_keras
@@ -36,8 +37,6 @@ def monte_carlo(task, workspace, k: int = 5, epochs: Optional[int] = None, seed:
     (mean over splits), ``confusion`` (summed over splits; rows true, columns predicted) and
     ``splits`` (per split: seed, n_train, n_test, accuracy, confusion).
     """
-    from kinview.learning.splits import split_groups
-
     task = as_task(task)
     opts = task.normalize_options(options)
     arch = arch or task.default_arch

@@ -21,17 +21,21 @@ from typing import Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
+from kinview.db.oof_runs import latest_run, save_run
 from kinview.errors import KinviewError
+from kinview.learning.intervals import format_metric
+from kinview.learning.splits import kfold_groups, split_groups
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
-from kinview.training.use import one_keras_thread
+from kinview.tasks.registry import get
+from kinview.training.fit import RECIPE_OVERRIDES, fit_model
+from kinview.training.registry import active_model
+from kinview.training.use import one_keras_thread, predict_arrays, setup_keras
 
 
 def recipe(task, arch: Optional[str], options: Optional[Dict[str, Any]], epochs: Optional[int] = None
            ) -> Tuple[str, Dict[str, Any], Dict[str, Any], int]:
     """``(arch, options, cfg, epochs)`` as :func:`kinview.training.fit.train` resolves them."""
-    from kinview.training.fit import RECIPE_OVERRIDES
-
     opts = task.normalize_options(dict(options or {}))
     arch = arch or task.default_arch
     if arch not in task.architectures:
@@ -56,10 +60,6 @@ def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: 
     (pred, fold): the model output per sample (first axis = sample, as ``model.predict``)
     and the fold (0..k−1) that held the sample out.
     """
-    from kinview.learning.splits import kfold_groups, split_groups
-    from kinview.training.fit import fit_model
-    from kinview.training.use import predict_arrays, setup_keras
-
     import logging
 
     keras = setup_keras()
@@ -127,9 +127,6 @@ def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Option
     ``n_groups``, ``label_source``, ``label_hash``, ``metrics`` (with intervals),
     ``headline`` (metric keys to show, in order), ``seconds``, ``run_id`` (when stored).
     """
-    from kinview.tasks.registry import get
-    from kinview.training.use import setup_keras
-
     task = get(task) if isinstance(task, str) else task
     workspace = Path(workspace_dir).expanduser().resolve()
     arch, opts, cfg, epochs = recipe(task, arch, options, epochs)
@@ -152,8 +149,6 @@ def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Option
         "seconds": time.perf_counter() - t0,
     }
     if store:
-        from kinview.db.oof_runs import save_run
-
         rows = []
         y = np.asarray(dataset.y)
         for (pifu, fld, v, c, extra), target, f in zip(task.to_predictions(pred, dataset), y, fold):
@@ -169,8 +164,6 @@ def evaluate_oof(task, workspace_dir: Union[str, Path], k: int = 5, arch: Option
 def format_report(result: Dict[str, Any]) -> str:
     """The readable form of an out-of-fold (or held-out) result: one metric a line with its
     interval, then the class counts."""
-    from kinview.learning.intervals import format_metric
-
     m = result.get("metrics") or {}
     lines = [f"{result.get('task')} ({result.get('architecture')}): {result.get('samples')}"
              f" ({result.get('n_groups', m.get('n_groups'))} galaxies), labels {result.get('label_source')}"]
@@ -196,10 +189,6 @@ def evaluation_summary(workspace_dir: Union[str, Path], task) -> Dict[str, Any]:
     out-of-fold run (``samples``, ``run_id``, ``architecture``, ``created``, ``metrics``,
     ``current``: whether it was run on today's labels).
     """
-    from kinview.db.oof_runs import latest_run
-    from kinview.tasks.registry import get
-    from kinview.training.registry import active_model
-
     task = get(task) if isinstance(task, str) else task
     out: Dict[str, Any] = {"task": task.name, "headline": list(task.headline_metrics()), "test": None, "oof": None}
     rec = active_model(workspace_dir, task)
@@ -223,8 +212,6 @@ def evaluation_summary(workspace_dir: Union[str, Path], task) -> Dict[str, Any]:
 def summary_line(block: Dict[str, Any], headline, digits: int = 2) -> str:
     """One line of figures with intervals: ``roc_auc 0.90 [0.83, 0.96] · balanced_accuracy …``
     and the class counts."""
-    from kinview.learning.intervals import format_metric
-
     m = block.get("metrics") or {}
     parts = [f"{k} {format_metric(m.get(k), digits)}" for k in headline if m.get(k)]
     if m.get("class_counts") is not None:

@@ -15,6 +15,9 @@ from typing import Dict, Optional, Tuple, Union
 import numpy as np
 import pandas as pd
 
+from kinview.db import models as db_models
+from kinview.db.connection import connect
+from kinview.kinematics.inputs import vfield_input
 from kinview.training.registry import active_model
 from kinview.training.use import predict_arrays
 
@@ -30,9 +33,6 @@ def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] =
     empty when the task has no active model.
     """
     import json
-
-    from kinview.db import models as db_models
-    from kinview.db.connection import connect
 
     cols = ["plateifu", "field", "value", "confidence", "extra"]
     if model_id is None:
@@ -62,8 +62,6 @@ def predict_fields(model, maps, fields=("stellar", "gas")) -> Dict[str, Tuple[fl
     -------
     dict field -> (value, confidence); fields without valid spaxels are left out.
     """
-    from kinview.kinematics.inputs import vfield_input
-
     names, X = [], []
     for name in fields:
         fld = maps.field(name)

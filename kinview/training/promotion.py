@@ -22,7 +22,9 @@ import numpy as np
 from kinview.errors import KinviewError
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
-from kinview.training.use import one_keras_thread
+from kinview.tasks.registry import get
+from kinview.training.registry import active_model, list_models
+from kinview.training.use import card_options, load_model, one_keras_thread, predict_arrays
 
 #: figures compared, in order of preference (first finite pair wins); all higher-is-better
 FALLBACK_METRICS = ("accuracy",)
@@ -60,8 +62,6 @@ def score_model_on(task, workspace: Path, rec, held: Dataset, new_pred, options:
     model's ``input: seed32``); targets are ``held.y``.  Raises :class:`KinviewError` when
     the model cannot be run or does not cover every held-out sample.
     """
-    from kinview.training.use import card_options, load_model, predict_arrays
-
     card = rec.card or {}
     model = load_model(rec.path)
     opts = card_options(card, model, task)
@@ -106,8 +106,6 @@ def decide(task, workspace: Path, held: Dataset, new_pred, new_metrics: Dict[str
         (the two figures, or None), ``active_model`` (id or None), ``active_metrics``,
         ``n_held_out``, ``held_out`` (what the samples are), ``forced`` (bool).
     """
-    from kinview.training.registry import active_model
-
     options = dict(options or {})
     forced = bool(options.get("force_activate"))
     out: Dict[str, Any] = {"activate": True, "forced": forced, "metric": None, "new": None, "active": None,
@@ -173,9 +171,6 @@ def compare_models(task, workspace_dir, records=None, state: TaskState = NULL_ST
         ``held_out`` (which samples, in words), ``n_held_out``, ``reference`` (model id or
         None), ``scores`` ``{model id: metrics dict}`` and ``errors`` ``{model id: message}``.
     """
-    from kinview.tasks.registry import get
-    from kinview.training.registry import list_models
-
     task = get(task) if isinstance(task, str) else task
     workspace = Path(workspace_dir).expanduser().resolve()
     records = list(records) if records is not None else list_models(workspace, task)

@@ -23,7 +23,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
 
+from kinview.db import models as models_db
+from kinview.db.connection import connect, transaction
 from kinview.errors import KinviewError
+from kinview.paths import models_dir
+from kinview.tasks.registry import get
 
 
 @dataclass
@@ -62,21 +66,15 @@ class ModelRecord:
 
 
 def _task_name(task) -> str:
-    from kinview.tasks.registry import get
-
     return get(task).name if isinstance(task, str) else task.name
 
 
 def _conn(workspace_dir):
-    from kinview.db.connection import connect
-
     return connect(workspace_dir)
 
 
 def active_model(workspace_dir: Union[str, Path], task) -> Optional[ModelRecord]:
     """The task's active model in the workspace database, or None."""
-    from kinview.db import models as models_db
-
     name = _task_name(task)
     conn = _conn(workspace_dir)
     try:
@@ -88,8 +86,6 @@ def active_model(workspace_dir: Union[str, Path], task) -> Optional[ModelRecord]
 
 def list_models(workspace_dir: Union[str, Path], task=None, include_removed: bool = False) -> List[ModelRecord]:
     """Recorded models (of one task, if given), newest first; removed ones only on request."""
-    from kinview.db import models as models_db
-
     conn = _conn(workspace_dir)
     try:
         rows = models_db.rows(conn, None if task is None else _task_name(task), include_removed)
@@ -100,8 +96,6 @@ def list_models(workspace_dir: Union[str, Path], task=None, include_removed: boo
 
 def get_model(workspace_dir: Union[str, Path], model_id: int) -> ModelRecord:
     """One model's record (removed or not); :class:`KinviewError` when there is none."""
-    from kinview.db import models as models_db
-
     conn = _conn(workspace_dir)
     try:
         row = models_db.get(conn, int(model_id))
@@ -118,9 +112,6 @@ def activate_model(workspace_dir: Union[str, Path], model_id: int, note: str = "
     Its stored predictions become the ones the GUI and exporter show.  Raises
     :class:`KinviewError` for an unknown or removed model, or one whose file is gone.
     """
-    from kinview.db import models as models_db
-    from kinview.db.connection import transaction
-
     conn = _conn(workspace_dir)
     try:
         row = models_db.get(conn, int(model_id))
@@ -143,8 +134,6 @@ def rollback(workspace_dir: Union[str, Path], task) -> ModelRecord:
 
     :class:`KinviewError` when there is no earlier model to go back to.
     """
-    from kinview.db import models as models_db
-
     name = _task_name(task)
     conn = _conn(workspace_dir)
     try:
@@ -162,9 +151,6 @@ def remove_model(workspace_dir: Union[str, Path], model_id: int, note: str = "")
     An active model is deactivated (the task falls back to the shipped default until another
     model is activated).  :class:`KinviewError` for an unknown or already removed model.
     """
-    from kinview.db import models as models_db
-    from kinview.db.connection import transaction
-
     conn = _conn(workspace_dir)
     try:
         try:
@@ -179,8 +165,6 @@ def remove_model(workspace_dir: Union[str, Path], model_id: int, note: str = "")
 
 def model_events(workspace_dir: Union[str, Path], task=None, model_id: Optional[int] = None) -> List[Dict[str, Any]]:
     """The registry's history, oldest first: dicts ``id, model_id, task, event, created, note``."""
-    from kinview.db import models as models_db
-
     conn = _conn(workspace_dir)
     try:
         rows = models_db.events(conn, None if task is None else _task_name(task), model_id)
@@ -192,7 +176,5 @@ def model_events(workspace_dir: Union[str, Path], task=None, model_id: Optional[
 def shipped_model_path(task) -> Optional[Path]:
     """The default model shipped with kinview for a task (``<task>-default.keras`` in the package
     data folder :func:`kinview.paths.models_dir`), or None."""
-    from kinview.paths import models_dir
-
     path = models_dir() / f"{_task_name(task)}-default.keras"
     return path if path.exists() else None

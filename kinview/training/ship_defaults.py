@@ -25,6 +25,16 @@ import sys
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
+from kinview.data.survey import Survey
+from kinview.learning.datasets import quality_labels, training_labels
+from kinview.paths import models_dir
+from kinview.progress import tqdm_state
+from kinview.tasks import get
+from kinview.training.fit import train
+from kinview.training.model_card import card_path, write_card
+from kinview.training.shipped import shipped_tasks
+from kinview.training.truth_labels import import_truth_as_expert
+
 NOTES = ("Trained on a SYNTHETIC kinview demo survey (kinview demo --n {n} --seed {demo_seed}), not on "
          "real MaNGA data. Labels: the demo generator's truth (truth.csv) imported as expert "
          "'truth' by kinview.training.truth_labels.import_truth_as_expert, i.e. a perfect synthetic "
@@ -40,16 +50,6 @@ def ship(survey_dir, out_dir: Optional[Path] = None, seed: int = 0,
     ``tasks`` default to the tasks that ship a model; ``real`` maps a task to a survey of real
     data whose expert labels (``real_labels``, default: its only expert) it is trained on
     instead of the demo's truth."""
-    from kinview.data.survey import Survey
-    from kinview.paths import models_dir
-    from kinview.progress import tqdm_state
-    from kinview.tasks import get
-    from kinview.learning.datasets import quality_labels, training_labels
-    from kinview.training.fit import train
-    from kinview.training.model_card import card_path, write_card
-    from kinview.training.shipped import shipped_tasks
-    from kinview.training.truth_labels import import_truth_as_expert
-
     survey_dir = Path(survey_dir).resolve()
     out_dir = Path(out_dir or models_dir())
     out_dir.mkdir(parents=True, exist_ok=True)

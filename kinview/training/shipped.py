@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Union
 
 from kinview.progress import NULL_STATE, TaskState
+from kinview.tasks import get, names
+from kinview.training.registry import active_model, shipped_model_path
+from kinview.training.use import predict
 
 
 def shipped_tasks() -> List[str]:
     """Tasks whose shipped model is run on a survey at first start
     (:attr:`kinview.tasks.base.Task.shipped`), in menu order."""
-    from kinview.tasks import get, names
-
     return [n for n in names() if get(n).shipped]
 
 
@@ -40,9 +41,6 @@ def predict_with_shipped_models(survey_dir: Union[str, Path], tasks: Optional[It
     list of str
         The tasks whose predictions were written (their shipped model is now active).
     """
-    from kinview.training.registry import active_model, shipped_model_path
-    from kinview.training.use import predict
-
     done = []
     for name in (shipped_tasks() if tasks is None else tasks):
         state.check_cancelled()

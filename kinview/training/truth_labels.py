@@ -13,7 +13,9 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
+from kinview.data.survey import Survey
 from kinview.errors import KinviewError
+from kinview.labels.store import LabelStore
 
 #: truth.csv column -> (field, kind)
 COLUMNS = {
@@ -40,9 +42,6 @@ def import_truth_as_expert(survey_dir: Union[str, Path], expert: str = "truth",
 
     Missing values (−99 or empty) are skipped.  All labels are written in one transaction.
     """
-    from kinview.data.survey import Survey
-    from kinview.labels.store import LabelStore
-
     survey_dir = Path(survey_dir)
     path = survey_dir / "truth.csv"
     if not path.exists():

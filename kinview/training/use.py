@@ -21,10 +21,17 @@ from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+import kinview.nets.layers  # noqa: F401  (registers kinview's serializable layers, if any)
+from kinview import __version__
+from kinview.db import models as models_db
+from kinview.db.connection import connect, transaction
 from kinview.errors import KinviewError
+from kinview.nets.field_summary import register
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
-from kinview.training.registry import ModelRecord, active_model, shipped_model_path
+from kinview.tasks.registry import get
+from kinview.training.model_card import read_card
+from kinview.training.registry import ModelRecord, active_model, get_model, shipped_model_path
 
 
 #: Keras/TensorFlow work runs in one thread at a time.  TensorFlow's function tracing is not
@@ -46,15 +53,11 @@ def one_keras_thread(fn):
 
 def as_task(task):
     """The registered task called ``task`` (a name), or ``task`` itself."""
-    from kinview.tasks.registry import get
-
     return get(task) if isinstance(task, str) else task
 
 
 def kinview_version() -> str:
     """The running kinview's version (recorded in model cards)."""
-    from kinview import __version__
-
     return __version__
 
 
@@ -91,15 +94,12 @@ def load_model(path: Union[str, Path]):
         from kinview.training.importer import load_external
 
         return load_external(path)
-    from kinview.training.model_card import read_card
 
     if read_card(path).get("source") == "imported":
         from kinview.training.importer import load_external
 
         return load_external(path)
     keras = setup_keras()
-    import kinview.nets.layers  # noqa: F401  (registers kinview's serializable layers, if any)
-    from kinview.nets.field_summary import register
 
     register()  # kinview>FieldSummary (no weights, no code from the file)
 
@@ -181,7 +181,6 @@ def resolve_model(workspace_dir: Union[str, Path], task, model_path=None):
     if model_path:
         path = Path(model_path).expanduser().resolve()
         if not path.exists() and str(model_path).strip().isdigit():   # a registry id
-            from kinview.training.registry import get_model
 
             rec = get_model(workspace_dir, int(model_path))
             if rec.task != task.name:
@@ -227,10 +226,6 @@ def predict(task, workspace_dir: Union[str, Path], model_path=None, state: TaskS
     A model not yet in the ``models`` table (a path, the shipped one) is recorded; with
     ``activate`` it becomes the task's active model.  Returns its record.
     """
-    from kinview.db import models as models_db
-    from kinview.db.connection import connect, transaction
-    from kinview.training.model_card import read_card
-
     task = as_task(task)
     workspace = Path(workspace_dir).expanduser().resolve()
     path, rec, source = resolve_model(workspace, task, model_path)
@@ -297,7 +292,6 @@ def evaluate(task, workspace_dir: Union[str, Path], model_path=None, state: Task
     task = as_task(task)
     workspace = Path(workspace_dir).expanduser().resolve()
     path, rec, source = resolve_model(workspace, task, model_path)
-    from kinview.training.model_card import read_card
 
     card = rec.card if rec is not None and rec.card else read_card(path)
     model = load_model(path)
