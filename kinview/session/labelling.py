@@ -48,7 +48,12 @@ from typing import Callable, Dict, List, Optional, Set
 import numpy as np
 
 from kinview import viewstate as vs
+from kinview.data.survey import Survey
+from kinview.db.connection import connect
+from kinview.labels.experts import validate_expert
+from kinview.labels.store import LabelStore
 from kinview.labels.workflow import has_valid_spaxels, implied_labels, labels_by_galaxy, should_advance
+from kinview.session.loading import load_galaxy
 
 Observer = Callable[[str, object], None]
 
@@ -57,8 +62,6 @@ def load_table_job(survey_dir: str, expert: str, blind: bool = False, state=None
     """Open (ingesting if needed) the survey and read its galaxy table and ``expert``'s labels
     (:func:`kinview.viewstate.load_table`, ``blind`` mode or not); run in a worker thread by
     the GUI."""
-    from kinview.data.survey import Survey
-
     survey = Survey.open(survey_dir, ingest=True)
     conn = survey.connect()
     try:
@@ -72,7 +75,6 @@ def load_table_job(survey_dir: str, expert: str, blind: bool = False, state=None
 def prediction_table_job(survey_dir: str, expert: str, state=None):
     """The galaxy table read afresh (worker): its prediction columns and ``attrs['model_id']``
     are what :meth:`LabellingSession.apply_predictions` takes."""
-    from kinview.db.connection import connect
 
     conn = connect(survey_dir)
     try:
@@ -177,7 +179,6 @@ class LabellingSession:
         store, list the galaxies passing the filter (all of them if none does) and go to
         ``keep`` if it is in the table.  Emits ``table``, ``counts``, ``filter``, ``order`` and
         ``index``."""
-        from kinview.labels.store import LabelStore
 
         self.table = table
         self.mine = mine
@@ -275,7 +276,6 @@ class LabellingSession:
         """Load a galaxy (default: the current one) in this thread
         (:func:`kinview.session.loading.load_galaxy`, fast PA fits stored) and record its gas;
         returns its GalaxyData.  The GUI loads in worker threads instead."""
-        from kinview.session.loading import load_galaxy
 
         pifu = plateifu or self.current
         data = load_galaxy(self.survey_dir, pifu, self.row(pifu), True,
@@ -458,7 +458,6 @@ class LabellingSession:
     def switch_expert(self, name: str) -> str:
         """Label as ``name`` from now on: that expert's labels fill the table, the counts and
         the filters; undo applies to that expert's labels.  Returns the validated name."""
-        from kinview.labels.experts import validate_expert
 
         name = validate_expert(name)
         self.state.expert = name
