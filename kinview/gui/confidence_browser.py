@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt5 import QtCore, QtGui, QtWidgets
+from PyQt5 import QtCore, QtGui, QtWidgets, sip
 
 from kinview.db.connection import DB_NAME
 from kinview.gui import worker
@@ -397,6 +397,8 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self._job.done.connect(lambda cbs=callbacks: self._job_done(cbs))
 
     def _job_done(self, callbacks=()) -> None:
+        if sip.isdeleted(self):
+            return                          # the window closed while the data was read
         self._job = None
         for fn in callbacks:
             fn()

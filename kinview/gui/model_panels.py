@@ -29,7 +29,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, List, Optional
 
-from PyQt5 import QtCore, QtGui, QtWidgets
+from PyQt5 import QtCore, QtGui, QtWidgets, sip
 
 from kinview.gui import worker
 from kinview.gui.confidence_browser import ConfidenceBrowser
@@ -439,7 +439,8 @@ class ModelPanels(QtCore.QObject):
         # "reloaded" once the Model tab and the prediction box show the new predictions too,
         # and only for the latest reload (an older one's refresh may finish after it started)
         self.browser.refresh(then=lambda: self.table_reloaded.emit()
-                             if generation == self._reload_generation else None)
+                             if not sip.isdeleted(self) and generation == self._reload_generation
+                             else None)
 
     def _open_clusters_dialog(self) -> None:
         d = QtWidgets.QFileDialog.getExistingDirectory(self.host.widget, "Open a cluster dataset directory")
