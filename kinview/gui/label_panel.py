@@ -73,11 +73,12 @@ ROWS = [("stellar", "quality", "Stellar quality"), ("gas", "quality", "Gas quali
         ("stellar", "feature", "Stellar feature"), ("gas", "feature", "Gas feature"),
         ("gas", "gas_note", "Gas note")]
 
+# the checked state is the blue fill, not a bold font: bold text is wider than the button
+# sized for the regular one and clipped ("0 do not us")
 BUTTON_STYLE = """
 QPushButton { color:#111111; background:#f4f4f4; border:1px solid #9a9a9a; border-radius:3px;
               padding:3px 4px; text-align:left; }
-QPushButton:checked { background:#1f6fd1; color:#ffffff; border:1px solid #0b4a99;
-                      font-weight:bold; }
+QPushButton:checked { background:#1f6fd1; color:#ffffff; border:1px solid #0b4a99; }
 QPushButton:hover { border:1px solid #1f6fd1; }
 """
 
