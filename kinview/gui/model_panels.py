@@ -431,7 +431,7 @@ class ModelPanels(QtCore.QObject):
         job.failed.connect(lambda exc, tb: self.host.message(f"cannot re-read predictions: {exc}", 8000))
 
     def _apply_predictions(self, fresh, generation: int) -> None:
-        if not self.host.has_table():
+        if sip.isdeleted(self) or not self.host.has_table():   # the window closed meanwhile
             return
         self.host.apply_predictions(fresh)
         self.prediction.live = None

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 import numpy as np
-from PyQt5 import QtCore
+from PyQt5 import QtCore, sip
 
 from kinview.gui import worker as _worker
 from kinview.session.loading import (  # noqa: F401 - re-exported: the loaders moved to the core
@@ -201,7 +201,7 @@ class Prefetcher(QtCore.QObject):
         return bool(self.pending)
 
     def _done(self, plateifu: str, data: GalaxyData, generation: int = 0, ticket=None) -> None:
-        if generation != self._generation:
+        if sip.isdeleted(self) or generation != self._generation:
             return
         if ticket is not None and self._tickets.get(plateifu) is ticket:
             del self._tickets[plateifu]
@@ -220,7 +220,7 @@ class Prefetcher(QtCore.QObject):
         self.loaded.emit(plateifu, data)
 
     def _failed(self, plateifu: str, exc, generation: int = 0, ticket=None) -> None:
-        if generation != self._generation:
+        if sip.isdeleted(self) or generation != self._generation:
             return
         if ticket is not None and self._tickets.get(plateifu) is ticket:
             del self._tickets[plateifu]
