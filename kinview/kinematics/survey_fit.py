@@ -340,7 +340,10 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                         signal.signal(signal.SIGINT, old_handler)
                     if aborted:
                         _stop_workers(pool)  # a pafit fit in flight can take a minute
-                    pool.shutdown(wait=False, cancel_futures=True)
+                    # a finished run joins its idle workers (quick): shutdown(wait=False) left
+                    # the executor's manager thread closing its wake-up pipe while the
+                    # interpreter's exit hook wrote to it ("Bad file descriptor" traceback at exit)
+                    pool.shutdown(wait=not aborted, cancel_futures=True)
                     for k, v in saved_env.items():
                         if v is None:
                             os.environ.pop(k, None)
