@@ -37,8 +37,6 @@ from kinview.gui.model_list import ModelListPanel
 from kinview.gui.training_panel import TrainingPanel
 from kinview.tasks import get as get_task
 
-PREDICTION_COLUMNS = ("pred_stellar", "conf_stellar", "pred_gas", "conf_gas")
-
 
 def _prediction_table_job(survey_dir: str, expert: str):
     """Worker: the galaxy table as :func:`kinview.viewstate.load_table` builds it (own connection)."""
@@ -122,23 +120,10 @@ class WindowHost:
         return show_plateifus(self._w, plateifus, description)
 
     def apply_predictions(self, fresh) -> None:
-        """Take the prediction columns (and active model id) of a freshly read galaxy table
-        (:func:`kinview.viewstate.load_table`) and refresh the list and the label panel."""
-        w = self._w
-        if w.table is None:
-            return
-        for col in PREDICTION_COLUMNS:
-            if col in fresh.columns:
-                w.table[col] = fresh[col].reindex(w.table.index).to_numpy(float)
-        w.model_id = fresh.attrs.get("model_id")
-        w.table.attrs["model_id"] = w.model_id
-        # re-run the list's filter (confidence columns and model filters change)
-        w.set_filter(w.state.filter_name, w.state.filter_k)
-        cur = w.state.current
-        if cur is not None:
-            row = w.row(cur)
-            row["_position"] = f"{w.state.index + 1} / {len(w.state.order)}"
-            w.label_panel.set_galaxy(cur, w.mine.get(cur, {}), cur not in w.no_gas, row, w.state.expert)
+        """Take the prediction columns (and active model id) of a freshly read galaxy table:
+        :meth:`kinview.session.LabellingSession.apply_predictions` (the window redraws the list
+        and the label panel on the session's ``predictions`` event)."""
+        self._w.session.apply_predictions(fresh)
 
     def message(self, text: str, msecs: int = 0) -> None:
         """A status-bar message."""

@@ -503,8 +503,8 @@ class LabellingSession:
                 self.table[col] = fresh[col].reindex(self.table.index).to_numpy(float)
         self.model_id = fresh.attrs.get("model_id")
         self.table.attrs["model_id"] = self.model_id
-        self._emit("predictions", self.model_id)
         self.set_filter(self.state.filter_name, self.state.filter_k)
+        self._emit("predictions", self.model_id)   # after the filter: the row's place is current
 
     def reload_predictions(self) -> None:
         """Re-read the active model's predictions in this thread (the GUI reads them in a
