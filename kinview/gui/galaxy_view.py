@@ -20,6 +20,7 @@ from PyQt5 import QtCore, QtWidgets
 
 from kinview import viewing
 from kinview.conventions import delta_pa
+from kinview.gui.elided_label import ElidedLabel
 from kinview.gui.image_panel import ImagePanel
 from kinview.gui.map_panel import MapPanel
 
@@ -48,8 +49,13 @@ class GalaxyView(QtWidgets.QWidget):
         f.setPointSize(12)
         self.header.setFont(f)
         self.header.setStyleSheet("color:#111111; padding:2px 4px;")
-        self.missing = QtWidgets.QLabel("")
+        # one line whose height is kept while it is hidden: a galaxy with something missing
+        # must not shrink the sky panels (a re-layout and new axis pictures on every change)
+        self.missing = ElidedLabel("")
         self.missing.setStyleSheet("color:#b00000; font-weight:bold; padding:0px 4px;")
+        policy = self.missing.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.missing.setSizePolicy(policy)
         self.missing.setVisible(False)
         self.image = ImagePanel()
         self.stellar = MapPanel("Stellar velocity", "velocity")
@@ -68,8 +74,6 @@ class GalaxyView(QtWidgets.QWidget):
         self.header.setMinimumWidth(10)
         self.header.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.header.setWordWrap(True)
-        self.missing.setWordWrap(True)
-        self.missing.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.empty = QtWidgets.QLabel("")
         self.empty.setAlignment(QtCore.Qt.AlignCenter)
         self.empty.setWordWrap(True)
@@ -114,6 +118,32 @@ class GalaxyView(QtWidgets.QWidget):
         self._row = {}
         self._labels = {}
         self._apply_rows()
+        # idle-time drawing of axis pictures later galaxies will need (one small job per tick,
+        # so a key press waits at most one job)
+        self._warm_jobs = []
+        self._warm_timer = QtCore.QTimer(self)
+        self._warm_timer.setInterval(3)
+        self._warm_timer.timeout.connect(self._warm_step)
+        self._warmed_size = None
+
+    def _schedule_warm(self) -> None:
+        """Queue the idle-time axis drawing for the panels' present sizes (once per size)."""
+        panels = (self.image, self.stellar, self.gas)
+        size = tuple((p.width(), p.height()) for p in panels)
+        if size == self._warmed_size:
+            return
+        self._warmed_size = size
+        self._warm_jobs = [job for panel in panels for job in panel.warm_jobs()]
+        self._warm_timer.start()
+
+    def _warm_step(self) -> None:
+        while self._warm_jobs:
+            try:
+                if self._warm_jobs.pop(0)():     # one picture drawn: wait for the next tick
+                    return
+            except RuntimeError:                 # the panel is being deleted
+                self._warm_jobs.clear()
+        self._warm_timer.stop()
 
     def _register(self, panel) -> None:
         self.panels.append(panel)
@@ -351,6 +381,7 @@ class GalaxyView(QtWidgets.QWidget):
         self.drawn_plateifu = data.plateifu
         self.drawn_at = time.perf_counter()
         self.drawn.emit(data.plateifu)
+        self._schedule_warm()
 
     def _follow(self, source) -> None:
         """The user zoomed or panned ``source``: every other panel shows the same sky."""

@@ -87,7 +87,7 @@ class CachedAxisItem(pg.AxisItem):
     per-galaxy cost of laying out tick labels.
     """
 
-    CACHE_SIZE = 24
+    CACHE_SIZE = 64
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -97,7 +97,9 @@ class CachedAxisItem(pg.AxisItem):
 
     def _key(self):
         r = self.range
-        return (round(float(r[0]), 4), round(float(r[1]), 4), round(self.width(), 1),
+        # 3 decimals: ranges computed two ways (the view box, :meth:`SkyPlot.warm_jobs`) agree
+        # to this, and pictures that differ below it are identical on screen
+        return (round(float(r[0]), 3), round(float(r[1]), 3), round(self.width(), 1),
                 round(self.height(), 1), self.labelText, bool(self.style.get("showValues", True)))
 
     def paint(self, p, opt, widget):
@@ -115,6 +117,33 @@ class CachedAxisItem(pg.AxisItem):
     def setStyle(self, **kwargs):  # noqa: N802 - pyqtgraph name
         self._pictures = {}
         return super().setStyle(**kwargs)
+
+    def warm(self, lo: float, hi: float) -> bool:
+        """Draw (and keep) the picture of the range ``lo``–``hi`` at the axis's present size
+        without showing it: idle-time work so that the galaxy that needs it later finds it
+        ready.  Returns False when it was already kept."""
+        saved_range, saved_picture = self.range, self.picture
+        self.range = [float(lo), float(hi)]
+        try:
+            key = self._key()
+            if key in self._pictures:
+                return False
+            picture = QtGui.QPicture()
+            painter = QtGui.QPainter(picture)
+            try:
+                if self.style["tickFont"]:
+                    painter.setFont(self.style["tickFont"])
+                specs = self.generateDrawSpecs(painter)
+                if specs is not None:
+                    self.drawPicture(painter, *specs)
+            finally:
+                painter.end()
+            if len(self._pictures) >= self.CACHE_SIZE:
+                self._pictures.pop(next(iter(self._pictures)))
+            self._pictures[key] = picture
+            return True
+        finally:
+            self.range, self.picture = saved_range, saved_picture
 
 
 def _colour_bar(**kwargs) -> pg.ColorBarItem:
@@ -243,6 +272,31 @@ class SkyPlot(pg.GraphicsLayoutWidget):
             return
         self._range = key
         self.plot_item.getViewBox().setRange(xRange=key[:2], yRange=key[2:], padding=0)
+
+    #: Half-widths (arcsec) of the framings whose axes are drawn at idle time: the galaxy
+    #: view frames each galaxy at a whole number of arcsec (see ``GalaxyView.show_galaxy``).
+    WARM_HALVES = tuple(float(h) for h in range(5, 36))
+
+    def warm_jobs(self) -> list:
+        """Idle-time work: one callable per framing in :attr:`WARM_HALVES`, drawing and keeping
+        the pictures of both sky axes for a square ±half view at the panel's present size
+        (the aspect-locked view box widens the longer side as pyqtgraph does)."""
+        vb = self.plot_item.getViewBox()
+        bottom, left = self.plot_item.getAxis("bottom"), self.plot_item.getAxis("left")
+        if not (isinstance(bottom, CachedAxisItem) and isinstance(left, CachedAxisItem)):
+            return []
+
+        def job(half):
+            rect = vb.rect()                # the size when the job runs (layout settled)
+            w, h = float(rect.width()), float(rect.height())
+            if w <= 0 or h <= 0:
+                return False
+            x_inverted = bool(vb.state["xInverted"])
+            xh, yh = (half, half * h / w) if h >= w else (half * w / h, half)
+            a = bottom.warm(*((xh, -xh) if x_inverted else (-xh, xh)))
+            b = left.warm(-yh, yh)
+            return a or b
+        return [lambda half=half: job(half) for half in self.WARM_HALVES]
 
     def set_title(self, text: str, *shorter: str) -> None:
         """Set the title; ``shorter`` are shorter forms (rich text) used, in order, when the
@@ -402,6 +456,23 @@ class MapPanel(SkyPlot):
         self.lut = lookup_table(name)
         self.bar.setColorMap(cmap)
         self.set_levels()
+
+    def warm_jobs(self) -> list:
+        """Idle-time work that makes later galaxies cheaper to draw: the sky axes'
+        (:meth:`SkyPlot.warm_jobs`), then one callable per colour bar range a velocity map can get (the rounded limits of
+        :func:`~kinview.session.loading.nice_limit` up to 500 km/s), each drawing and keeping
+        that axis picture (:meth:`CachedAxisItem.warm`)."""
+        jobs = super().warm_jobs()
+        if self.quantity != "velocity" or not isinstance(self.bar.axis, CachedAxisItem):
+            return jobs
+        from kinview.session.loading import nice_limit
+
+        limits, v = [], 10.0
+        while v <= 500.0:
+            limits.append(v)
+            v = nice_limit(v + 1e-3)
+        axis = self.bar.axis
+        return jobs + [lambda v=v: axis.warm(-v, v) for v in limits]
 
     # drawing -------------------------------------------------------------------------------
     def _blank(self) -> None:
