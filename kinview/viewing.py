@@ -27,6 +27,29 @@ DEFAULT_CMAPS = {"velocity": VELOCITY_CMAPS[0], "sequential": SEQUENTIAL_CMAPS[0
 
 Range = Tuple[Tuple[float, float], Tuple[float, float]]
 
+#: RGBA of masked spaxels inside the IFU footprint: a flat dark grey, distinct from every
+#: colour of the offered maps.
+MASKED_RGBA = (95, 95, 95, 255)
+
+
+def colourise(data, lo: float, hi: float, lut, masked=None):
+    """RGBA uint8 image of ``data`` through ``lut`` (256×4 uint8) between ``lo`` and ``hi``.
+
+    NaN is transparent; ``masked`` spaxels are drawn in :data:`MASKED_RGBA`.  Plain numpy
+    (tens of microseconds for a MAPS grid), so the loader threads can colour a galaxy before
+    it is shown and the image item needs no rescaling.
+    """
+    import numpy as np
+
+    finite = np.isfinite(data)
+    t = np.where(finite, (data - lo) / (hi - lo), 0.0)
+    idx = np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
+    rgba = lut[idx]
+    rgba[~finite] = 0
+    if masked is not None:
+        rgba[masked & ~finite] = MASKED_RGBA
+    return rgba
+
 
 def cmap_choices(kind: str) -> tuple:
     """Colour-map names offered for ``kind`` (``'velocity'`` or ``'sequential'``)."""

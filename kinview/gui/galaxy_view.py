@@ -74,6 +74,11 @@ class GalaxyView(QtWidgets.QWidget):
         self.header.setMinimumWidth(10)
         self.header.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Preferred)
         self.header.setWordWrap(True)
+        # at least one full line of the largest header text, whatever glyphs a galaxy's header
+        # has: a header a pixel shorter would re-lay out (and re-frame) every panel below it
+        self.header.setText("<b style='font-size:14pt'>8888-12345</b> z = 0.0000 · ΔPA = —° ★")
+        self.header.setMinimumHeight(self.header.heightForWidth(4000))
+        self.header.setText("")
         self.empty = QtWidgets.QLabel("")
         self.empty.setAlignment(QtCore.Qt.AlignCenter)
         self.empty.setWordWrap(True)
@@ -201,6 +206,11 @@ class GalaxyView(QtWidgets.QWidget):
             if self.toggles["sigma"] or name in self._extra:
                 self._extra_panel(name).setVisible(self.toggles["sigma"])
         self.grid.setRowStretch(1, 1 if (self.toggles["flux"] or self.toggles["sigma"]) else 0)
+
+    def paint_spec(self):
+        """(percentile, colour-map name, 256×4 uint8 table) the velocity maps are coloured
+        with now, for the loader threads to colour the next galaxies ahead of the paint."""
+        return self.percentile, self.stellar.cmap_name, self.stellar.lut
 
     def set_percentile(self, percentile: float) -> None:
         self.percentile = float(percentile)

@@ -295,6 +295,12 @@ class MainWindow(QtWidgets.QMainWindow):
         sb.addPermanentWidget(self.rate)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.expert_label)
+        # as tall as its tallest occupant from the start: the PA-fit progress and its Cancel
+        # button come and go, and must not move the sky panels by a pixel when they do
+        button = QtWidgets.QToolButton()
+        button.setText("Cancel")
+        sb.setFixedHeight(max(sb.sizeHint().height(), button.sizeHint().height() + 4,
+                              self.progress.sizeHint().height() + 4))
 
     def _action(self, text, keys, slot, menu, checkable=False, checked=False):
         act = QtWidgets.QAction(text, self)
@@ -461,6 +467,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # the galaxy list and the prefetcher exist before the session lists and shows galaxies
         self.prefetcher = Prefetcher(self.survey_dir, self.row, db_path=self.store_db_path(),
                                      clean=self.state.toggles.get("cleaned", False))
+        self.prefetcher.paint_of = self.view.paint_spec
         self.prefetcher.loaded.connect(self._galaxy_loaded)
         self.prefetcher.fitted.connect(self._pa_fitted)
         s.attach(table, mine, table_expert=self._table_expert,

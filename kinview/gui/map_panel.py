@@ -15,6 +15,8 @@ import pyqtgraph as pg
 from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.data.dapbits import decode
+from kinview.session.loading import nice_limit
+from kinview.viewing import MASKED_RGBA, colourise  # noqa: F401 - re-exported
 from kinview.gui.overlays import CornerMarks, Crosshair, FootprintItem, PALine
 
 #: ColorBrewer RdBu (11 classes), reversed: blue (approaching) → white → red (receding).
@@ -23,7 +25,6 @@ RDBU_R = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
 #: A sequential map for dispersion and flux (ColorBrewer YlGnBu-like, light → dark).
 SEQUENTIAL = ["#ffffd9", "#edf8b1", "#c7e9b4", "#7fcdbb", "#41b6c4", "#1d91c0", "#225ea8",
               "#253494", "#081d58"]
-MASKED_RGBA = (95, 95, 95, 255)
 REMOVED_COLOR = "#000000"
 PLOT_BACKGROUND = "#ffffff"
 
@@ -184,23 +185,6 @@ def _cached_axes():
     return {name: CachedAxisItem(name) for name in ("left", "bottom")}
 
 
-def colourise(data: np.ndarray, lo: float, hi: float, lut: np.ndarray,
-              masked: Optional[np.ndarray] = None) -> np.ndarray:
-    """RGBA uint8 image of ``data`` through ``lut`` (256×4) between ``lo`` and ``hi``.
-
-    NaN is transparent; ``masked`` spaxels are drawn in :data:`MASKED_RGBA`.  Done here in
-    numpy (tens of microseconds for a MAPS grid) so the image item needs no rescaling.
-    """
-    finite = np.isfinite(data)
-    t = np.where(finite, (data - lo) / (hi - lo), 0.0)
-    idx = np.clip(np.rint(t * 255.0), 0, 255).astype(np.uint8)
-    rgba = lut[idx]
-    rgba[~finite] = 0
-    if masked is not None:
-        rgba[masked & ~finite] = MASKED_RGBA
-    return rgba
-
-
 def transform(x0: float, dx: float, y0: float, dy: float) -> QtGui.QTransform:
     """Item transform placing pixel (col, row) of a row-major image at (x0+dx·col, y0+dy·row)."""
     return QtGui.QTransform(dx, 0.0, 0.0, dy, x0 - dx / 2.0, y0 - dy / 2.0)
@@ -242,6 +226,7 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         self.base_title = title
         self._titles = [title]
         self._shown_title = None
+        self._title_style = None                 # CSS of the title text, once laid out
         self._title_font = QtGui.QFont()
         self._title_font.setPointSizeF(TITLE_PT)
         self._title_font.setBold(True)          # measured bold: an upper bound on any title
@@ -344,7 +329,19 @@ class SkyPlot(pg.GraphicsLayoutWidget):
                                                max(avail, 10)))
         if chosen != self._shown_title:
             self._shown_title = chosen
-            self.plot_item.setTitle(chosen, color="#111111", size=f"{TITLE_PT}pt")
+            label = self.plot_item.titleLabel
+            if self._title_style is None:
+                # the first title lays out the plot's title row (fixed at 30 px by pyqtgraph)
+                self.plot_item.setTitle(chosen, color="#111111", size=f"{TITLE_PT}pt")
+                self._title_style = "; ".join(
+                    ["color: " + pg.mkColor("#111111").name(QtGui.QColor.NameFormat.HexArgb),
+                     f"font-size: {TITLE_PT}pt"])
+            else:
+                # later titles: the same style in the same fixed row, so only the text changes
+                # (LabelItem.setText would also re-lay out the whole plot for every galaxy)
+                label.text = chosen
+                label.item.setHtml(f"<span style='{self._title_style}'>{chosen}</span>")
+                label.resizeEvent(None)
         if not self.plot_item.titleLabel.item.isVisible():
             self.plot_item.titleLabel.item.setVisible(True)
 
@@ -465,7 +462,6 @@ class MapPanel(SkyPlot):
         jobs = super().warm_jobs()
         if self.quantity != "velocity" or not isinstance(self.bar.axis, CachedAxisItem):
             return jobs
-        from kinview.session.loading import nice_limit
 
         limits, v = [], 10.0
         while v <= 500.0:
@@ -576,7 +572,11 @@ class MapPanel(SkyPlot):
                 hi = float(np.percentile(vals, self.percentile))
                 if hi <= lo:
                     hi = lo + 1.0
-        self.image.setImage(colourise(data, lo, hi, self.lut, fv.masked), autoLevels=False)
+        if self.quantity == "velocity":      # usually coloured already by the loader thread
+            rgba = fv.rgba(lo, hi, self.cmap_name, self.lut)
+        else:
+            rgba = colourise(data, lo, hi, self.lut, fv.masked)
+        self.image.setImage(rgba, autoLevels=False)
         self.bar.setLevels((lo, hi))
         self.limits = (lo, hi)
 

@@ -29,7 +29,7 @@ def pa_of_point(x: float, y: float) -> float:
 
 
 def _polygon(points) -> QtGui.QPolygonF:
-    return QtGui.QPolygonF([QtCore.QPointF(float(a), float(b)) for a, b in points])
+    return QtGui.QPolygonF([QtCore.QPointF(a, b) for a, b in np.asarray(points, float).tolist()])
 
 
 class PathItem(QtWidgets.QGraphicsPathItem):
@@ -192,10 +192,10 @@ class PALine(QtCore.QObject):
         self.arrow.setPolygon(_polygon([tip, base + side, base - side]))
         if np.isfinite(self.err) and self.err > 0:
             e = min(self.err, 60.0)
-            angles = np.linspace(self.pa - e, self.pa + e, 16)
-            pts = [(0.0, 0.0)] + [tuple(pa_vector(a) * r) for a in angles] + [(0.0, 0.0)]
-            pts += [tuple(-pa_vector(a) * r) for a in angles]
-            self.wedge.setPolygon(_polygon(pts))
+            t = np.radians(np.linspace(self.pa - e, self.pa + e, 16))
+            arc = np.column_stack([np.sin(t), np.cos(t)]) * r      # (x East, y North)
+            zero = np.zeros((1, 2))
+            self.wedge.setPolygon(_polygon(np.concatenate([zero, arc, zero, -arc])))
         if self.handle is not None and not self._updating:
             self._updating = True
             try:

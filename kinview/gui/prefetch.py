@@ -34,11 +34,11 @@ class _Ticket:
         self.wanted = True
 
 
-def _load_if_wanted(ticket: _Ticket, *args, state=None):
+def _load_if_wanted(ticket: _Ticket, *args, state=None, **kwargs):
     """:func:`load_galaxy` unless the load was dropped while queued (then None)."""
     if not ticket.wanted:
         return None
-    return load_galaxy(*args, state=state)
+    return load_galaxy(*args, state=state, **kwargs)
 
 
 #: Galaxies per second above which the expert is taken to be travelling (a key held down):
@@ -88,6 +88,9 @@ class Prefetcher(QtCore.QObject):
         self.direction = 1
         self.travelling = False
         self.dropped = 0                        # queued loads dropped (for the benchmark)
+        #: callable -> (percentile, colour map name, 256×4 table) the view colours velocity
+        #: maps with now; the loaders colour each map that way ahead of the paint
+        self.paint_of = None
         _worker.pool("prefetch", threads)
         # the loaders run Python (FITS headers, the live PA fit) beside the GUI thread: with
         # the default 5 ms GIL switch interval a draw could wait 5 ms for each hand-over of
@@ -133,9 +136,10 @@ class Prefetcher(QtCore.QObject):
             return
         row = self.row_of(plateifu)
         ticket = _Ticket()
+        paint = self.paint_of() if self.paint_of is not None else None
         w = _worker.submit(_load_if_wanted, ticket, str(self.root), plateifu, row, True,
                            self.db_path, self.clean, pass_state=True, pool_name="prefetch",
-                           priority=priority)
+                           priority=priority, paint=paint)
         self.pending[plateifu] = w
         self._tickets[plateifu] = ticket
         gen = self._generation

@@ -30,7 +30,7 @@ from kinview.db.pa_fits import write_fits
 from kinview.kinematics import clean_field, fit_pa
 from kinview.kinematics.survey_fit import resume_fits
 from kinview.progress import NULL_STATE
-from kinview.viewing import kpc_per_arcsec
+from kinview.viewing import colourise, kpc_per_arcsec
 
 FIELDS = ("stellar", "gas")
 
@@ -108,6 +108,20 @@ class FieldView:
         v = self.vel[np.isfinite(self.vel)]
         out = 100.0 if v.size == 0 else nice_limit(float(np.percentile(np.abs(v), percentile)))
         cache[key] = out
+        return out
+
+
+    def rgba(self, lo: float, hi: float, lut_name: str, lut: np.ndarray) -> np.ndarray:
+        """The velocity map coloured through ``lut`` (256×4 uint8, the colour map
+        ``lut_name``) between ``lo`` and ``hi`` km/s (:func:`kinview.viewing.colourise`);
+        remembered, so a loader thread can colour the galaxy before it is shown."""
+        cache = self.__dict__.setdefault("_rgba", {})
+        key = (float(lo), float(hi), lut_name, id(self.vel))
+        out = cache.get(key)
+        if out is None:
+            if len(cache) > 8:
+                cache.clear()
+            out = cache[key] = colourise(self.vel, lo, hi, lut, self.masked)
         return out
 
 
@@ -277,7 +291,7 @@ def store_fast_fit(conn, plateifu: str, kind: str, fit, seconds: float) -> None:
 
 
 def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
-                db_path=None, clean: bool = False, state=None) -> GalaxyData:
+                db_path=None, clean: bool = False, state=None, paint=None) -> GalaxyData:
     """Read and prepare one galaxy for display (run in a worker thread).
 
     Parameters
@@ -295,6 +309,10 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
         Run :func:`kinview.kinematics.clean_field` to know which spaxels the cleaning
         removes (the "cleaned-away" toggle).  A live PA fit always cleans.  Without it the
         colour scale is centred on the median of the valid velocities.
+    paint : (percentile, lut_name, lut) or None
+        How the view colours velocity maps now (colour-limit percentile, colour map name and
+        its 256×4 uint8 table): the maps are coloured here, off the GUI thread
+        (:meth:`FieldView.rgba`).
 
     Never raises for a missing or unreadable file: the problem is listed in
     ``GalaxyData.missing`` and the rest is still shown.
@@ -401,9 +419,12 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
     # ready-to-paint numbers, computed here rather than on the GUI thread
 
     data.kpc_per_arcsec = kpc_per_arcsec(row.get("z"))
+    percentile, lut_name, lut = paint if paint is not None else (98.0, None, None)
     for fv in data.fields.values():
         if fv is not None:
-            fv.vmax(98.0)
+            lim = fv.vmax(percentile)
+            if lut is not None and np.isfinite(fv.vel).any():
+                fv.rgba(-lim, lim, lut_name, lut)
     data.load_seconds = time.perf_counter() - t0
     return data
 
