@@ -19,7 +19,10 @@ from PyQt5 import QtCore, QtWidgets
 from kinview.labels import adjudication as adj
 from kinview.gui.reveal_strip import SHORT, value_text
 
-HEADERS = ["galaxy", "label", "votes→maj", "final"]
+HEADERS = ["galaxy", "label", "votes", "final"]
+#: Tooltips of the queue's (compact) column headers.
+HEADER_TIPS = ["plate-IFU", "the label raters disagree on", "each rater's value → the majority",
+               "the adjudicator's final label"]
 _DIGITS = {QtCore.Qt.Key_0: 0, QtCore.Qt.Key_1: 1, QtCore.Qt.Key_2: 2, QtCore.Qt.Key_3: 3}
 _ACCEPT = (QtCore.Qt.Key_Return, QtCore.Qt.Key_Enter)
 _WITHDRAW = (QtCore.Qt.Key_Backspace, QtCore.Qt.Key_Delete)
@@ -99,6 +102,8 @@ class AdjudicationPanel(QtWidgets.QWidget):
         lay.addWidget(self.show_resolved)
         self.table = QueueTable(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
+        for j, tip in enumerate(HEADER_TIPS):
+            self.table.horizontalHeaderItem(j).setToolTip(tip)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
@@ -137,8 +142,12 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.kappa.setFocusPolicy(QtCore.Qt.NoFocus)
         self.kappa.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
         kh = self.kappa.horizontalHeader()
-        kh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
-        kh.setStretchLastSection(True)
+        # the label column as wide as its names, the five κ columns share the rest: the table
+        # fits the panel's width (no column off-screen; a value too long is elided, and every
+        # cell's tooltip has it)
+        kh.setSectionResizeMode(QtWidgets.QHeaderView.Stretch)
+        kh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
+        kh.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("-0.00") + 8)
         self.kappa.setWordWrap(False)
         kl.addWidget(self.kappa)
         self.kappa_note = QtWidgets.QLabel("")

@@ -189,8 +189,15 @@ class PlotView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.widget = _plot_widget("", "", "")
+        # the title is a wrapped label above the plot: a pyqtgraph title is one line, cut at
+        # the panel's edge when the panel is narrow ("… click a bar to l" at 1280 px)
+        self.title = QtWidgets.QLabel("")
+        self.title.setWordWrap(True)
+        self.title.setAlignment(QtCore.Qt.AlignHCenter)
+        self.title.setStyleSheet("color:#222222; font-size:10pt;")
         self.note = QtWidgets.QLabel("")
         self.note.setWordWrap(True)
+        lay.addWidget(self.title)
         lay.addWidget(self.widget, 1)
         lay.addWidget(self.note)
         self.bars = self.points = None
@@ -209,7 +216,7 @@ class PlotView(QtWidgets.QWidget):
     def set_plot(self, plot) -> None:
         """Draw ``plot`` (a :class:`~kinview.tasks.base.ModelPlot` of this view's kind)."""
         self.plot = plot
-        self.widget.setTitle(plot.title, color="#222222", size="10pt")
+        self.title.setText(plot.title)
         self.widget.setLabel("bottom", plot.xlabel)
         self.widget.setLabel("left", plot.ylabel)
         self.note.setText(plot.note)

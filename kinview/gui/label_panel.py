@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from PyQt5 import QtCore, QtWidgets
+from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.conventions import QUALITY
 from kinview.gui.reveal_strip import RevealStrip
@@ -113,9 +113,9 @@ class LabelPanel(QtWidgets.QWidget):
         outer.setSpacing(5)
         root.addLayout(outer, 1)
 
-        #: other experts' labels of this galaxy (blind mode: once you have labelled it)
+        #: the key hints and other experts' labels of this galaxy (blind mode: once you have
+        #: labelled it), under the buttons
         self.reveal_strip = RevealStrip()
-        root.addWidget(self.reveal_strip)
         info = QtWidgets.QVBoxLayout()
         info.setSpacing(3)
         self.title = QtWidgets.QLabel("—")
@@ -135,18 +135,25 @@ class LabelPanel(QtWidgets.QWidget):
         self.model_label.setStyleSheet("color:#333333;")
         info.addWidget(self.model_label)
         keys = QtWidgets.QLabel(
-            "<b>N</b>/<b>Space</b> next unlabelled · <b>→ ←</b> next/prev<br>"
-            "<b>Ctrl+Z</b> undo · <b>R</b> clear hand PA<br><b>[ ]</b> colour clip · "
+            "<b>N</b>/<b>Space</b> next unlabelled · <b>→ ←</b> next/prev · "
+            "<b>Ctrl+Z</b> undo · <b>R</b> clear hand PA · <b>[ ]</b> colour clip · "
             "<b>F1</b> all keys")
         keys.setStyleSheet("color:#333333;")
         keys.setWordWrap(True)
-        info.addWidget(keys)
+        self.keys_label = keys
         info.addStretch(1)
         info_w = QtWidgets.QWidget()
         info_w.setLayout(info)
-        info_w.setMinimumWidth(150)
-        info_w.setMaximumWidth(300)
-        outer.addWidget(info_w)
+        # the key hints span the panel under the buttons (one line at 1280 px, wrapped when
+        # narrower), not the info column, where they took five lines and were cut; every
+        # label of the column wraps, and the panel is as tall as they need (its scroll area
+        # gives it its height for its width)
+        fm = self.fontMetrics()
+        bold = QtGui.QFont(self.font())
+        bold.setBold(True)
+        info_w.setMinimumWidth(QtGui.QFontMetrics(bold).horizontalAdvance("partly labelled") + 16)
+        info_w.setMaximumWidth(max(340, info_w.minimumWidth()))
+        outer.addWidget(info_w, 1)
         group_style = ("QGroupBox { color:#111111; font-weight:bold; border:1px solid #c4c4c4;"
                        " border-radius:4px; margin-top:14px; padding-top:4px; }"
                        "QGroupBox::title { subcontrol-origin: margin; subcontrol-position: top left;"
@@ -184,9 +191,18 @@ class LabelPanel(QtWidgets.QWidget):
         note_help.setStyleSheet("color:#555555; font-weight:normal;")
         nl.addWidget(note_help)
         nl.addStretch(1)
-        note_box.setMinimumWidth(120)
+        note_box.setMinimumWidth(fm.horizontalAdvance("free text") + 40)
         outer.addWidget(note_box, 1)
+        root.addWidget(keys)
+        root.addWidget(self.reveal_strip)
         self._note_saved = ""
+
+    def height_for(self, width: int) -> int:
+        """Height (px) the panel needs at ``width`` (its wrapped labels laid out; their
+        minimum size hints assume the narrowest width and would overstate it)."""
+        if self.hasHeightForWidth():
+            return self.heightForWidth(max(width, self.minimumSizeHint().width()))
+        return self.minimumSizeHint().height()
 
     def keyPressEvent(self, ev):  # noqa: N802 - Qt name
         if ev.key() == QtCore.Qt.Key_Escape and self.note.hasFocus():
@@ -240,11 +256,17 @@ class LabelPanel(QtWidgets.QWidget):
             if ov is not None:
                 texts.append(f"{fld} PA set by hand: {float(ov):.1f}°")
         self.pa_label.setText(" · ".join(texts) + (" (R clears)" if texts else ""))
-        mtexts = []
+        mtexts, tips = [], []
         for fld in ("stellar", "gas"):
             p = row.get(f"pred_{fld}")
             c = row.get(f"conf_{fld}")
             if p is not None and np.isfinite(p):
-                ctext = f", confidence {c:.2f}" if c is not None and np.isfinite(c) else ""
-                mtexts.append(f"{fld}: {p:.2f}{ctext}")
+                known = c is not None and np.isfinite(c)
+                # compact: "★ 0.81 (0.81)"; the tooltip spells it out
+                mtexts.append(f"{'★' if fld == 'stellar' else 'gas'} {p:.2f}"
+                              + (f" ({c:.2f})" if known else ""))
+                tips.append(f"{fld}: predicted quality {p:.2f}"
+                            + (f", confidence {c:.2f}" if known else ""))
         self.model_label.setText(("Model: " + " · ".join(mtexts)) if mtexts else "")
+        self.model_label.setToolTip("The active model's prediction (confidence): "
+                                    + "; ".join(tips) if tips else "")

@@ -75,13 +75,20 @@ class _FitScroll(QtWidgets.QScrollArea):
             return
         vp = self.maximumViewportSize()
         m = w.minimumSizeHint().expandedTo(w.minimumSize())
+
+        def min_height(width):
+            # word-wrapped labels need more height when narrower: their height for this width
+            # (the minimum size hint assumes the narrowest width and overstates it)
+            return w.heightForWidth(width) if w.hasHeightForWidth() else m.height()
+
         width = max(vp.width(), m.width())
-        height = max(vp.height(), m.height())
+        height = max(vp.height(), min_height(width))
         # a scroll bar on one axis takes room from the other
         if width > vp.width():
-            height = max(vp.height() - self.horizontalScrollBar().sizeHint().height(), m.height())
+            height = max(vp.height() - self.horizontalScrollBar().sizeHint().height(), min_height(width))
         if height > vp.height():
             width = max(vp.width() - self.verticalScrollBar().sizeHint().width(), m.width())
+            height = max(height, min_height(width))
         if w.size() != QtCore.QSize(width, height):
             w.resize(width, height)
 
@@ -216,7 +223,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list = GalaxyList()
         self.label_panel = LabelPanel()
         self.list_dock = self.add_panel("Galaxies", self.galaxy_list, "left")
-        self.label_dock = self.add_panel("Label", _scroll_if_narrow(self.label_panel), "bottom")
+        label_area = _scroll_if_narrow(self.label_panel)
+        # at 1280×800 and up the label panel fits its dock without scrolling (the clipping
+        # check, kinview.gui.screenshot.clipped_texts, counts what it would scroll to as cut)
+        label_area.setProperty("must_fit", True)
+        self.label_dock = self.add_panel("Label", label_area, "bottom")
         self.panels["Label"] = self.label_panel
         # the label panel spans the whole width (its five groups of buttons need it at 1280 px);
         # the galaxy list and the training dock stop above it
@@ -283,6 +294,10 @@ class MainWindow(QtWidgets.QMainWindow):
         return dock
 
     def _build_status(self) -> None:
+        from kinview.gui.status_bar import ElidingStatusBar
+
+        # long messages (survey paths) are elided to the room left, full text in the tooltip
+        self.setStatusBar(ElidingStatusBar(self))
         sb = self.statusBar()
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFormat("%v / %m labelled")
@@ -930,6 +945,7 @@ class MainWindow(QtWidgets.QMainWindow):
             strip.setText(f"<span style='color:#b00000'>other experts' labels unavailable: {exc}</span>")
             return
         strip.show_reveal(r)
+        QtCore.QTimer.singleShot(0, self.fit_label_dock)     # after the strip's relayout
 
     def prompt_expert(self, first_run: bool = False) -> Optional[str]:
         """Ask for the expert's name (File ▸ Switch expert, and the first run); switch to it."""
@@ -980,9 +996,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def default_dock_sizes(self) -> None:
         """Galaxy list ≈ 23 % of the width, label panel at its natural height (≤ 260 px), and
         the galaxy list at least ~60 % of the left column (the catalogue card under it)."""
-        self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
-        self.resizeDocks([self.label_dock], [min(self.label_panel.sizeHint().height() + 30, 260)],
-                         QtCore.Qt.Vertical)
+        # the list at least as wide as its columns through ΔPA (no PA column off-screen)
+        list_w = max(self.galaxy_list.essential_width(), int(self.width() * 0.23))
+        self.resizeDocks([self.list_dock], [min(list_w, int(self.width() * 0.36))], QtCore.Qt.Horizontal)
+        self.fit_label_dock(force=True)
         card = getattr(self, "catalogue_dock", None)
         if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating():
             if self.height() < self.STACKED_LEFT_HEIGHT:
@@ -994,6 +1011,20 @@ class MainWindow(QtWidgets.QMainWindow):
                 left = max(self.list_dock.height() + card.height(), 200)
                 self.resizeDocks([self.list_dock, card], [int(left * 0.6), left - int(left * 0.6)],
                                  QtCore.Qt.Vertical)
+
+    def fit_label_dock(self, force: bool = False) -> None:
+        """Make the label dock as tall as the label panel needs at its width (its wrapped
+        labels, the reveal strip's lines), at most 40 % of the window; with ``force`` also
+        shrink it to that, otherwise only grow it (the expert may have resized it)."""
+        if self.label_dock.isFloating() or not self.label_dock.isVisible():
+            return
+        area = self.label_dock.widget()
+        chrome = self.label_dock.height() - area.height() if area is not None else 30
+        width = area.viewport().width() if area is not None else self.width()
+        need = self.label_panel.height_for(width) + max(chrome, 0) + 4
+        need = min(need, int(self.height() * 0.40))
+        if force or need > self.label_dock.height():
+            self.resizeDocks([self.label_dock], [need], QtCore.Qt.Vertical)
 
     #: Below this window height the catalogue card is a tab beside the galaxy list.
     STACKED_LEFT_HEIGHT = 950
