@@ -914,6 +914,7 @@ class MainWindow(QtWidgets.QMainWindow):
         shows every rater's labels: adjudicating needs them, blind mode or not."""
         if self.adjudication_dock.isVisible():
             self.adjudication_dock.hide()
+            self._restack_card()
             return
         self.adjudication_dock.show()
         self.adjudication_dock.raise_()
@@ -921,9 +922,27 @@ class MainWindow(QtWidgets.QMainWindow):
         self.adjudication.table.setFocus(QtCore.Qt.ShortcutFocusReason)
 
     def size_adjudication_dock(self) -> None:
-        """Give the adjudication queue most of the height of its dock area (it may share it
-        with other docks, such as the catalogue panel)."""
+        """Give the adjudication queue the whole left column: the catalogue card, when it is
+        stacked under the galaxy list, becomes a tab beside it while the queue is open (the
+        κ table was squeezed to its header row under the card at 1920×1080)."""
+        card = getattr(self, "catalogue_dock", None)
+        if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating() and card.isVisible() \
+                and card not in self.tabifiedDockWidgets(self.list_dock):
+            self.tabifyDockWidget(self.list_dock, card)
+            card._kinview_tabbed_for_queue = True
+            QtCore.QTimer.singleShot(0, self.adjudication_dock.raise_)
         self.resizeDocks([self.adjudication_dock], [int(self.height() * 0.7)], QtCore.Qt.Vertical)
+
+    def _restack_card(self) -> None:
+        """Put the catalogue card back under the galaxy list once the queue closes (where the
+        window is tall enough for both, :attr:`STACKED_LEFT_HEIGHT`)."""
+        card = getattr(self, "catalogue_dock", None)
+        if not getattr(card, "_kinview_tabbed_for_queue", False):
+            return
+        card._kinview_tabbed_for_queue = False
+        if self.height() >= self.STACKED_LEFT_HEIGHT and not card.isFloating():
+            self.splitDockWidget(self.list_dock, card, QtCore.Qt.Vertical)
+            self.default_dock_sizes()
 
     def _update_reveal_soon(self) -> None:
         """Refresh the reveal strip after the galaxy is painted (one small query, off the

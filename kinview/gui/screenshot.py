@@ -223,7 +223,8 @@ def clipped_texts(window) -> List[Tuple[str, str, int, int]]:
         need, avail = plot.title_fit()
         if need > avail:
             out.append(("title", _plain(plot.getPlotItem().titleLabel.text), need, avail))
-        need, avail = plot.axis_label_fit()
+        fit = getattr(plot, "axis_label_fit", None)
+        need, avail = fit() if fit is not None else (0, 0)
         if need > avail:
             out.append(("axis label (overlaps the unit)", plot._x_label, need, avail))
     for tabs in window.findChildren(QtWidgets.QTabBar):
@@ -234,9 +235,31 @@ def clipped_texts(window) -> List[Tuple[str, str, int, int]]:
             need = tabs.fontMetrics().horizontalAdvance(tabs.tabText(i).replace("&", "")) + pad
             if need > tabs.tabRect(i).width():
                 out.append(("tab", tabs.tabText(i), need, tabs.tabRect(i).width()))
+    out += _squeezed_tables(window)
     out += _clipped_plot_labels(window)
     out += _clipped_headers(window)
     out += _clipped_status(window)
+    return out
+
+
+def _squeezed_tables(window) -> list:
+    """Tables with rows of which less than one row shows: cut to their header (or to part of
+    a row) by the edge of a panel.  A table scrolled wholly out of its panel is not counted
+    (scrolling reaches it)."""
+    from PyQt5 import QtWidgets
+
+    out = []
+    for view in window.findChildren(QtWidgets.QAbstractItemView):
+        model = view.model()
+        if not _visible(view) or model is None or model.rowCount() == 0 or \
+                not isinstance(view, QtWidgets.QTableView):
+            continue
+        shown = view.visibleRegion().boundingRect().height()
+        head = view.horizontalHeader()
+        need = (head.height() if head.isVisible() else 0) + view.rowHeight(0)
+        if 0 < shown < need:
+            title = model.headerData(0, 1, 0)
+            out.append(("table squeezed", f"table ({title!s}, …)", need, shown))
     return out
 
 

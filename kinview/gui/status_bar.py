@@ -6,7 +6,6 @@ tooltip while it shows.  It is elided again when the window is resized.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 
@@ -25,8 +24,14 @@ def elide_message(text: str, fm, width: int) -> str:
         m = paths[0]
         head, path, tail = text[:m.start()], m.group(), text[m.end():]
         room = width - fm.horizontalAdvance(head + tail)
-        tail_min = fm.horizontalAdvance("…" + os.sep + os.path.basename(path.rstrip("/\\")))
-        if room >= tail_min:
+        stripped = path.rstrip("/\\")
+        cut = max(stripped.rfind("/"), stripped.rfind("\\"))
+        front, last = path[:cut], path[cut:]           # last = "/survey" (the folder's name)
+        room_front = room - fm.horizontalAdvance(last)
+        if cut > 0 and room_front >= fm.horizontalAdvance("/…"):
+            # the start of the path, "…", and its last part whole
+            return head + fm.elidedText(front, QtCore.Qt.ElideRight, room_front) + last + tail
+        if room >= fm.horizontalAdvance("…"):
             return head + fm.elidedText(path, QtCore.Qt.ElideMiddle, room) + tail
     return fm.elidedText(text, QtCore.Qt.ElideRight, width)
 
