@@ -263,7 +263,7 @@ class GalaxyList(QtWidgets.QWidget):
             need = style.sizeFromContents(QtWidgets.QStyle.CT_HeaderSection, opt, QtCore.QSize(),
                                           head).width()
             sample = self._SAMPLE.get(name, "0.000")
-            self.view.setColumnWidth(c, max(need + 4, cell.horizontalAdvance(sample) + 10))
+            self.view.setColumnWidth(c, max(need + 2, cell.horizontalAdvance(sample) + 8))
 
     def essential_width(self) -> int:
         """Width (px) the list needs to show :data:`ESSENTIAL_COLUMNS` without scrolling."""
