@@ -34,7 +34,7 @@ from kinview.progress import NULL_STATE, TaskState
 CACHE_DIR = ".kinview-cache"
 FIELDS = ("stellar", "gas")
 #: bump when the way inputs are made changes (invalidates caches)
-VFIELD_CACHE_VERSION = 1
+VFIELD_CACHE_VERSION = 2
 IMAGE_CACHE_VERSION = 1
 
 
@@ -239,13 +239,13 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
                         else:
                             out["why_" + name][i] = (maps.missing.get(name, f"no {name} maps")
                                                      if fld is None else "no valid spaxels")
-            for name in FIELDS:
-                if not out["has_" + name][i] and not out["why_" + name][i]:
-                    out["why_" + name][i] = why
                     try:   # NaN when the maps cannot give it; never stops the dataset
                         out["lambda_re_maps"][i] = float(lambda_re(maps))
                     except Exception:  # noqa: BLE001
                         pass
+            for name in FIELDS:
+                if not out["has_" + name][i] and not out["why_" + name][i]:
+                    out["why_" + name][i] = why
             state.set_progress(done + 1, len(todo))
     for name in ("why_stellar", "why_gas"):   # text, so the cache loads without pickle
         out[name] = np.asarray([str(v) for v in out[name]], dtype=str)
