@@ -65,17 +65,6 @@ def survey_template(tmp_path_factory):
     return {"root": root, "pifus": pifus, "p_st": p_st}
 
 
-def _wait(app, cond, timeout=30.0):
-    import time
-
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            raise AssertionError("timed out waiting for the window")
-        app.processEvents()
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def survey(survey_template, tmp_path):
     """A copy of the survey per test: a label one test writes never reaches another."""

@@ -3,6 +3,8 @@ intervals, and say which samples each uses (offscreen, real window, real worker 
 
 import pytest
 
+from gui_support import labelled_demo_survey
+
 
 
 N = 8
@@ -10,13 +12,7 @@ N = 8
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
-    from kinview.demo import generate_survey
-    from kinview.training.truth_labels import import_truth_as_expert
-
-    root = tmp_path_factory.mktemp("evaluation") / "survey"
-    generate_survey(root, n=N, seed=5, jobs=1)
-    import_truth_as_expert(root, "kim")
-    return root
+    return labelled_demo_survey(tmp_path_factory.mktemp("evaluation") / "survey", N, seed=5)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ same held-out samples, and Roll back restores the previous model."""
 import numpy as np
 import pytest
 
+from gui_support import labelled_demo_survey
+
 
 
 N = 40
@@ -14,13 +16,9 @@ TASK = "vfield-quality"
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
-    from kinview.demo import generate_survey
     from kinview.training.shipped import predict_with_shipped_models
-    from kinview.training.truth_labels import import_truth_as_expert
 
-    root = tmp_path_factory.mktemp("gate") / "survey"
-    generate_survey(root, n=N, seed=2, jobs=1)
-    import_truth_as_expert(root, "kim")
+    root = labelled_demo_survey(tmp_path_factory.mktemp("gate") / "survey", N, seed=2)
     # what the GUI does on first start: the shipped default becomes the active model
     assert TASK in predict_with_shipped_models(root, tasks=(TASK,))
     return root

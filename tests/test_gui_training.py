@@ -3,11 +3,12 @@ worker thread on a tiny demo survey while the expert keeps labelling; the loss p
 epoch by epoch; the live prediction follows the galaxy on screen; at the end the predictions
 are in the database and the galaxy table reloads them without a restart; cancelling a later
 run leaves the previous model active."""
-import time
 
 import numpy as np
 import pytest
 from PyQt5 import QtCore
+
+from gui_support import labelled_demo_survey
 
 
 N = 8
@@ -15,22 +16,8 @@ N = 8
 
 @pytest.fixture(scope="module")
 def survey_template(tmp_path_factory):
-    from kinview.demo import generate_survey
-    from kinview.training.truth_labels import import_truth_as_expert
-
-    root = tmp_path_factory.mktemp("train") / "survey"
-    generate_survey(root, n=N, seed=2, jobs=1)
-    import_truth_as_expert(root, "kim")           # an expert who labelled every field
-    return root
-
-
-def _wait(app, cond, timeout=60.0):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            raise AssertionError("timed out")
-        app.processEvents()
-        time.sleep(0.01)
+    # an expert who labelled every field
+    return labelled_demo_survey(tmp_path_factory.mktemp("train") / "survey", N, seed=2)
 
 
 @pytest.fixture
