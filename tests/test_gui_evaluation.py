@@ -15,17 +15,11 @@ def survey(tmp_path_factory):
     return labelled_demo_survey(tmp_path_factory.mktemp("evaluation") / "survey", N, seed=5)
 
 
-@pytest.fixture
-def window(make_main_window, survey):
-    w = make_main_window(survey, "kim", size=(1600, 1000))
-    return w, w.model_panels
-
-
-def test_panel_and_model_tab_show_the_same_figures_and_their_samples(window, survey, qtbot):
+def test_panel_and_model_tab_show_the_same_figures_and_their_samples(model_window, survey, qtbot):
     from kinview.tasks import get
     from kinview.training import train
 
-    w, panels = window
+    w, panels = model_window
     tab, dock = panels.evaluation, panels.training.evaluation
     assert tab.task == dock.task == "vfield-quality"
     with qtbot.waitSignal(dock.refreshed, timeout=30000):

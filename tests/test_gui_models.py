@@ -12,6 +12,7 @@ from gui_support import labelled_demo_survey
 
 N = 40
 TASK = "vfield-quality"
+WINDOW_SIZE = (1400, 900)   # the model_window fixture's size
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +25,10 @@ def survey(tmp_path_factory):
     return root
 
 
-@pytest.fixture
-def window(make_main_window, survey):
-    w = make_main_window(survey, "kim", size=(1400, 900))
-    return w, w.model_panels
-
-
-def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(window, survey, qtbot):
+def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(model_window, survey, qtbot):
     from kinview.training.registry import active_model, list_models
 
-    w, panels = window
+    w, panels = model_window
     tp, ml = panels.training, panels.model_list
     shipped = active_model(survey, TASK)
     assert shipped is not None and shipped.card.get("source") == "shipped"
