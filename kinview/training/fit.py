@@ -412,8 +412,8 @@ def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, 
 
 
 def fold_predictions(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: int, seed: int, k: int,
-                options: Optional[Dict[str, Any]] = None, state: TaskState = NULL_STATE,
-                show_progress: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+                     options: Optional[Dict[str, Any]] = None, state: TaskState = NULL_STATE,
+                     show_progress: bool = False) -> Tuple[np.ndarray, np.ndarray]:
     """Out-of-fold predictions of every sample of ``dataset`` (the one fold loop: ``train``'s
     ``oof_folds`` option and :func:`kinview.training.oof.evaluate_oof` both run it).
 
