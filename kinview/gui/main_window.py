@@ -927,7 +927,11 @@ class MainWindow(QtWidgets.QMainWindow):
         tab in front) is labelling (:meth:`LabellingSession.set_adjudicating`)."""
         if self._closing:
             return
-        self.session.set_adjudicating(visible)
+        self._dock_follows = True
+        try:
+            self.session.set_adjudicating(visible)
+        finally:
+            self._dock_follows = False
         if visible:
             self._refresh_adjudication()
         self._update_reveal_soon()
@@ -942,8 +946,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.label_panel.set_adjudicating(on, self.state.expert)
         if on:
             self.label_panel.note.clearFocus()
-        elif self.adjudication_dock.isVisible():
-            # the session stopped adjudicating by itself (the expert was switched)
+        elif not getattr(self, "_dock_follows", False) and self.adjudication_dock.isVisible():
+            # the session stopped adjudicating by itself (the expert was switched): close the
+            # queue (not when the change came from the dock: its Galaxies tab was chosen)
             self.adjudication_dock.hide()
         cur = self.state.current
         if not on and cur is not None and self.table is not None:
