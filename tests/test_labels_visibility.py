@@ -115,3 +115,17 @@ def test_no_gas_galaxy_is_revealed_by_the_stellar_quality_alone(survey):
         assert NO_GAS in s.revealed_galaxies() and s.may_see_others(NO_GAS)
     finally:
         s.close()
+
+
+def test_the_catalogue_card_shows_no_label_columns_of_the_catalogue():
+    """A catalogue file may carry a published catalogue's label columns (extra columns are
+    kept in the database): the catalogue panel's card shows catalogue values only, so blind
+    mode holds there too."""
+    from kinview.data.galaxy_card import catalogue_card
+
+    record = {"plateifu": P[0], "z": 0.03, "extra": {"stel_qual": 2, "halpha_qual": 0, "stel_feature": 1,
+                                                      "halpha_notes": 3, "stellar_sigma_1re": 120.0}}
+    text = " ".join(f"{k} {v}" for k, v in catalogue_card(record))
+    assert "120.0 km/s" in text
+    for word in ("qual", "feature", "notes"):
+        assert word not in text
