@@ -62,6 +62,7 @@ from kinview.data.survey import Survey
 from kinview.db.connection import connect
 from kinview.labels.experts import validate_expert
 from kinview.labels import visibility
+from kinview.labels.adjudication import queue_counts
 from kinview.labels.store import LabelStore
 from kinview.labels.workflow import has_valid_spaxels, implied_labels, labels_by_galaxy, should_advance
 from kinview.session.loading import load_galaxy
@@ -382,8 +383,6 @@ class LabellingSession:
         """Read the adjudication queue's counts from the store (this thread) and take them."""
         if self.store is None:
             return None
-        from kinview.labels.adjudication import queue_counts
-
         counts = queue_counts(self.store)
         self.set_adjudication_counts(counts)
         return counts
