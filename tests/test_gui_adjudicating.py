@@ -53,7 +53,7 @@ def test_digits_adjudicate_from_anywhere_and_label_keys_are_off(qtbot, survey, m
         assert w.state.current == P[1]
         # the label panel says what the keys do now, and its buttons are off
         assert "adjudicating as carol" in w.label_panel.state_label.text()
-        assert "final label" in w.label_panel.keys_hint.text()
+        assert "<b>0</b>–<b>3</b> final" in w.label_panel.keys_hint.text()
         assert not any(b.isEnabled() for b in w.label_panel.buttons.values())
         assert not w.label_panel.note.isEnabled()
         # a stellar-feature key (1) typed with the focus on the maps: P1's final label, not a

@@ -89,9 +89,8 @@ ADJUDICATION_KEYS: List[Tuple[str, str]] = [
 LABEL_HINT = ("<b>N</b>/<b>Space</b> next unlabelled · <b>→ ←</b> next/prev<br>"
               "<b>Ctrl+Z</b> undo · <b>R</b> clear hand PA<br><b>[ ]</b> colour clip · "
               "<b>F1</b> all keys")
-ADJUDICATION_HINT = ("<b>0</b>–<b>3</b> final label · <b>Backspace</b> withdraw<br>"
-                     "<b>→ ←</b> next/prev disagreement<br><b>Ctrl+J</b> back to labelling · "
-                     "<b>F1</b> all keys")
+ADJUDICATION_HINT = ("<b>0</b>–<b>3</b> final · <b>Bksp</b> withdraw<br>"
+                     "<b>→ ←</b> next/prev · <b>Ctrl+J</b> label")
 
 _VOCAB = {"quality": QUALITY, "feature": {0: "none", 1: "KDC", 2: "warp", 3: "merger/neighb."},
           "gas_note": {0: "none", 1: "depletion", 2: "no clear rot.", 3: "rot. but biased"}}
@@ -107,6 +106,8 @@ QPushButton { color:#111111; background:#f4f4f4; border:1px solid #9a9a9a; borde
               padding:3px 4px; text-align:left; }
 QPushButton:checked { background:#1f6fd1; color:#ffffff; border:1px solid #0b4a99; }
 QPushButton:hover { border:1px solid #1f6fd1; }
+QPushButton:disabled { color:#9a9a9a; background:#ececec; border:1px solid #c8c8c8; }
+QPushButton:checked:disabled { color:#ffffff; background:#8fb3e0; border:1px solid #6f93c0; }
 """
 
 
@@ -245,8 +246,7 @@ class LabelPanel(QtWidgets.QWidget):
 
     @staticmethod
     def _adjudicating_text(expert: str) -> str:
-        return (f"<b style='color:#1f4e96'>adjudicating as {expert}</b> · label keys off "
-                "(Ctrl+J to label)")
+        return f"<b style='color:#1f4e96'>adjudicating as {expert}</b>: label keys off"
 
     def set_galaxy(self, plateifu: Optional[str], labels: Dict[tuple, object], has_gas: bool = True,
                    row: Optional[dict] = None, expert: str = "") -> None:
