@@ -5,7 +5,6 @@ adjudicated, and File ▸ Switch expert leaves the queue for the new expert's bl
 Offscreen Qt, a real survey and its SQLite database."""
 import pytest
 from PyQt5 import QtCore, QtWidgets
-from PyQt5.QtTest import QTest
 
 from gui_support import close_window, current_labels, make_survey, press, standard_specs
 from kinview.labels.adjudication import final_labels
