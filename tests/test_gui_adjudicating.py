@@ -163,3 +163,35 @@ def test_help_and_key_table_show_the_adjudication_keys():
     assert "While adjudicating" in html
     for seq, _ in ADJUDICATION_KEYS:
         assert f"<b>{seq}</b>" in html
+
+
+def test_a_rater_who_adjudicates_stays_blind(qtbot, survey, make_main_window):
+    """bob has labelled (stellar qualities of P0, P1, P3) but finished no galaxy: with blind
+    mode on, opening the queue must not show him ann's labels of galaxies he is still to
+    label, so it lists only disagreements on galaxies he has labelled."""
+    w = make_main_window(survey, "bob")
+    panel, strip = w.adjudication, w.label_panel.reveal_strip
+    try:
+        assert w.session.is_rater
+        press(qtbot, w, QtCore.Qt.Key_J, QtCore.Qt.ControlModifier)
+        qtbot.waitUntil(lambda: w.session.adjudicating and "2 more on galaxies" in panel.summary.text())
+        assert panel.table.rowCount() == 0
+        assert w.progress.text() == "0 / 0 disagreements adjudicated"
+        w.goto(P[1])
+        qtbot.waitUntil(lambda: strip.reveal is not None and strip.reveal.plateifu == P[1])
+        assert strip.reveal.hidden and "<b>ann</b>" not in strip.text()
+        # bob finishes P1 (the queue closed: labelling), then adjudicates again: P1 is listed
+        press(qtbot, w, QtCore.Qt.Key_J, QtCore.Qt.ControlModifier)
+        qtbot.waitUntil(lambda: not w.session.adjudicating)
+        w.goto(P[1])
+        w.label("gas", "quality", 1, advance=False)
+        press(qtbot, w, QtCore.Qt.Key_J, QtCore.Qt.ControlModifier)
+        qtbot.waitUntil(lambda: w.session.adjudicating and panel.table.rowCount() == 1)
+        assert panel.table.item(0, 0).text() == P[1] and "1 more on galaxies" in panel.summary.text()
+        qtbot.waitUntil(lambda: "<b>ann</b>" in strip.text())
+        # blind mode off, explicitly: every disagreement
+        w.set_toggle("blind", False)
+        panel.refresh()
+        assert panel.table.rowCount() == 2 and "more on galaxies" not in panel.summary.text()
+    finally:
+        close_window(w)

@@ -129,3 +129,18 @@ def test_the_catalogue_card_shows_no_label_columns_of_the_catalogue():
     assert "120.0 km/s" in text
     for word in ("qual", "feature", "notes"):
         assert word not in text
+
+
+def test_a_rater_adjudicating_stays_blind(survey):
+    assert vis.may_see_others({}, adjudicating=True, rater=False)
+    assert not vis.may_see_others({}, adjudicating=True, rater=True)
+    assert vis.may_see_others({}, blind=False, adjudicating=True, rater=True)
+    s = LabellingSession.open(survey, "bob")         # stellar qualities only: no galaxy finished
+    try:
+        assert s.is_rater
+        s.set_adjudicating(True)
+        assert s.revealed_galaxies() == set() and not s.may_see_others(P[1])
+        assert s.table.at[P[1], "n_experts"] == 1
+        assert reveal(s.store, P[1], "bob", blind=s.blind, adjudicating=True, rater=s.is_rater).hidden
+    finally:
+        s.close()

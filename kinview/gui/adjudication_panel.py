@@ -71,6 +71,10 @@ class AdjudicationPanel(QtWidgets.QWidget):
     on_screen : callable or None
         Returns the plate-ifu on screen; a decision is refused when it is not the selected
         disagreement's galaxy (a key pressed after moving away must not settle another one).
+    visible : callable or None
+        Returns the galaxies whose raters' labels the adjudicator may see, or None for all
+        (:meth:`kinview.session.LabellingSession.revealed_galaxies`: blind mode holds for an
+        adjudicator who is a rater); the queue lists disagreements on those galaxies only.
     """
 
     galaxy_selected = QtCore.pyqtSignal(str)
@@ -83,6 +87,8 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.adjudicator = ""
         self.queue = None
         self.on_screen = None
+        self.visible = None
+        self.n_hidden = 0
         # everything scrolls when the dock area is short (it shares it with other docks), so
         # no part is ever squeezed below its size
         outer = QtWidgets.QVBoxLayout(self)
@@ -181,13 +187,22 @@ class AdjudicationPanel(QtWidgets.QWidget):
         keep = self.selected_key()
         prev_row = max(self.table.currentRow(), 0)
         full = adj.adjudication_queue(self.store, include_resolved=True)
+        seen = self.visible() if self.visible is not None else None
+        self.n_hidden = 0
+        if seen is not None and len(full):
+            shown = full["plateifu"].isin(seen).to_numpy()
+            self.n_hidden = int((~shown & ~full["resolved"].astype(bool).to_numpy()).sum())
+            full = full[shown].reset_index(drop=True)
         counts = adj.queue_counts(full)
         resolved = full["resolved"].astype(bool).to_numpy() if len(full) else np.zeros(0, bool)
         self.queue = (full if self.show_resolved.isChecked() else full[~resolved]).reset_index(drop=True)
         self.summary.setText(
             f"<b>{counts['open']}</b> open on <b>{counts['galaxies_open']}</b> "
             f"galax{'ies' if counts['galaxies_open'] != 1 else 'y'} · {counts['resolved']} adjudicated"
-            f" · as <b>{self.adjudicator}</b>")
+            f" · as <b>{self.adjudicator}</b>"
+            + (f"<br><span style='color:#7a4b00'>{self.n_hidden} more on galaxies you have not "
+               "labelled are hidden (blind mode: you are a rater too; View ▸ Blind mode off "
+               "shows them)</span>" if self.n_hidden else ""))
         self.summary.setToolTip("Disagreements between raters on a quality, feature or gas note. "
                                 "Your final label is stored as an adjudication event; the consensus "
                                 "export (kinview labels export --consensus) and training on the "

@@ -912,6 +912,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.adjudication_dock.visibilityChanged.connect(self._adjudication_visible)
         self.adjudication.galaxy_selected.connect(self.goto)
         self.adjudication.on_screen = lambda: self.state.current
+        self.adjudication.visible = self.session.revealed_galaxies     # blind mode for raters
         self.adjudication.decided.connect(lambda *_: self._update_reveal_soon())
         self.adjudication.counts_changed.connect(self.session.set_adjudication_counts)
         self._reveal_timer = QtCore.QTimer(self)
@@ -997,7 +998,7 @@ class MainWindow(QtWidgets.QMainWindow):
         s = self.session
         try:
             r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas,
-                       blind=s.blind, adjudicating=s.adjudicating)
+                       blind=s.blind, adjudicating=s.adjudicating, rater=s.is_rater)
         except Exception as exc:  # noqa: BLE001 - the strip is information, never a crash
             strip.setText(f"<span style='color:#b00000'>other experts' labels unavailable: {exc}</span>")
             return

@@ -247,7 +247,7 @@ def _value(kind, value, text):
 
 
 def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = True,
-           blind: bool = True, adjudicating: bool = False) -> Reveal:
+           blind: bool = True, adjudicating: bool = False, rater: bool = False) -> Reveal:
     """The other raters' labels of ``plateifu`` as ``expert`` may see them.
 
     Parameters
@@ -261,7 +261,11 @@ def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = T
     blind : bool
         Blind mode: hide the others' labels until ``expert`` has labelled the galaxy.
     adjudicating : bool
-        ``expert`` is adjudicating: everyone's labels are shown, blind mode or not.
+        ``expert`` is adjudicating: everyone's labels are shown, blind mode or not, unless
+        ``rater``.
+    rater : bool
+        ``expert`` has labelled galaxies of the survey
+        (:func:`kinview.labels.visibility.is_rater`).
 
     The rule is :func:`kinview.labels.visibility.may_see_others`.
     """
@@ -276,7 +280,7 @@ def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = T
     mine = by.pop(who, {})
     labelled = has_labelled(mine, has_gas)
     out = Reveal(plateifu=plateifu, expert=who, labelled=labelled,
-                 hidden=not may_see_others(mine, has_gas, blind, adjudicating),
+                 hidden=not may_see_others(mine, has_gas, blind, adjudicating, rater),
                  n_others=len(by), mine=mine)
     if out.hidden:
         return out

@@ -10,10 +10,14 @@ The rule
     a published catalogue's imported with ``kinview labels import``) when
 
     - blind mode is off, or
-    - the expert is adjudicating (the adjudication queue is open: settling a disagreement
-      needs everyone's labels; while adjudicating the expert's label keys are off), or
     - the expert has labelled the galaxy (:func:`has_labelled`: its stellar quality and, unless
-      its gas map has no valid spaxels, its gas quality).
+      its gas map has no valid spaxels, its gas quality), or
+    - the expert is adjudicating (the adjudication queue is open: settling a disagreement
+      needs everyone's labels; the expert's label keys are off meanwhile) and is not a rater
+      of the survey (has labelled no galaxy).  A rater who adjudicates with blind mode on
+      sees, and settles, only disagreements on galaxies they have labelled — else opening
+      the queue would show them the labels of galaxies still to label.  Switching blind mode
+      off is the explicit way past that.
 
     An expert always sees their own labels.  That other raters *have* labelled a galaxy (how
     many) is not hidden; what they said is.
@@ -34,17 +38,25 @@ def has_labelled(labels: Labels, has_gas: bool = True) -> bool:
     return ("gas", "quality") in labels or not has_gas
 
 
-def hides_others(blind: bool, adjudicating: bool = False) -> bool:
-    """Whether other raters' labels are hidden at all (until labelled): blind mode on and not
-    adjudicating."""
-    return bool(blind) and not adjudicating
+def is_rater(labels_by_galaxy: Dict[str, Labels]) -> bool:
+    """Whether an expert with these current labels ({plateifu: labels}) is a rater of the
+    survey: has given any quality."""
+    return any(("stellar", "quality") in lab or ("gas", "quality") in lab
+               for lab in labels_by_galaxy.values())
+
+
+def hides_others(blind: bool, adjudicating: bool = False, rater: bool = False) -> bool:
+    """Whether other raters' labels are hidden at all (until labelled): blind mode on, unless
+    adjudicating as someone who is not a rater."""
+    return bool(blind) and not (adjudicating and not rater)
 
 
 def may_see_others(labels: Labels, has_gas: bool = True, blind: bool = True,
-                   adjudicating: bool = False) -> bool:
+                   adjudicating: bool = False, rater: bool = False) -> bool:
     """May an expert whose own labels of a galaxy are ``labels`` see the other raters' labels
-    of it?  (The rule in the module docstring.)"""
-    return not hides_others(blind, adjudicating) or has_labelled(labels, has_gas)
+    of it?  ``rater``: the expert has labelled galaxies of the survey (:func:`is_rater`).
+    (The rule in the module docstring.)"""
+    return not hides_others(blind, adjudicating, rater) or has_labelled(labels, has_gas)
 
 
 def visible_label_rows(rows, viewer: str, revealed: Optional[Set[str]]):
@@ -73,9 +85,10 @@ def visible_label_rows(rows, viewer: str, revealed: Optional[Set[str]]):
 
 
 def revealed_set(plateifus, labels_of: Callable[[str], Labels], has_gas: Callable[[str], bool],
-                 blind: bool = True, adjudicating: bool = False) -> Optional[Set[str]]:
+                 blind: bool = True, adjudicating: bool = False,
+                 rater: bool = False) -> Optional[Set[str]]:
     """The galaxies among ``plateifus`` whose other raters' labels may be seen, or None when
     nothing is hidden (:func:`hides_others` is False)."""
-    if not hides_others(blind, adjudicating):
+    if not hides_others(blind, adjudicating, rater):
         return None
     return {p for p in plateifus if has_labelled(labels_of(p), has_gas(p))}

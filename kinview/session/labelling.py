@@ -36,7 +36,8 @@ one rule, :mod:`kinview.labels.visibility`; :meth:`LabellingSession.may_see_othe
 
 Adjudicating (:meth:`LabellingSession.set_adjudicating`, the adjudication queue is open): the
 expert settles disagreements and is not a rater meanwhile — :meth:`~LabellingSession.label` and
-:meth:`~LabellingSession.undo` refuse (with a message), every rater's labels may be seen, and
+:meth:`~LabellingSession.undo` refuse (with a message), every rater's labels may be seen
+(unless the adjudicator is a rater too: then blind mode holds, :attr:`~LabellingSession.is_rater`), and
 :meth:`~LabellingSession.counts` reports the adjudication's progress (``adjudicated`` of
 ``disagreements``) instead of the labelling count.  Switching expert ends adjudicating: the
 new expert starts blind, labelling.
@@ -241,16 +242,23 @@ class LabellingSession:
         return bool(self.state.toggles.get("blind", True))
 
     @property
+    def is_rater(self) -> bool:
+        """Whether this expert has labelled galaxies of the survey (given any quality):
+        then adjudicating does not lift blind mode (:mod:`kinview.labels.visibility`)."""
+        return visibility.is_rater(self.mine)
+
+    @property
     def hides_others(self) -> bool:
         """Whether other raters' labels are hidden until this expert has labelled a galaxy:
-        blind mode on and not adjudicating (:func:`kinview.labels.visibility.hides_others`)."""
-        return visibility.hides_others(self.blind, self.adjudicating)
+        blind mode on, unless adjudicating as a non-rater
+        (:func:`kinview.labels.visibility.hides_others`)."""
+        return visibility.hides_others(self.blind, self.adjudicating, self.is_rater)
 
     def may_see_others(self, plateifu: str) -> bool:
         """May this expert see the other raters' labels of ``plateifu`` now?
         (:func:`kinview.labels.visibility.may_see_others`)"""
         return visibility.may_see_others(self.mine.get(plateifu, {}), plateifu not in self.no_gas,
-                                         self.blind, self.adjudicating)
+                                         self.blind, self.adjudicating, self.is_rater)
 
     def revealed_galaxies(self) -> Optional[Set[str]]:
         """The galaxies whose other raters' labels this expert may see now, or None when
@@ -258,7 +266,8 @@ class LabellingSession:
         filter with (:func:`kinview.labels.visibility.visible_label_rows`)."""
         pifus = list(self.table.index) if self.table is not None else list(self.mine)
         return visibility.revealed_set(pifus, lambda p: self.mine.get(p, {}),
-                                       lambda p: p not in self.no_gas, self.blind, self.adjudicating)
+                                       lambda p: p not in self.no_gas, self.blind, self.adjudicating,
+                                       self.is_rater)
 
     def row(self, plateifu: Optional[str]) -> dict:
         """The table row of ``plateifu`` as a dict (safe to hand to a worker), with
