@@ -30,6 +30,7 @@ from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
+from kinview.labels.visibility import has_labelled, may_see_others
 from kinview.tasks.registry import field_quality_tasks
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
@@ -248,7 +249,8 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     quals = table["quals"].to_numpy()[pos]
     labs = [mine.get(p, {}) for p in pifus]
     no_gas = no_gas if isinstance(no_gas, (set, frozenset, dict)) else set(no_gas)
-    revealed = np.array([not blind or is_labelled(lab, p not in no_gas)
+    # the rule lives in kinview.labels.visibility (``blind`` here: others hidden until labelled)
+    revealed = np.array([may_see_others(lab, p not in no_gas, blind=blind)
                          for p, lab in zip(pifus, labs)], dtype=float)
     values = {
         "stel_qual": np.array([float(lab.get(("stellar", "quality"), np.nan)) for lab in labs]),
@@ -279,10 +281,9 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
 
 
 def is_labelled(labels: Dict[tuple, object], has_gas: bool = True) -> bool:
-    """True when a galaxy's stellar quality (and gas quality, if it has gas) is set."""
-    if ("stellar", "quality") not in labels:
-        return False
-    return ("gas", "quality") in labels or not has_gas
+    """True when a galaxy's stellar quality (and gas quality, if it has gas) is set
+    (:func:`kinview.labels.visibility.has_labelled`)."""
+    return has_labelled(labels, has_gas)
 
 
 def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str] = None):
