@@ -136,7 +136,7 @@ class LabelPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setStyleSheet(BUTTON_STYLE)
         root = QtWidgets.QVBoxLayout(self)
-        root.setContentsMargins(6, 4, 6, 4)
+        root.setContentsMargins(6, 2, 6, 2)
         root.setSpacing(3)
         outer = QtWidgets.QHBoxLayout()
         outer.setContentsMargins(0, 0, 0, 0)

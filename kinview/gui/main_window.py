@@ -1106,7 +1106,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def fit_label_dock(self, force: bool = False) -> None:
         """Make the label dock as tall as the label panel needs at its width (its wrapped
-        labels, the reveal strip's lines), at most 40 % of the window; with ``force`` also
+        labels, the reveal strip's lines), at most 42 % of the window; with ``force`` also
         shrink it to that, otherwise only grow it (the expert may have resized it)."""
         if self.label_dock.isFloating() or not self.label_dock.isVisible():
             return
@@ -1114,7 +1114,7 @@ class MainWindow(QtWidgets.QMainWindow):
         chrome = self.label_dock.height() - area.height() if area is not None else 30
         width = area.viewport().width() if area is not None else self.width()
         need = self.label_panel.height_for(width) + max(chrome, 0) + 4
-        need = min(need, int(self.height() * 0.40))
+        need = min(need, int(self.height() * 0.42))
         if force or need > self.label_dock.height():
             self.resizeDocks([self.label_dock], [need], QtCore.Qt.Vertical)
 
