@@ -988,6 +988,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.adjudication_dock.hide()
             self._restack_card()
             return
+        self._tab_card_for_queue()        # before the queue shows: no visibility flip-flop
         self.adjudication_dock.show()
         self.adjudication_dock.raise_()
         self.size_adjudication_dock()
@@ -997,13 +998,19 @@ class MainWindow(QtWidgets.QMainWindow):
         """Give the adjudication queue the whole left column: the catalogue card, when it is
         stacked under the galaxy list, becomes a tab beside it while the queue is open (the
         κ table was squeezed to its header row under the card at 1920×1080)."""
+        if self._tab_card_for_queue():
+            self.adjudication_dock.raise_()
+        self.resizeDocks([self.adjudication_dock], [int(self.height() * 0.7)], QtCore.Qt.Vertical)
+
+    def _tab_card_for_queue(self) -> bool:
+        """Make the stacked catalogue card a tab beside the galaxy list; True if it moved."""
         card = getattr(self, "catalogue_dock", None)
         if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating() and card.isVisible() \
                 and card not in self.tabifiedDockWidgets(self.list_dock):
             self.tabifyDockWidget(self.list_dock, card)
             card._kinview_tabbed_for_queue = True
-            QtCore.QTimer.singleShot(0, self.adjudication_dock.raise_)
-        self.resizeDocks([self.adjudication_dock], [int(self.height() * 0.7)], QtCore.Qt.Vertical)
+            return True
+        return False
 
     def _restack_card(self) -> None:
         """Put the catalogue card back under the galaxy list once the queue closes (where the
