@@ -143,8 +143,11 @@ def test_status_bar_message_is_elided_in_the_middle_of_its_path(qtbot):
     win.setStatusBar(sb)
     sb.addPermanentWidget(QtWidgets.QLabel("expert: someone with a long name"))
     settle()
+    shown_full = []
+    sb.message_shown.connect(shown_full.append)
     sb.showMessage(message, 60000)
     settle()
+    assert shown_full == [message]
     assert clipped_texts(win) == []
     shown = sb.currentMessage()
     assert shown != message and "…" in shown

@@ -38,7 +38,15 @@ def elide_message(text: str, fm, width: int) -> str:
 
 class ElidingStatusBar(QtWidgets.QStatusBar):
     """:meth:`showMessage` elides (see :func:`elide_message`); :attr:`full_message` is the
-    message as given, also the tooltip while it shows."""
+    message as given, also the tooltip while it shows.
+
+    Signals
+    -------
+    message_shown(str)   the full text of each message shown (``messageChanged`` carries
+                         the elided one)
+    """
+
+    message_shown = QtCore.pyqtSignal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -62,6 +70,7 @@ class ElidingStatusBar(QtWidgets.QStatusBar):
         shown = elide_message(self.full_message, self.fontMetrics(), self.message_width())
         self.setToolTip(self.full_message if shown != self.full_message else "")
         super().showMessage(shown, timeout)
+        self.message_shown.emit(self.full_message)
 
     def _message_changed(self, text: str) -> None:
         if not text:                      # timed out or cleared
