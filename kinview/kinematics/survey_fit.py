@@ -207,7 +207,8 @@ def _fit_in_pool(items, method: str, nsteps: int, jobs: int, chunk: Optional[int
     This process only submits, waits and writes: it never sits in compiled fitting code
     (scipy's triangulation and interpolation hold the main thread for seconds on a loaded
     machine, where Python's signal handler cannot run), so Ctrl-C is seen within a
-    quarter of a second and the workers are terminated without waiting for the fits in flight.
+    twentieth of a second (it polls) and the workers are terminated without waiting for the
+    fits in flight.
     The workers run with one BLAS/OpenMP thread (:data:`WORKER_ENV`) and import the kinview
     this process imported, whatever the working directory holds (:func:`_worker_env`).
     """
@@ -243,7 +244,7 @@ def _fit_in_pool(items, method: str, nsteps: int, jobs: int, chunk: Optional[int
                 break
         started.append(True)
         while inflight:
-            done, _ = wait(inflight, timeout=0.25, return_when=FIRST_COMPLETED)
+            done, _ = wait(inflight, timeout=0.05, return_when=FIRST_COMPLETED)
             if interrupted:
                 raise KeyboardInterrupt
             state.check_cancelled()
