@@ -9,7 +9,11 @@ other caller (``--jobs 1``, the GUI's live fits, scripts) the same setting throu
 ``threadpoolctl``, only while the fit runs, then restores what was there.
 
 It is re-entrant and thread-safe: nested or concurrent fits (the GUI fits in worker threads)
-share one limit, set by the first to enter and restored by the last to leave.
+share one limit, set by the first to enter and restored by the last to leave.  OpenBLAS's
+limit is process-wide, and threadpoolctl (>= 3.8) lets only one "controlling" Python thread
+change it, silently ignoring the others: without care, once the main thread had set a limit,
+a fit in a GUI worker thread ran with threaded BLAS.  This module therefore takes control
+(under its own lock) for each change and hands it back at once.
 """
 from __future__ import annotations
 
@@ -44,6 +48,18 @@ def _get_controller():
     return _controller
 
 
+def _release_control() -> None:
+    """Let the next limit change come from any thread (threadpoolctl >= 3.8 gives the
+    OpenBLAS limit to the first thread that sets it and ignores the others)."""
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover - a dependency
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """Limit BLAS and OpenMP thread pools to one thread inside the ``with`` block."""
@@ -52,9 +68,12 @@ def single_threaded() -> Iterator[None]:
         if _depth == 0:
             ctl = _get_controller()
             try:
+                _release_control()
                 _limiter = ctl.limit(limits=1) if ctl is not None else None
             except Exception:  # pragma: no cover - an exotic library must not stop a fit
                 _limiter = None
+            finally:
+                _release_control()
         _depth += 1
     try:
         yield
@@ -63,9 +82,11 @@ def single_threaded() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _limiter is not None:
                 try:
+                    _release_control()      # the last to leave may not be the first to enter
                     _limiter.restore_original_limits()
                 finally:
                     _limiter = None
+                    _release_control()
 
 
 def one_thread(func: F) -> F:
