@@ -4,8 +4,9 @@ The PA fits make thousands of tiny linear-algebra calls.  A threaded BLAS (OpenB
 thread per core by default) gains nothing on them and, when other processes share the cores,
 its threads spin waiting for each other: one fast fit took 16.8 s instead of 3.1 s on a busy
 2-core machine, one ``exact_chi2`` call 8.8 s instead of 0.012 s.  The process-pool workers
-get ``OPENBLAS_NUM_THREADS=1`` from their environment; :func:`single_threaded` gives every
-other caller (``--jobs 1``, the GUI's live fits, scripts) the same setting through
+get ``OPENBLAS_NUM_THREADS=1`` from their environment (``kinview pa --jobs 1`` fits in one
+such worker); :func:`single_threaded` gives every other caller (the GUI's live fits,
+``fit_survey(in_process=True)``, scripts) the same setting through
 ``threadpoolctl``, only while the fit runs, then restores what was there.
 
 It is re-entrant and thread-safe: nested or concurrent fits (the GUI fits in worker threads)
