@@ -89,7 +89,9 @@ def interrupt_once(args) -> tuple:
     print(f"exit status {proc.returncode} {took:.2f} s after Ctrl-C (whole group {took_all:.2f} s);"
           f" {n} {args.method} rows stored by this run; {left} processes left;"
           f" stderr: {(err_text.strip().splitlines() or [''])[-1]}", flush=True)
-    return took, took_all, proc.returncode, n, left
+    if "Traceback" in err_text:
+        print(err_text, flush=True)
+    return took, took_all, proc.returncode, n, left, "Traceback" in err_text
 
 
 def main(argv=None) -> int:
@@ -128,11 +130,13 @@ def main(argv=None) -> int:
         bad = [r[2] for r in runs if r[2] != 130]
         empty = sum(r[3] == 0 for r in runs)
         left = sum(r[4] > 0 for r in runs)
+        tbs = sum(r[5] for r in runs)
         print(f"{'quiet' if not busy else f'{busy} busy':8s}: median {t[len(t) // 2]:.2f} s, "
               f"max {t[-1]:.2f} s after Ctrl-C over {len(t)} interrupts, {over} over 2 s "
               f"(done when <= 2 s); whole process group gone: median {t_all[len(t) // 2]:.2f} s,"
               f" max {t_all[-1]:.2f} s; exit status other than 130: {bad or 'none'}; "
-              f"runs with no row kept: {empty}; runs leaving a process behind: {left}")
+              f"runs with no row kept: {empty}; runs leaving a process behind: {left}; "
+              f"runs printing a traceback: {tbs}")
     print(f"load average after: {os.getloadavg()}")
     return 0
 

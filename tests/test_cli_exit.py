@@ -102,3 +102,45 @@ def test_kinview_pa_jobs_1_ctrl_c_fits_in_a_worker_and_keeps_the_committed_fits(
     while _group(proc.pid) and time.time() < deadline:
         time.sleep(0.1)
     assert _group(proc.pid) == []
+
+
+def test_kinview_pa_ctrl_c_while_the_forkserver_starts_prints_no_traceback(tmp_path):
+    """A Ctrl-C while the worker's forkserver (in the same process group) still does its
+    start-up imports: one line, status 130, no traceback from the forkserver or a half-started
+    worker, and nothing left running."""
+    import os
+    import signal
+    import time
+
+    from kinview.demo import generate_survey
+
+    generate_survey(tmp_path, n=4, seed=3, jobs=1)
+    proc = subprocess.Popen([sys.executable, "-m", "kinview", "pa", "--survey", str(tmp_path),
+                             "--jobs", "1", "--refit"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    def forkserver_started():
+        for pid in _group(proc.pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if b"multiprocessing.forkserver" in fh.read():
+                        return True
+            except OSError:
+                pass
+        return False
+
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not forkserver_started():
+        time.sleep(0.002)
+    assert proc.poll() is None, "finished before the forkserver started"
+    time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)       # the forkserver is most likely still importing
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    deadline = time.time() + 30
+    while _group(proc.pid) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)                          # a late traceback would come from a child's stderr
+    assert _group(proc.pid) == []

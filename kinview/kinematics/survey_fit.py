@@ -176,6 +176,52 @@ def _mp_context():
     return ctx
 
 
+def _start_forkserver(ctx) -> None:
+    """Start ``ctx``'s forkserver, if it uses one, with SIGINT blocked.
+
+    The forkserver is in the terminal's process group, so a Ctrl-C reaches it too, and it
+    ignores SIGINT only once its start-up imports (scipy, pandas: a second or two on a busy
+    machine) are done: a Ctrl-C before that printed their traceback.  It inherits the blocked
+    signal (so do the workers it forks, which ignore SIGINT anyway); in this process a
+    Ctrl-C that arrives meanwhile stays pending and is handled as soon as it is unblocked.
+    """
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    # the resource tracker first: starting it unblocks SIGINT (having spawned its own process
+    # with it blocked, the same protection), which would undo the block below
+    resource_tracker.ensure_running()
+    block = (hasattr(signal, "pthread_sigmask")
+             and threading.current_thread() is threading.main_thread())
+    if block:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _noop() -> None:
+    """The forkserver warm-up process's work (none)."""
+
+
+def _wait_for_forkserver(ctx) -> None:
+    """Return once ``ctx``'s forkserver has done its start-up imports and forks at once.
+
+    It starts a process that does nothing: its start waits for the forkserver.  A Ctrl-C
+    during that wait interrupts this process at once and the forkserver then forks that empty
+    process, which ends on its own; a pool worker requested then would instead find its
+    queues' semaphores gone with this process, and print their traceback.
+    """
+    if ctx.get_start_method() != "forkserver":
+        return
+    proc = ctx.Process(target=_noop, daemon=True)
+    proc.start()
+    proc.join()
+
+
 def _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary) -> None:
     """Fit ``items`` on Dask, handing each chunk's rows to ``take`` (the one writer)."""
     if not items:
@@ -217,10 +263,8 @@ def _fit_in_pool(items, method: str, nsteps: int, jobs: int, chunk: Optional[int
     os.environ.update(env)    # inherited by the forkserver and workers
     size = chunk or (1 if method == "pafit" else max(1, min(4, len(items) // (jobs * 8))))
     chunks = [items[i:i + size] for i in range(0, len(items), size)]
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
-                               initializer=_worker_init, initargs=(method,))
     # Ctrl-C must not interrupt concurrent.futures' internals while the pool runs (a
-    # half-acquired lock deadlocks the shutdown): once the workers are started, it is noted
+    # half-acquired lock deadlocks the shutdown): once the forkserver is ready, it is noted
     # and acted on between two waits.  Before that (the forkserver's start-up imports take a
     # second or two on a busy machine) it interrupts at once, as usual.
     interrupted = []
@@ -234,15 +278,21 @@ def _fit_in_pool(items, method: str, nsteps: int, jobs: int, chunk: Optional[int
 
     if threading.current_thread() is threading.main_thread():
         old_handler = signal.signal(signal.SIGINT, on_sigint)
+    pool = None
     aborted = False
     try:
+        ctx = _mp_context()
+        _start_forkserver(ctx)
+        _wait_for_forkserver(ctx)
+        started.append(True)
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                   initializer=_worker_init, initargs=(method,))
         it = iter(chunks)
         inflight = {}
         for c in it:
             inflight[pool.submit(_fit_chunk, c, method, nsteps)] = len(c)
             if len(inflight) >= jobs * 2:
                 break
-        started.append(True)
         while inflight:
             done, _ = wait(inflight, timeout=0.05, return_when=FIRST_COMPLETED)
             if interrupted:
@@ -269,12 +319,13 @@ def _fit_in_pool(items, method: str, nsteps: int, jobs: int, chunk: Optional[int
     finally:
         if old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
-        if aborted:
-            _stop_workers(pool)  # a pafit fit in flight can take a minute
-        # a finished run joins its idle workers (quick): shutdown(wait=False) left
-        # the executor's manager thread closing its wake-up pipe while the
-        # interpreter's exit hook wrote to it ("Bad file descriptor" traceback at exit)
-        pool.shutdown(wait=not aborted, cancel_futures=True)
+        if pool is not None:
+            if aborted:
+                _stop_workers(pool)  # a pafit fit in flight can take a minute
+            # a finished run joins its idle workers (quick): shutdown(wait=False) left
+            # the executor's manager thread closing its wake-up pipe while the
+            # interpreter's exit hook wrote to it ("Bad file descriptor" traceback at exit)
+            pool.shutdown(wait=not aborted, cancel_futures=True)
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)
