@@ -110,6 +110,17 @@ def standard_specs(n: int = 6):
     return out
 
 
+def labelled_demo_survey(root, n: int, seed: int, expert: str = "kim") -> Path:
+    """A demo survey (:func:`kinview.demo.generate_survey`, ``n`` galaxies) in which
+    ``expert`` has labelled every field with the generator's truth; returns its root."""
+    from kinview.demo import generate_survey
+    from kinview.training.truth_labels import import_truth_as_expert
+
+    generate_survey(root, n=n, seed=seed, jobs=1)
+    import_truth_as_expert(root, expert)
+    return Path(root)
+
+
 def close_window(w) -> None:
     """Close a main window (it saves its settings) and wait for the worker pools to drain."""
     from kinview.gui import worker

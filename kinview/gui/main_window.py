@@ -331,11 +331,23 @@ class MainWindow(QtWidgets.QMainWindow):
                                lambda f=fld, k=kind, v=value: self.label(f, k, v), lm)
             self.label_actions[(fld, kind, value)] = act
         lm.addSeparator()
-        self._action("Type a note", "T", self.label_panel.edit_note, lm)
-        self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm)
-        self._action("Undo last label", "Ctrl+Z", self.undo, lm)
+        #: actions that change this expert's labels: off while adjudicating
+        self.labelling_actions = list(self.label_actions.values()) + [
+            self._action("Type a note", "T", self.label_panel.edit_note, lm),
+            self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm),
+            self._action("Undo last label", "Ctrl+Z", self.undo, lm)]
         lm.addSeparator()
         self._action("Adjudication queue", "Ctrl+J", self.toggle_adjudication, lm)
+        # while adjudicating, the digits are the final label wherever the focus is (the label
+        # actions on 1-3 are disabled meanwhile, so no shortcut is ambiguous)
+        am = lm.addMenu("Adjudicate")
+        self.adjudication_actions = [
+            self._action(f"Final label {code}", str(code),
+                         lambda c=code: self._adjudication_key(c), am) for code in range(4)]
+        self.adjudication_actions.append(
+            self._action("Withdraw the final label", "Backspace", lambda: self._adjudication_key(None), am))
+        for act in self.adjudication_actions:
+            act.setEnabled(False)
         gm = mb.addMenu("&Go")
         keys: Dict[str, list] = {}
         for seq, name, _ in OTHER_KEYS:
@@ -572,6 +584,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.label_panel.set_galaxy(cur, s.labels(cur), cur not in s.no_gas, s.row(cur), s.expert)
         elif name == "message":
             self.statusBar().showMessage(*value)
+        elif name == "adjudicating":
+            self._adjudicating_changed(value)
         elif name == "clip_percentile":
             self.view.set_percentile(value)
             if abs(self.clip_box.value() - value) > 1e-9:
@@ -674,16 +688,28 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.session.goto(plateifu)
 
     def next(self) -> None:
-        self.session.next()
+        """Next galaxy; while adjudicating, the next disagreement."""
+        if self.session.adjudicating:
+            self.adjudication.step(+1)
+        else:
+            self.session.next()
 
     def previous(self) -> None:
-        self.session.previous()
+        """Previous galaxy; while adjudicating, the previous disagreement."""
+        if self.session.adjudicating:
+            self.adjudication.step(-1)
+        else:
+            self.session.previous()
 
     def is_labelled(self, plateifu: str) -> bool:
         return self.session.is_labelled(plateifu)
 
     def next_unlabelled(self) -> None:
-        self.session.next_unlabelled()
+        """Next unlabelled galaxy; while adjudicating, the next disagreement."""
+        if self.session.adjudicating:
+            self.adjudication.step(+1)
+        else:
+            self.session.next_unlabelled()
 
     def set_filter(self, name: str, k=None) -> None:
         self.session.set_filter(name, k)
@@ -732,6 +758,15 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.session.undo()
 
     def _show_counts(self, counts: dict) -> None:
+        if counts.get("adjudicating"):
+            # the adjudicator's progress is the queue's, not a labelling count of their own
+            done, total = counts["adjudicated"], counts["disagreements"]
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{done} / {total} disagreements adjudicated")
+            self.rate.setText("")
+            return
+        self.progress.setFormat("%v / %m labelled")
         self.progress.setRange(0, max(counts["total"], 1))
         self.progress.setValue(counts["labelled"])
         done = counts["session"]
@@ -876,7 +911,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.adjudication_dock.hide()
         self.adjudication_dock.visibilityChanged.connect(self._adjudication_visible)
         self.adjudication.galaxy_selected.connect(self.goto)
+        self.adjudication.on_screen = lambda: self.state.current
+        self.adjudication.visible = self.session.revealed_galaxies     # blind mode for raters
         self.adjudication.decided.connect(lambda *_: self._update_reveal_soon())
+        self.adjudication.counts_changed.connect(self.session.set_adjudication_counts)
         self._reveal_timer = QtCore.QTimer(self)
         self._reveal_timer.setSingleShot(True)
         self._reveal_timer.timeout.connect(self._update_reveal)
@@ -886,9 +924,43 @@ class MainWindow(QtWidgets.QMainWindow):
         self.labelled.connect(lambda *_: self._adjudication_timer.start(300))
 
     def _adjudication_visible(self, visible: bool) -> None:
+        """The queue shown (its tab in front) is adjudicating; hidden (closed, or the Galaxies
+        tab in front) is labelling (:meth:`LabellingSession.set_adjudicating`)."""
+        if self._closing:
+            return
+        self._dock_follows = True
+        try:
+            self.session.set_adjudicating(visible)
+        finally:
+            self._dock_follows = False
         if visible:
             self._refresh_adjudication()
         self._update_reveal_soon()
+
+    def _adjudicating_changed(self, on: bool) -> None:
+        """Bind the window to the session's mode: while adjudicating the label keys and
+        buttons are off and the digits, Backspace and the arrows work the queue."""
+        for act in self.labelling_actions:
+            act.setEnabled(not on)
+        for act in self.adjudication_actions:
+            act.setEnabled(on)
+        self.label_panel.set_adjudicating(on, self.state.expert)
+        if on:
+            self.label_panel.note.clearFocus()
+        elif not getattr(self, "_dock_follows", False) and self.adjudication_dock.isVisible():
+            # the session stopped adjudicating by itself (the expert was switched): close the
+            # queue (not when the change came from the dock: its Galaxies tab was chosen)
+            self.adjudication_dock.hide()
+        cur = self.state.current
+        if not on and cur is not None and self.table is not None:
+            self.label_panel.set_galaxy(cur, self.mine.get(cur, {}), cur not in self.no_gas,
+                                        self.row(cur), self.state.expert)
+        self._update_reveal_soon()
+
+    def _adjudication_key(self, code) -> None:
+        """A digit (or Backspace: None) pressed anywhere while adjudicating."""
+        if self.session.adjudicating:
+            self.adjudication.decide(code)
 
     def _refresh_adjudication(self) -> None:
         if self.store is not None and self.adjudication_dock.isVisible():
@@ -923,9 +995,10 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         from kinview.labels.adjudication import reveal
 
-        blind = bool(self.state.toggles.get("blind", True)) and not self.adjudication_dock.isVisible()
+        s = self.session
         try:
-            r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas, blind=blind)
+            r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas,
+                       blind=s.blind, adjudicating=s.adjudicating, rater=s.is_rater)
         except Exception as exc:  # noqa: BLE001 - the strip is information, never a crash
             strip.setText(f"<span style='color:#b00000'>other experts' labels unavailable: {exc}</span>")
             return
