@@ -1,13 +1,15 @@
 #!/usr/bin/env python
-"""PA fits in-process (``--jobs 1``) on a quiet and on a busy machine, in one run.
+"""PA fits at ``--jobs 1`` on a quiet and on a busy machine, in one run.
 
-``kinview pa --jobs 1`` and the GUI's live fits run the fit in the calling process, which
-does not get the one-thread BLAS environment of the pool workers; kinview limits BLAS to
-one thread around every fit itself (:mod:`kinview.blas_threads`).  This benchmark shows
-what that buys: it times :func:`kinview.kinematics.survey_fit.fit_survey` with ``jobs=1``
-for the fast and the pafit methods, first quiet, then while two synthetic busy processes
-(pure-Python spin loops) compete for the cores, and (``--unlimited``) the fast method under
-load with the limit switched off, which is the old behaviour.
+``kinview pa --jobs 1`` fits in one worker process (so that the process that gets Ctrl-C
+only waits); the GUI's live fits and ``fit_survey(in_process=True)`` fit in the calling
+process, which does not get the one-thread BLAS environment of the workers, so kinview limits
+BLAS to one thread around every fit itself (:mod:`kinview.blas_threads`).  This benchmark
+times :func:`kinview.kinematics.survey_fit.fit_survey` with ``jobs=1`` (one worker) for the
+fast and the pafit methods and, beside it, the fast method in process, first quiet, then
+while two synthetic busy processes (pure-Python spin loops) compete for the cores, and
+(``--unlimited``) the fast method in process under load with the limit switched off, which
+is the old behaviour.  CPU times include the worker's (read from ``/proc``).
 
 BLAS is **not** limited through the environment here (unlike the other PA benchmarks):
 the point is to measure what an ordinary process gets.
@@ -62,14 +64,69 @@ def busy_processes(n: int):
             p.wait()
 
 
-def _schedstat():
-    """(on-CPU ns, run-queue wait ns) of this process's main thread, or None off Linux."""
+def _schedstat(pid=None):
+    """(on-CPU ns, run-queue wait ns) of a process's main thread (default: this one), or
+    None off Linux."""
+    pid = os.getpid() if pid is None else pid
     try:
-        with open(f"/proc/self/task/{os.getpid()}/schedstat") as fh:
+        with open(f"/proc/{pid}/task/{pid}/schedstat") as fh:
             run, wait, _ = fh.read().split()
         return int(run), int(wait)
     except (OSError, ValueError):
         return None
+
+
+class ChildMeter:
+    """CPU and run-queue wait of this process's multiprocessing children (the fit's worker),
+    sampled from ``/proc`` every few milliseconds while they live.
+
+    The workers are started by the forkserver, so ``os.times()`` never counts them; the last
+    sample of each is taken at most ``period`` s before it exits, and a worker is idle then.
+    """
+
+    def __init__(self, period: float = 0.01):
+        import threading
+
+        self.period = period
+        self.last = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self):
+        import multiprocessing as mp
+
+        tick = os.sysconf("SC_CLK_TCK")
+        for p in mp.active_children():
+            try:
+                with open(f"/proc/{p.pid}/stat") as fh:
+                    st = fh.read()
+            except OSError:
+                continue
+            f = st[st.rindex(")") + 2:].split()
+            cpu = (int(f[11]) + int(f[12])) / tick          # utime + stime
+            ss = _schedstat(p.pid)
+            self.last[p.pid] = (cpu, ss[1] / 1e9 if ss else float("nan"))
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.period)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(v[0] for v in self.last.values())
+
+    @property
+    def wait_s(self) -> float:
+        return sum(v[1] for v in self.last.values())
 
 
 def kernel(iterations: int = 3000) -> None:
@@ -91,11 +148,15 @@ def run_timed(func, repeat: int) -> dict:
     runs = []
     for _ in range(repeat):
         s0 = _schedstat()
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = func()
-        w, c = time.perf_counter() - w0, time.process_time() - c0
+        with ChildMeter() as kids:
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = func()
+            w, c = time.perf_counter() - w0, time.process_time() - c0
         s1 = _schedstat()
         wait = (s1[1] - s0[1]) / 1e9 if s0 and s1 else float("nan")
+        if kids.last:                 # fitted in a worker: the main thread mostly waited
+            c += kids.cpu_s
+            wait = kids.wait_s
         runs.append((w, c, wait, out))
     runs.sort(key=lambda r: r[0])
     wall, cpu, wait, out = runs[len(runs) // 2]
@@ -103,11 +164,12 @@ def run_timed(func, repeat: int) -> dict:
             "runs_wall_s": [r[0] for r in runs], "runs_cpu_s": [r[1] for r in runs], "out": out}
 
 
-def run_fit(survey: Path, method: str, repeat: int = 1) -> dict:
+def run_fit(survey: Path, method: str, repeat: int = 1, in_process: bool = False) -> dict:
     """Median wall time of ``repeat`` runs of ``fit_survey(jobs=1, refit=True)``."""
     from kinview.kinematics.survey_fit import fit_survey
 
-    r = run_timed(lambda: fit_survey(survey, method=method, jobs=1, refit=True), repeat)
+    r = run_timed(lambda: fit_survey(survey, method=method, jobs=1, refit=True,
+                                     in_process=in_process), repeat)
     s = r.pop("out")
     r.update(fields=s["fitted"] + s["failed"], fitted=s["fitted"])
     return r
@@ -148,6 +210,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3,
                     help="runs of the fast method per condition; the median is reported")
     ap.add_argument("--no-kernel", action="store_true", help="skip the numpy micro-kernel peer")
+    ap.add_argument("--no-in-process", action="store_true",
+                    help="skip the fast method in process (fit_survey(in_process=True))")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
 
@@ -163,7 +227,8 @@ def main(argv=None) -> int:
             generate_survey(survey, n=args.n, seed=0, jobs=1)
         else:
             shutil.copytree(args.survey, survey)
-        fit_survey(survey, method="fast", jobs=1, refit=True)   # warm-up: imports, caches
+        fit_survey(survey, method="fast", jobs=1, refit=True)   # warm-up: imports, forkserver
+        fit_survey(survey, method="fast", jobs=1, refit=True, in_process=True)
         methods = ["fast"] + ([] if args.no_pafit else ["pafit"])
         if "pafit" in methods:
             from kinview.kinematics.pa_pafit import fit_pa_pafit  # noqa: F401  (import once)
@@ -175,7 +240,12 @@ def main(argv=None) -> int:
                     res[f"{m}_{cond}"] = r = run_fit(survey, m, args.repeat if m == "fast" else 1)
                     print(f"{m:5s} {cond:6s}: {r['wall_s']:7.2f} s wall, {r['cpu_s']:7.2f} s CPU, "
                           f"{r['runqueue_wait_s']:5.2f} s waiting for a core, "
-                          f"{r['fields']} fields", flush=True)
+                          f"{r['fields']} fields (one worker)", flush=True)
+                if not args.no_in_process:
+                    res[f"fastinproc_{cond}"] = r = run_fit(survey, "fast", args.repeat, True)
+                    print(f"fast  {cond:6s}: {r['wall_s']:7.2f} s wall, {r['cpu_s']:7.2f} s CPU, "
+                          f"{r['runqueue_wait_s']:5.2f} s waiting for a core, "
+                          f"{r['fields']} fields (in process)", flush=True)
                 if not args.no_kernel:
                     if cond == "quiet":      # the peer takes as much CPU as the quiet fast fit
                         iterations = calibrate_kernel(res["fast_quiet"]["cpu_s"])
@@ -186,7 +256,7 @@ def main(argv=None) -> int:
                     saved = bt.single_threaded
                     bt.single_threaded = contextlib.nullcontext
                     try:
-                        res["fast_loaded_unlimited"] = r = run_fit(survey, "fast")
+                        res["fast_loaded_unlimited"] = r = run_fit(survey, "fast", in_process=True)
                     finally:
                         bt.single_threaded = saved
                     print(f"fast  loaded, threaded BLAS (old): {r['wall_s']:7.2f} s wall", flush=True)
@@ -197,11 +267,17 @@ def main(argv=None) -> int:
             for cond in ("quiet", "loaded"):
                 summary[f"pafit_over_fast_{cond}"] = (res[f"pafit_{cond}"]["wall_s"]
                                                       / res[f"fast_{cond}"]["wall_s"])
-        for name in ("fast", "kernel"):
+        for name in ("fast", "fastinproc", "kernel"):
             if f"{name}_loaded" in res:
                 q, lo = res[f"{name}_quiet"], res[f"{name}_loaded"]
                 summary[f"{name}_cpu_loaded_over_quiet"] = lo["cpu_s"] / q["cpu_s"]
                 summary[f"{name}_share_loaded"] = lo["cpu_s"] / lo["wall_s"]
+        if "fastinproc_loaded" in res:
+            summary["fastinproc_loaded_over_quiet"] = (res["fastinproc_loaded"]["wall_s"]
+                                                       / res["fastinproc_quiet"]["wall_s"])
+            for cond in ("quiet", "loaded"):
+                summary[f"worker_over_in_process_{cond}"] = (res[f"fast_{cond}"]["wall_s"]
+                                                             / res[f"fastinproc_{cond}"]["wall_s"])
         if "kernel_loaded" in res:
             summary["kernel_loaded_over_quiet"] = (res["kernel_loaded"]["wall_s"]
                                                    / res["kernel_quiet"]["wall_s"])
@@ -211,6 +287,12 @@ def main(argv=None) -> int:
             print(f"\nfast loaded / quiet: {summary['fast_loaded_over_quiet']:.2f}x wall "
                   f"(done when <= 1.5x), CPU {summary['fast_cpu_loaded_over_quiet']:.2f}x, "
                   f"share of a core under load {summary['fast_share_loaded']:.2f}")
+            if "fastinproc_loaded" in res:
+                print(f"fast in process loaded / quiet: {summary['fastinproc_loaded_over_quiet']:.2f}x"
+                      f" wall, CPU {summary['fastinproc_cpu_loaded_over_quiet']:.2f}x, share of a "
+                      f"core under load {summary['fastinproc_share_loaded']:.2f}; one worker / in "
+                      f"process: {summary['worker_over_in_process_quiet']:.2f}x quiet, "
+                      f"{summary['worker_over_in_process_loaded']:.2f}x loaded")
             if "kernel_loaded" in res:
                 print(f"numpy kernel loaded / quiet: {summary['kernel_loaded_over_quiet']:.2f}x wall,"
                       f" CPU {summary['kernel_cpu_loaded_over_quiet']:.2f}x, "

@@ -87,7 +87,7 @@ def fmt(m) -> str:
 def transfer(src, dst, arch: str, seed: int, epochs=None) -> dict:
     """Train ``arch`` on every labelled field of ``src`` (85/15 fit/validation), score ``dst``."""
     from kinview.tasks.registry import get
-    from kinview.training.oof import recipe
+    from kinview.training.fit import recipe
     from kinview.learning.splits import split_groups
     from kinview.training.fit import fit_model
     from kinview.training.use import predict_arrays, setup_keras

@@ -4,12 +4,17 @@ The PA fits make thousands of tiny linear-algebra calls.  A threaded BLAS (OpenB
 thread per core by default) gains nothing on them and, when other processes share the cores,
 its threads spin waiting for each other: one fast fit took 16.8 s instead of 3.1 s on a busy
 2-core machine, one ``exact_chi2`` call 8.8 s instead of 0.012 s.  The process-pool workers
-get ``OPENBLAS_NUM_THREADS=1`` from their environment; :func:`single_threaded` gives every
-other caller (``--jobs 1``, the GUI's live fits, scripts) the same setting through
+get ``OPENBLAS_NUM_THREADS=1`` from their environment (``kinview pa --jobs 1`` fits in one
+such worker); :func:`single_threaded` gives every other caller (the GUI's live fits,
+``fit_survey(in_process=True)``, scripts) the same setting through
 ``threadpoolctl``, only while the fit runs, then restores what was there.
 
 It is re-entrant and thread-safe: nested or concurrent fits (the GUI fits in worker threads)
-share one limit, set by the first to enter and restored by the last to leave.
+share one limit, set by the first to enter and restored by the last to leave.  OpenBLAS's
+limit is process-wide, and threadpoolctl (>= 3.8) lets only one "controlling" Python thread
+change it, silently ignoring the others: without care, once the main thread had set a limit,
+a fit in a GUI worker thread ran with threaded BLAS.  This module therefore takes control
+(under its own lock) for each change and hands it back at once.
 """
 from __future__ import annotations
 
@@ -44,6 +49,18 @@ def _get_controller():
     return _controller
 
 
+def _release_control() -> None:
+    """Let the next limit change come from any thread (threadpoolctl >= 3.8 gives the
+    OpenBLAS limit to the first thread that sets it and ignores the others)."""
+    try:
+        from threadpoolctl import OpenBLASController
+    except ImportError:  # pragma: no cover - a dependency
+        return
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
+
+
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """Limit BLAS and OpenMP thread pools to one thread inside the ``with`` block."""
@@ -52,9 +69,12 @@ def single_threaded() -> Iterator[None]:
         if _depth == 0:
             ctl = _get_controller()
             try:
+                _release_control()
                 _limiter = ctl.limit(limits=1) if ctl is not None else None
             except Exception:  # pragma: no cover - an exotic library must not stop a fit
                 _limiter = None
+            finally:
+                _release_control()
         _depth += 1
     try:
         yield
@@ -63,9 +83,11 @@ def single_threaded() -> Iterator[None]:
             _depth -= 1
             if _depth == 0 and _limiter is not None:
                 try:
+                    _release_control()      # the last to leave may not be the first to enter
                     _limiter.restore_original_limits()
                 finally:
                     _limiter = None
+                    _release_control()
 
 
 def one_thread(func: F) -> F:

@@ -30,6 +30,7 @@ from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
+from kinview.labels.visibility import has_labelled, may_see_others
 from kinview.tasks.registry import field_quality_tasks
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
@@ -98,7 +99,7 @@ def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
         Index = plateifu in catalogue order; columns :data:`COLUMNS` plus ``has_maps``,
         ``has_image``, ``maps_path``/``image_path`` (relative to the survey root, None when
         missing), ``ra``, ``dec``, ``re_arcsec``, ``ba``, ``phi`` (photometric PA, deg E
-        of N), ``stellar_pa_err``, ``gas_pa_err``, ``vsyst_stellar``, ``vsyst_gas``, and
+        of N), ``stellar_pa_err``, ``gas_pa_err``, and
         ``quals``: a dict ``{(field, expert): quality}`` of every expert's current quality.
     dict
         ``{plateifu: {(field, kind): value}}`` of ``expert``'s current labels (value is a float
@@ -171,12 +172,12 @@ def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> Non
 
     ``pa_method_<field>`` is None (NaN in a string column) for a field that has no stored fit at all (*not fitted yet*);
     a stored but failed fit leaves the PA NaN with the method and ``pa_reason_<field>`` set
-    (*no PA*).
+    (*no PA*).  A fit's systemic-velocity correction is not copied here: the field loader
+    (:mod:`kinview.session.loading`) applies it to the velocities it draws.
     """
     n = len(table)
     pa = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     err = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    vsys = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     meth = {f: [None] * n for f in ("stellar", "gas")}
     why = {f: [None] * n for f in ("stellar", "gas")}
     for fit in preferred_fits(conn):
@@ -186,15 +187,12 @@ def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> Non
         fld = fit.field
         pa[fld][i] = np.nan if fit.pa is None else fit.pa
         err[fld][i] = np.nan if fit.pa_err is None else fit.pa_err
-        vsys[fld][i] = np.nan if fit.vsys_correction is None else fit.vsys_correction
         meth[fld][i] = fit.method
         why[fld][i] = fit.reason if fit.pa is None else None
     table["stellar_pa"] = pa["stellar"]
     table["gas_pa"] = pa["gas"]
     table["stellar_pa_err"] = err["stellar"]
     table["gas_pa_err"] = err["gas"]
-    table["vsyst_stellar"] = vsys["stellar"]
-    table["vsyst_gas"] = vsys["gas"]
     table["pa_method_stellar"] = meth["stellar"]
     table["pa_method_gas"] = meth["gas"]
     table["pa_reason_stellar"] = why["stellar"]
@@ -251,7 +249,8 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     quals = table["quals"].to_numpy()[pos]
     labs = [mine.get(p, {}) for p in pifus]
     no_gas = no_gas if isinstance(no_gas, (set, frozenset, dict)) else set(no_gas)
-    revealed = np.array([not blind or is_labelled(lab, p not in no_gas)
+    # the rule lives in kinview.labels.visibility (``blind`` here: others hidden until labelled)
+    revealed = np.array([may_see_others(lab, p not in no_gas, blind=blind)
                          for p, lab in zip(pifus, labs)], dtype=float)
     values = {
         "stel_qual": np.array([float(lab.get(("stellar", "quality"), np.nan)) for lab in labs]),
@@ -282,10 +281,9 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
 
 
 def is_labelled(labels: Dict[tuple, object], has_gas: bool = True) -> bool:
-    """True when a galaxy's stellar quality (and gas quality, if it has gas) is set."""
-    if ("stellar", "quality") not in labels:
-        return False
-    return ("gas", "quality") in labels or not has_gas
+    """True when a galaxy's stellar quality (and gas quality, if it has gas) is set
+    (:func:`kinview.labels.visibility.has_labelled`)."""
+    return has_labelled(labels, has_gas)
 
 
 def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str] = None):

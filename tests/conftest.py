@@ -92,3 +92,13 @@ def make_main_window(qtbot):
         if not w._closing:
             w.close()
     worker.wait_all(60000)
+
+
+@pytest.fixture
+def model_window(make_main_window, survey, request):
+    """``(window, window.model_panels)``: a main window on the test module's ``survey``
+    fixture, for expert ``kim`` (the model GUI tests' labelled demo survey,
+    :func:`gui_support.labelled_demo_survey`), sized ``WINDOW_SIZE`` of the module if it
+    sets one."""
+    w = make_main_window(survey, "kim", size=getattr(request.module, "WINDOW_SIZE", (1600, 1000)))
+    return w, w.model_panels

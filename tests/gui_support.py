@@ -110,6 +110,17 @@ def standard_specs(n: int = 6):
     return out
 
 
+def labelled_demo_survey(root, n: int, seed: int, expert: str = "kim") -> Path:
+    """A demo survey (:func:`kinview.demo.generate_survey`, ``n`` galaxies) in which
+    ``expert`` has labelled every field with the generator's truth; returns its root."""
+    from kinview.demo import generate_survey
+    from kinview.training.truth_labels import import_truth_as_expert
+
+    generate_survey(root, n=n, seed=seed, jobs=1)
+    import_truth_as_expert(root, expert)
+    return Path(root)
+
+
 def close_window(w) -> None:
     """Close a main window (it saves its settings) and wait for the worker pools to drain."""
     from kinview.gui import worker
@@ -139,3 +150,53 @@ def current_labels(survey, expert) -> dict:
                 store.current(expert).itertuples(index=False)}
     finally:
         store.close()
+
+
+def add_raters(survey, plateifus, catalogue: bool = True) -> None:
+    """Labels of two experts, ``ann`` and ``bob``, on ``plateifus``, who disagree on the
+    first galaxy's stellar and gas qualities (and ``bob`` leaves a note there); with
+    ``catalogue``, a published catalogue's labels (expert ``mpl7``, imported from a file)."""
+    from kinview.labels.store import LabelStore
+
+    rows = {"ann": [], "bob": [], "mpl7": []}
+    for i, pifu in enumerate(plateifus):
+        q = 2 - i % 3
+        rows["ann"] += [(pifu, "stellar", "quality", q), (pifu, "gas", "quality", q)]
+        bob = (q + 1) % 3 if i == 0 else q
+        rows["bob"] += [(pifu, "stellar", "quality", bob), (pifu, "gas", "quality", bob),
+                        (pifu, "stellar", "feature", 1), (pifu, "gas", "gas_note", 3)]
+        rows["mpl7"] += [(pifu, "stellar", "quality", q), (pifu, "gas", "quality", bob),
+                         (pifu, "stellar", "feature", 0), (pifu, "gas", "feature", 2),
+                         (pifu, "gas", "gas_note", 1)]
+    rows["bob"].append((plateifus[0], "galaxy", "note", "bar-driven twist in the inner 3″?"))
+    for who, items in rows.items():
+        if who == "mpl7" and not catalogue:
+            continue
+        store = LabelStore(survey, expert=who)
+        try:
+            for pifu, fld, kind, value in items:
+                store.add(pifu, fld, kind, value,
+                          source="import:mpl7-like-catalogue.csv" if who == "mpl7" else "gui")
+        finally:
+            store.close()
+
+
+def add_predictions(survey, plateifus) -> int:
+    """An active field-quality model with a prediction and confidence for each field of
+    ``plateifus`` (no model file: only what the table and the Model tab read).  Returns its id."""
+    from kinview.db import models as db_models
+    from kinview.db.connection import connect
+    from kinview.tasks.registry import field_quality_tasks
+
+    conn = connect(Path(survey) / "kinview.sqlite")
+    try:
+        with conn:
+            mid = db_models.insert(conn, field_quality_tasks()[0], "cnn", "none.keras",
+                                   {"accuracy": 0.8}, "", {"date": "2026-01-01T00:00:00"})
+            rng = np.random.default_rng(7)
+            db_models.write_predictions(conn, mid, [
+                (p, f, float(rng.uniform(0, 2)), float(rng.uniform(0.3, 1.0)), None)
+                for p in plateifus for f in ("stellar", "gas")])
+        return mid
+    finally:
+        conn.close()

@@ -7,6 +7,7 @@ scripted per file name: drop the connection mid-body, serve corrupt bytes, answe
 from __future__ import annotations
 
 import shutil
+import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -123,6 +124,29 @@ def start(root: Path) -> SasServer:
 def stop(srv: SasServer) -> None:
     srv.shutdown()
     srv.server_close()
+
+
+def serve_mirror(tmp_path_factory):
+    """Generator for a fixture: :func:`build_mirror` in a fresh folder, served on 127.0.0.1;
+    yields its info dict plus ``server`` and ``root``, and stops the server afterwards."""
+    root = tmp_path_factory.mktemp("mirror")
+    info = build_mirror(root, tmp_path_factory.mktemp("demo"))
+    srv = start(root)
+    info["server"] = srv
+    info["root"] = root
+    try:
+        yield info
+    finally:
+        stop(srv)
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (connections are refused)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def demo_maps_files(tmp: Path, n: int = 3):

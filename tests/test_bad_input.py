@@ -583,9 +583,11 @@ def test_bad_arguments_are_refused(survey, capsys, tmp_path, case):
 
 
 # ------------------------------------------------------------------------------- environment
-def test_pool_workers_import_kinview_whatever_the_working_directory_holds(survey, tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_pool_workers_import_kinview_whatever_the_working_directory_holds(survey, tmp_path, jobs):
     """A folder named ``kinview`` in the working directory must not replace the package in
-    the ``kinview pa --jobs 2`` workers (it did: BrokenProcessPool)."""
+    the ``kinview pa`` workers (it did with ``--jobs 2``: BrokenProcessPool; ``--jobs 1`` fits
+    in a worker too)."""
     import subprocess
     import sys
 
@@ -597,7 +599,7 @@ def test_pool_workers_import_kinview_whatever_the_working_directory_holds(survey
                       "if __name__ == '__main__':\n    sys.exit(main())\n")
     env = dict(os.environ)
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get("PYTHONPATH", "")
-    out = subprocess.run([sys.executable, str(script), "pa", "--survey", str(survey), "--jobs", "2",
+    out = subprocess.run([sys.executable, str(script), "pa", "--survey", str(survey), "--jobs", jobs,
                           "--refit"], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Traceback" not in out.stderr and "fields fitted" in out.stdout

@@ -1,5 +1,4 @@
 """fetch-maps / fetch-catalogue against a real loopback HTTP server serving a SAS-like tree."""
-import socket
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,7 @@ from kinview.progress import TaskState
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mirror")
-    info = ss.build_mirror(root, tmp_path_factory.mktemp("demo"))
-    srv = ss.start(root)
-    info["server"] = srv
-    info["root"] = root
-    yield info
-    ss.stop(srv)
+    yield from ss.serve_mirror(tmp_path_factory)
 
 
 @pytest.fixture
@@ -175,17 +168,9 @@ def test_unknown_plateifu_is_one_line(server, tmp_path, capsys):
     assert _visible_files(tmp_path / "D") == []
 
 
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 @pytest.mark.parametrize("command", ["fetch-maps", "fetch-catalogue"])
 def test_no_network_says_the_root_cause_in_one_line(tmp_path, capsys, command):
-    port = _closed_port()
+    port = ss.closed_port()
     extra = ["--plateifu", "7815-3702"] if command == "fetch-maps" else []
     for url, cause in ((f"http://127.0.0.1:{port}/sas/", f"cannot reach 127.0.0.1:{port}: "
                         "connection refused"),

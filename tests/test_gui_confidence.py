@@ -65,17 +65,6 @@ def survey_template(tmp_path_factory):
     return {"root": root, "pifus": pifus, "p_st": p_st}
 
 
-def _wait(app, cond, timeout=30.0):
-    import time
-
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            raise AssertionError("timed out waiting for the window")
-        app.processEvents()
-        time.sleep(0.01)
-
-
 @pytest.fixture
 def survey(survey_template, tmp_path):
     """A copy of the survey per test: a label one test writes never reaches another."""
@@ -184,3 +173,59 @@ def test_spin_photoz_plots_and_prediction_label(window, survey, qtbot):
     qtbot.waitUntil(lambda: panels.prediction.plateifu == pifus[3], timeout=5000)
     text = panels.prediction.text()
     assert pifus[3] in text and "P(usable) 0.36" in text and "λR_e 0.250" in text and "z 0.0500" in text
+
+
+def _error_rows(b):
+    return [(b.errors.item(r, 0).text(), b.errors.item(r, 2).text()) for r in range(b.errors.rowCount())]
+
+
+def test_likely_label_errors_keep_blind_mode(make_main_window, survey, qtbot):
+    """Blind mode in the Model tab: another rater's label (ann's, and a published catalogue's)
+    is listed among the likely label errors only once this expert has labelled the galaxy,
+    with blind mode off, or while adjudicating."""
+    from kinview.gui.confidence_browser import load_overview
+    from kinview.labels.store import LabelStore
+
+    root, pifus = survey["root"], survey["pifus"]
+    store = LabelStore(root, expert="mpl7")          # the published catalogue says P0 is clean
+    store.add(pifus[0], "stellar", "quality", 2, source="import:mpl7.csv")
+    store.close()
+    both = {(pifus[0], "mpl7"), (pifus[1], "ann")}
+    # the worker function: others' rows only on the revealed galaxies
+    rows = lambda d: set(zip(d["errors"]["plateifu"], d["errors"]["expert"]))    # noqa: E731
+    assert rows(load_overview(root, "bob")) == both
+    assert rows(load_overview(root, "bob", revealed=set())) == set()
+    assert rows(load_overview(root, "bob", revealed={pifus[0]})) == {(pifus[0], "mpl7")}
+
+    w = make_main_window(root, "bob", wait=False)
+    b = w.model_panels.browser
+    qtbot.waitUntil(lambda: bool(b.data) and w.view.drawn_plateifu is not None, timeout=30000)
+    assert _error_rows(b) == []                      # bob has labelled nothing: nothing shows
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.set_toggle("blind", False)
+    assert set(_error_rows(b)) == both
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.set_toggle("blind", True)
+    assert _error_rows(b) == []
+    # bob labels P0 (agreeing with the model): the catalogue's label of P0 shows, ann's of P1 not
+    w.goto(pifus[0])
+    w.label("gas", "quality", 2, advance=False)
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.label("stellar", "quality", 0, advance=False)
+    assert _error_rows(b) == [(pifus[0], "mpl7")]
+    # bob is a rater: adjudicating does not lift blind mode for him (it would for a non-rater)
+    w.toggle_adjudication()
+    assert w.session.adjudicating and w.session.revealed_galaxies() == {pifus[0]}
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        b.refresh()
+    assert _error_rows(b) == [(pifus[0], "mpl7")]
+
+
+def test_switching_expert_updates_the_model_tab(window, survey, qtbot):
+    w, panels = window
+    b = panels.browser
+    assert _error_rows(b) == [(survey["pifus"][1], "ann")]          # ann's own label
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.switch_expert("bob")
+    assert b.expert == "bob" and panels.training.expert == "bob"
+    assert _error_rows(b) == []                                      # bob is blind to it

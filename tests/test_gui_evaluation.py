@@ -3,6 +3,8 @@ intervals, and say which samples each uses (offscreen, real window, real worker 
 
 import pytest
 
+from gui_support import labelled_demo_survey
+
 
 
 N = 8
@@ -10,26 +12,14 @@ N = 8
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
-    from kinview.demo import generate_survey
-    from kinview.training.truth_labels import import_truth_as_expert
-
-    root = tmp_path_factory.mktemp("evaluation") / "survey"
-    generate_survey(root, n=N, seed=5, jobs=1)
-    import_truth_as_expert(root, "kim")
-    return root
+    return labelled_demo_survey(tmp_path_factory.mktemp("evaluation") / "survey", N, seed=5)
 
 
-@pytest.fixture
-def window(make_main_window, survey):
-    w = make_main_window(survey, "kim", size=(1600, 1000))
-    return w, w.model_panels
-
-
-def test_panel_and_model_tab_show_the_same_figures_and_their_samples(window, survey, qtbot):
+def test_panel_and_model_tab_show_the_same_figures_and_their_samples(model_window, survey, qtbot):
     from kinview.tasks import get
     from kinview.training import train
 
-    w, panels = window
+    w, panels = model_window
     tab, dock = panels.evaluation, panels.training.evaluation
     assert tab.task == dock.task == "vfield-quality"
     with qtbot.waitSignal(dock.refreshed, timeout=30000):

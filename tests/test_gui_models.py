@@ -6,36 +6,29 @@ same held-out samples, and Roll back restores the previous model."""
 import numpy as np
 import pytest
 
+from gui_support import labelled_demo_survey
+
 
 
 N = 40
 TASK = "vfield-quality"
+WINDOW_SIZE = (1400, 900)   # the model_window fixture's size
 
 
 @pytest.fixture(scope="module")
 def survey(tmp_path_factory):
-    from kinview.demo import generate_survey
     from kinview.training.shipped import predict_with_shipped_models
-    from kinview.training.truth_labels import import_truth_as_expert
 
-    root = tmp_path_factory.mktemp("gate") / "survey"
-    generate_survey(root, n=N, seed=2, jobs=1)
-    import_truth_as_expert(root, "kim")
+    root = labelled_demo_survey(tmp_path_factory.mktemp("gate") / "survey", N, seed=2)
     # what the GUI does on first start: the shipped default becomes the active model
     assert TASK in predict_with_shipped_models(root, tasks=(TASK,))
     return root
 
 
-@pytest.fixture
-def window(make_main_window, survey):
-    w = make_main_window(survey, "kim", size=(1400, 900))
-    return w, w.model_panels
-
-
-def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(window, survey, qtbot):
+def test_a_worse_model_is_kept_inactive_and_the_panel_says_why(model_window, survey, qtbot):
     from kinview.training.registry import active_model, list_models
 
-    w, panels = window
+    w, panels = model_window
     tp, ml = panels.training, panels.model_list
     shipped = active_model(survey, TASK)
     assert shipped is not None and shipped.card.get("source") == "shipped"

@@ -94,7 +94,8 @@ def test_cancel_keeps_what_was_fitted(qtbot, tmp_path, make_main_window):
     w = make_main_window(root, "pat")
     try:
         said = []                             # every status message, not only the last one:
-        w.statusBar().messageChanged.connect(said.append)   # a later one may replace it
+        # (in full: the status bar elides a message wider than its room)
+        w.statusBar().message_shown.connect(said.append)    # a later one may replace it
         start_pa_fits(w)
         w.cancel_pa_fits()
         qtbot.waitUntil(lambda: w.pa_worker.is_done, timeout=120000)

@@ -14,12 +14,7 @@ from kinview.settings import Settings
 
 @pytest.fixture(scope="module")
 def mirror(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mirror")
-    info = ss.build_mirror(root, tmp_path_factory.mktemp("demo"))
-    srv = ss.start(root)
-    info["server"] = srv
-    yield info
-    ss.stop(srv)
+    yield from ss.serve_mirror(tmp_path_factory)
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@ worker thread on a tiny demo survey while the expert keeps labelling; the loss p
 epoch by epoch; the live prediction follows the galaxy on screen; at the end the predictions
 are in the database and the galaxy table reloads them without a restart; cancelling a later
 run leaves the previous model active."""
-import time
 
 import numpy as np
 import pytest
 from PyQt5 import QtCore
+
+from gui_support import labelled_demo_survey
 
 
 N = 8
@@ -15,22 +16,8 @@ N = 8
 
 @pytest.fixture(scope="module")
 def survey_template(tmp_path_factory):
-    from kinview.demo import generate_survey
-    from kinview.training.truth_labels import import_truth_as_expert
-
-    root = tmp_path_factory.mktemp("train") / "survey"
-    generate_survey(root, n=N, seed=2, jobs=1)
-    import_truth_as_expert(root, "kim")           # an expert who labelled every field
-    return root
-
-
-def _wait(app, cond, timeout=60.0):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            raise AssertionError("timed out")
-        app.processEvents()
-        time.sleep(0.01)
+    # an expert who labelled every field
+    return labelled_demo_survey(tmp_path_factory.mktemp("train") / "survey", N, seed=2)
 
 
 @pytest.fixture
@@ -41,23 +28,17 @@ def survey(survey_template, tmp_path):
     return shutil.copytree(survey_template, tmp_path / "survey")
 
 
-@pytest.fixture
-def window(make_main_window, survey):
-    w = make_main_window(survey, "kim")
-    return w, w.model_panels
-
-
 def _models(survey):
     from kinview.training import list_models
 
     return list_models(survey, "vfield-quality")
 
 
-def test_training_runs_in_background_and_reloads_the_table(window, survey, qtbot):
+def test_training_runs_in_background_and_reloads_the_table(model_window, survey, qtbot):
     from kinview.labels.store import LabelStore
     from kinview.training import active_model
 
-    w, panels = window
+    w, panels = model_window
     tp = panels.training
     assert active_model(survey, "vfield-quality") is None
     assert np.isnan(w.table["pred_stellar"].to_numpy(float)).all()
@@ -121,10 +102,10 @@ def test_training_runs_in_background_and_reloads_the_table(window, survey, qtbot
     w.grab().save(str(survey / "after-training.png"))
 
 
-def test_cancel_keeps_the_previous_model_active(window, survey, qtbot):
+def test_cancel_keeps_the_previous_model_active(model_window, survey, qtbot):
     from kinview.training import active_model
 
-    w, panels = window
+    w, panels = model_window
     tp = panels.training
     from kinview.training import train
 
@@ -151,7 +132,7 @@ def test_cancel_keeps_the_previous_model_active(window, survey, qtbot):
     assert w.model_id == before.id
 
 
-def test_bad_workspace_is_reported_in_the_panel(window, survey, qtbot):
+def test_bad_workspace_is_reported_in_the_panel(model_window, survey, qtbot):
     from kinview.gui.training_panel import TrainingPanel
 
     # a survey without labels: the trainer's one-line reason reaches the panel
@@ -188,10 +169,10 @@ def test_panel_offers_the_classifier_first_with_each_architectures_recipe_length
     assert panel.epochs_box.value() == get("spin").training_config("default")["epochs"]
 
 
-def test_train_and_cancel_stay_put_while_the_text_around_them_changes(window, qtbot):
+def test_train_and_cancel_stay_put_while_the_text_around_them_changes(model_window, qtbot):
     """Found by hand under Xvfb: the prediction box grew by three lines during a run and the
     dock widened, so a click aimed at Cancel opened the label-source list instead."""
-    w, panels = window
+    w, panels = model_window
     panels.dock.show()
     qtbot.wait(50)
     cancel = panels.training.cancel_button

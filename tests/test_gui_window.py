@@ -107,7 +107,8 @@ def _screen_angle(panel, line):
 
 @pytest.mark.parametrize("index", [0, 1])
 def test_pa_overlay_angle_on_screen_matches_stored_pa(qtbot, survey, index, make_main_window):
-    w = make_main_window(survey, "angle")
+    # wide enough for the full titles (narrower panels show "PA 184°", the ± in the tooltip)
+    w = make_main_window(survey, "angle", size=(1920, 1080))
     w.goto(P[index])
     wait_drawn(qtbot, w, P[index])
     QtWidgets.QApplication.processEvents()

@@ -56,9 +56,11 @@ def test_fit_survey_stores_pas_cancels_and_resumes(tmp_path):
     with pytest.raises(Cancelled):
         fit_survey(tmp_path, jobs=1, state=state)
     first = _fits(tmp_path)
-    assert len(first) == 4
-    summary = fit_survey(tmp_path, jobs=1)
-    assert summary["skipped"] == 4 and summary["fitted"] + summary["failed"] == 8
+    # the one worker may deliver a third galaxy in the same wait: it is kept, not lost
+    assert len(first) in (4, 6)
+    summary = fit_survey(tmp_path, jobs=1, in_process=True)   # the worker-less path resumes
+    assert summary["skipped"] == len(first)
+    assert summary["fitted"] + summary["failed"] == 12 - len(first)
     fits = _fits(tmp_path)
     assert len(fits) == 12
     for key, row in first.items():
@@ -88,14 +90,22 @@ def _cli(*args, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
+def _terminal_sigint():
+    # in the child: Ctrl-C as in a terminal.  A test run from a non-interactive shell's
+    # background job inherits SIGINT *ignored*, and Python keeps it so: the child would then
+    # run to its end whatever the test sends, and the test would prove nothing.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_kinview_pa_cli_interrupted_with_ctrl_c_resumes_without_refitting(tmp_path):
     n = 24
     _make_survey(tmp_path, n, seed=1, radius=4.0)
     # pafit with few angles, and enough galaxies that the run is still going a second after
     # its first results are committed (they are written in batches, once a second): on a
     # quiet machine 8 galaxies finished before the interrupt arrived
+    # its own process group, which gets the SIGINT as a terminal's Ctrl-C would send it
     proc = _cli("pa", "--survey", str(tmp_path), "--method", "pafit", "--nsteps", "91",
-                "--jobs", "2")
+                "--jobs", "2", start_new_session=True, preexec_fn=_terminal_sigint)
     db = tmp_path / "kinview.sqlite"
     deadline = time.time() + 120
     n_before = 0
@@ -109,7 +119,7 @@ def test_kinview_pa_cli_interrupted_with_ctrl_c_resumes_without_refitting(tmp_pa
             if n_before:
                 break
     assert proc.poll() is None, "finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)       # the whole group: kinview and its workers
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err

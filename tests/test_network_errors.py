@@ -1,23 +1,15 @@
 """With no network, every client names the root cause in one line (never a cut URL)."""
-import socket
 
 import pandas as pd
 import pytest
 
 from kinview.cli.main import main as cli_main
 from kinview.data import net_errors
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from sas_support import closed_port
 
 
 def _hosts():
-    port = _closed_port()
+    port = closed_port()
     return [(f"http://127.0.0.1:{port}", f"cannot reach 127.0.0.1:{port}: connection refused"),
             ("http://skyserver.sdss.invalid", "cannot reach skyserver.sdss.invalid: name "
              "resolution failed")]

@@ -309,6 +309,21 @@ def test_spin_task_trains_on_images_and_catalogue(survey):
     assert pred["confidence"].isna().all()
 
 
+def test_lambda_re_from_the_maps_is_measured_for_every_readable_maps_file(tmp_path):
+    """The spin task's fallback target (λR_e from the MAPS, for galaxies the catalogue lacks)
+    is there for every galaxy whose MAPS file reads, also when loaded from the cache."""
+    from kinview.kinematics.lambda_r import lambda_re
+    from kinview.learning.datasets import open_survey, vfield_arrays
+
+    build_survey(tmp_path / "sv", n=4)
+    survey = open_survey(tmp_path / "sv")
+    first = vfield_arrays(survey, 32)
+    assert np.isfinite(first["lambda_re_maps"]).all()
+    pifu = str(first["plateifu"][0])
+    assert first["lambda_re_maps"][0] == pytest.approx(float(lambda_re(survey.read_maps(pifu))))
+    np.testing.assert_array_equal(vfield_arrays(survey, 32)["lambda_re_maps"], first["lambda_re_maps"])
+
+
 def test_out_of_fold_predictions_feed_the_label_error_queue(survey):
     from kinview.labels.store import LabelStore
     from kinview.training import train

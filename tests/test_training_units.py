@@ -152,4 +152,4 @@ def test_importing_the_prediction_module_leaves_the_predict_function_alone():
     from kinview.training.use import predict as trainer_predict
 
     assert predict is trainer_predict and kinview.training.predict is trainer_predict
-    assert callable(prediction.predictions) and callable(prediction.predict_fields)
+    assert callable(prediction.predictions)

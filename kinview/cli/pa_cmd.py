@@ -29,7 +29,8 @@ def register(sub):
     p.add_argument("--method", choices=("fast", "pafit"), default="fast",
                    help="fast (kinview, default) or pafit (reference, ~100x slower)")
     p.add_argument("--jobs", type=int, default=None,
-                   help="worker processes (default: number of CPUs)")
+                   help="worker processes (default: number of CPUs; 1 fits in one worker, "
+                        "so that Ctrl-C stops at once)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="fit on Dask: a scheduler address (tcp://host:8786) or scheduler file, "
                         "or slurm/pbs/... through dask-jobqueue; workers must see the survey's "

@@ -16,6 +16,7 @@ Robustness
   ``Retry-After``) on connection errors, timeouts, HTTP 5xx and 429, and bodies that are not
   a JPEG.  Any other 4xx is permanent: recorded in the report and not retried.
 - **Bounded concurrency**: ``jobs`` worker threads, one :class:`requests.Session` each.
+- Retries, workers and progress are the shared machinery of :mod:`kinview.data.downloads`.
 - Progress and cancellation through :class:`~kinview.progress.TaskState`; after the run the
   ``image_path`` column of the survey's ``galaxies`` table is updated (also when cancelled).
 """
@@ -23,17 +24,16 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple, Union
 
 from kinview.conventions import IMAGE_SCALE_ARCSEC, IMAGE_SIZE_PX
 from kinview.data import net_errors
+from kinview.data.downloads import CANCELLED, Downloader, Permanent, Transient, download_all, retry_after
 from kinview.data.survey import Survey
 from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
@@ -45,9 +45,6 @@ DEFAULT_DR17_TEMPLATE = ("https://skyserver.sdss.org/dr17/SkyServerWS/ImgCutout/
 #: Environment variable overriding the URL template.
 URL_ENV = "KINVIEW_IMGCUTOUT_URL"
 IMAGES_DIR = "images"
-#: Longest wait honoured from a ``Retry-After`` header (seconds).
-MAX_RETRY_AFTER = 60.0
-USER_AGENT = "kinview (MaNGA kinematics labelling; +https://www.sdss.org)"
 
 
 @dataclass
@@ -85,18 +82,6 @@ class FetchReport:
         d = asdict(self)
         d["n_failed"] = len(self.failed)
         return d
-
-
-class _Permanent(Exception):
-    """A failure that retrying will not fix (HTTP 4xx other than 429)."""
-
-
-class _Transient(Exception):
-    """A failure worth retrying; ``retry_after`` in seconds when the server said."""
-
-    def __init__(self, message: str, retry_after: Optional[float] = None):
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def image_url(template: str, ra: float, dec: float, size: int = IMAGE_SIZE_PX,
@@ -179,80 +164,9 @@ def _safe_name(pifu: str) -> bool:
         and not pifu.startswith(".")
 
 
-class _Downloader:
-    def __init__(self, images_dir: Path, retries: int, backoff: float, timeout: float,
-                 state: TaskState, stop: threading.Event):
-        self.images_dir = images_dir
-        self.retries = retries
-        self.backoff = backoff
-        self.timeout = timeout
-        self.state = state
-        self.stop = stop
-        self._local = threading.local()
-        self._sessions: List[object] = []
-        self._lock = threading.Lock()
-        self.n_retries = 0
-
-    def session(self):
-        s = getattr(self._local, "session", None)
-        if s is None:
-            import requests
-
-            s = requests.Session()
-            s.headers["User-Agent"] = USER_AGENT
-            self._local.session = s
-            with self._lock:
-                self._sessions.append(s)
-        return s
-
-    def close(self) -> None:
-        with self._lock:
-            for s in self._sessions:
-                try:
-                    s.close()
-                except Exception:  # noqa: BLE001
-                    pass
-            self._sessions.clear()
-
-    def _sleep(self, seconds: float) -> None:
-        # Interruptible wait: a cancel stops the back-off at once.
-        end = time.monotonic() + seconds
-        while not self.stop.is_set():
-            left = end - time.monotonic()
-            if left <= 0:
-                return
-            self.stop.wait(min(left, 0.05))
-            if self.state.cancelled:
-                self.stop.set()
-
-    def fetch(self, pifu: str, url: str, target: Optional[Path] = None
-              ) -> Tuple[str, Optional[str]]:
-        """Download one file (default: the image of ``pifu``); return (key, error or None)."""
-        target = target if target is not None else self.images_dir / f"{pifu}.jpg"
-        last = "not tried"
-        for attempt in range(self.retries + 1):
-            if self.stop.is_set() or self.state.cancelled:
-                self.stop.set()
-                return pifu, "cancelled"
-            if attempt:
-                with self._lock:
-                    self.n_retries += 1
-            try:
-                self._download(url, target)
-                return pifu, None
-            except _Permanent as exc:
-                return pifu, str(exc)
-            except _Transient as exc:
-                if self.stop.is_set() or self.state.cancelled:
-                    self.stop.set()
-                    return pifu, "cancelled"
-                last = str(exc)
-                if attempt == self.retries:
-                    break
-                wait_s = exc.retry_after if exc.retry_after is not None else \
-                    self.backoff * (2 ** attempt) * (1.0 + 0.25 * random.random())
-                self._sleep(min(wait_s, MAX_RETRY_AFTER))
-        return pifu, f"gave up after {self.retries + 1} attempts: {last}"
+class _ImageDownloader(Downloader):
+    """One cutout per attempt: streamed to a hidden temporary file beside the target (a name of
+    its own, removed whatever happens), decoded as a JPEG, then moved into place."""
 
     def _download(self, url: str, target: Path) -> None:
         import requests
@@ -263,23 +177,16 @@ class _Downloader:
                 with self.session().get(url, stream=True, timeout=self.timeout) as r:
                     status = r.status_code
                     if status == 429 or 500 <= status < 600:
-                        raise _Transient(f"HTTP {status}", _retry_after(r.headers))
+                        raise Transient(f"HTTP {status}", retry_after(r.headers))
                     if status >= 400:
-                        raise _Permanent(f"HTTP {status} {r.reason or ''}".strip())
+                        raise Permanent(f"HTTP {status} {r.reason or ''}".strip())
                     if status != 200:
-                        raise _Transient(f"HTTP {status}")
-                    with open(tmp, "wb") as fh:
-                        for chunk in r.iter_content(chunk_size=64 * 1024):
-                            if self.stop.is_set() or self.state.cancelled:
-                                self.stop.set()
-                                raise _Transient("cancelled")
-                            fh.write(chunk)
-                        fh.flush()
-                        os.fsync(fh.fileno())
+                        raise Transient(f"HTTP {status}")
+                    self.write_body(r.iter_content(chunk_size=64 * 1024), tmp)
             except requests.RequestException as exc:
-                raise _Transient(net_errors.describe(exc, url)) from None
+                raise Transient(net_errors.describe(exc, url)) from None
             if not _decodes(tmp, expect_jpeg=True):
-                raise _Transient("response is not a complete JPEG image")
+                raise Transient("response is not a complete JPEG image")
             os.replace(tmp, target)
         finally:
             if tmp.exists():
@@ -287,17 +194,6 @@ class _Downloader:
                     tmp.unlink()
                 except OSError:
                     pass
-
-
-def _retry_after(headers) -> Optional[float]:
-    value = headers.get("Retry-After") if headers is not None else None
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return max(0.0, min(seconds, MAX_RETRY_AFTER)) if math.isfinite(seconds) else None
 
 
 def fetch_images(survey, url_template: Optional[str] = None, size: int = IMAGE_SIZE_PX,
@@ -392,37 +288,20 @@ def fetch_images(survey, url_template: Optional[str] = None, size: int = IMAGE_S
 
     state.set_total(len(todo))
     state.set_status(f"{len(todo)} images to fetch, {report.skipped} already here")
-    stop = threading.Event()
-    loader = _Downloader(images_dir, retries, backoff, timeout, state, stop)
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kinview-fetch")
+
+    def on_result(pifu: str, error: Optional[str]) -> None:
+        if error is None:
+            report.fetched += 1
+            paths[pifu] = f"{IMAGES_DIR}/{pifu}.jpg"
+        elif error != CANCELLED:
+            report.failed[pifu] = error
+
+    loader = _ImageDownloader(retries, backoff, timeout, state, threading.Event())
     try:
-        pending = {pool.submit(loader.fetch, pifu, url) for pifu, url in todo}
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            for future in done:
-                pifu, error = future.result()
-                if error is None:
-                    report.fetched += 1
-                    paths[pifu] = f"{IMAGES_DIR}/{pifu}.jpg"
-                elif error != "cancelled":
-                    report.failed[pifu] = error
-                state.advance()
-                if error and report.fetched == 0 and net_errors.is_unreachable(
-                        error.rpartition("attempts: ")[2]):
-                    # The host cannot be reached at all: say so once, not once per image.
-                    stop.set()
-                    raise KinviewError(error.rpartition("attempts: ")[2])
-            if state.cancelled:
-                stop.set()
-    except BaseException:
-        stop.set()
-        raise
+        report.cancelled = download_all(loader, [(p, url, images_dir / f"{p}.jpg") for p, url in todo],
+                                        jobs, state, on_result, "kinview-fetch")
     finally:
-        stop_now = stop.is_set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        loader.close()
         report.retries = loader.n_retries
-        report.cancelled = stop_now or state.cancelled
         report.seconds = round(time.perf_counter() - t0, 3)
         if paths:
             survey.set_image_paths(paths)

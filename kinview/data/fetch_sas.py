@@ -5,7 +5,7 @@ from sdss-access, see :mod:`kinview.data.sas`), e.g. ``SURVEY/dr15/manga/spectro
 v2_4_3/2.2.1/HYB10-GAU-MILESHC/7815/3702/manga-7815-3702-MAPS-HYB10-GAU-MILESHC.fits.gz``;
 ``kinview ingest`` finds them at any depth.
 
-The transfer machinery is the image client's (:mod:`kinview.data.fetch_images`): one
+The transfer machinery is shared with the image client (:mod:`kinview.data.downloads`): one
 :class:`requests.Session` per worker thread, ``jobs`` concurrent downloads, retries with
 exponential back-off on connection errors, timeouts, 5xx and 429, interruptible by the
 :class:`~kinview.progress.TaskState`.  On top of it, for large files:
@@ -29,14 +29,13 @@ import os
 import threading
 import time
 import zlib
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from kinview.data import net_errors, sas
 from kinview.data.catalogue import find_catalogue, read_catalogue
-from kinview.data.fetch_images import _Downloader, _Permanent, _Transient, _retry_after
+from kinview.data.downloads import CANCELLED, Downloader, Permanent, Transient, download_all, retry_after
 from kinview.data.survey import Survey
 from kinview.errors import Cancelled, KinviewError
 from kinview.progress import NULL_STATE, TaskState
@@ -113,12 +112,9 @@ def check_fits_file(path: Union[str, Path]) -> Optional[str]:
     return None
 
 
-class _SasDownloader(_Downloader):
-    """The image client's downloader with Range resume and FITS verification."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.n_bytes = 0
+class _SasDownloader(Downloader):
+    """The shared downloader with Range resume (a fixed ``.<name>.part`` kept across
+    attempts and runs) and FITS verification."""
 
     def _download(self, url: str, target: Path) -> None:
         import requests
@@ -135,53 +131,44 @@ class _SasDownloader(_Downloader):
                 status = r.status_code
                 if status == 416 and have:
                     part.unlink()  # our part is not a prefix of this file: start again
-                    raise _Transient("HTTP 416 (restarting the download)")
+                    raise Transient("HTTP 416 (restarting the download)")
                 if status == 429 or 500 <= status < 600:
-                    raise _Transient(f"HTTP {status}", _retry_after(r.headers))
+                    raise Transient(f"HTTP {status}", retry_after(r.headers))
                 if status == 404:
-                    raise _Permanent("not on the server (HTTP 404)")
+                    raise Permanent("not on the server (HTTP 404)")
                 if status >= 400:
-                    raise _Permanent(f"HTTP {status} {r.reason or ''}".strip())
+                    raise Permanent(f"HTTP {status} {r.reason or ''}".strip())
                 if status == 206:
                     start, total = _content_range(r.headers.get("Content-Range", ""))
                     if start != have:
                         part.unlink()
-                        raise _Transient("server resumed at the wrong byte; restarting")
+                        raise Transient("server resumed at the wrong byte; restarting")
                     mode = "ab"
                 elif status == 200:
                     total = _int(r.headers.get("Content-Length"))
                     have, mode = 0, "wb"
                 else:
-                    raise _Transient(f"HTTP {status}")
-                with open(part, mode) as fh:
-                    for chunk in r.raw.stream(CHUNK, decode_content=False):
-                        if self.stop.is_set() or self.state.cancelled:
-                            self.stop.set()
-                            raise _Transient("cancelled")
-                        fh.write(chunk)
-                        with self._lock:
-                            self.n_bytes += len(chunk)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                    raise Transient(f"HTTP {status}")
+                self.write_body(r.raw.stream(CHUNK, decode_content=False), part, mode)
         except requests.RequestException as exc:
-            raise _Transient(net_errors.describe(exc, url)) from None
+            raise Transient(net_errors.describe(exc, url)) from None
         except OSError as exc:
             if isinstance(exc, (ConnectionError, TimeoutError)) or "urllib3" in type(
                     exc).__module__:
-                raise _Transient(net_errors.describe(exc, url)) from None
+                raise Transient(net_errors.describe(exc, url)) from None
             raise
         except Exception as exc:  # urllib3 ProtocolError / ReadTimeoutError from raw.stream
             if "urllib3" in type(exc).__module__ or "http.client" in type(exc).__module__:
-                raise _Transient(net_errors.describe(exc, url)) from None
+                raise Transient(net_errors.describe(exc, url)) from None
             raise
         size = part.stat().st_size
         if total is not None and size != total:
-            raise _Transient(f"{net_errors.host_of(url)}: connection dropped mid-transfer "
+            raise Transient(f"{net_errors.host_of(url)}: connection dropped mid-transfer "
                              f"({size} of {total} bytes; will resume)")
         problem = check_fits_file(part)
         if problem:
             part.unlink()
-            raise _Transient(problem)
+            raise Transient(problem)
         os.replace(part, target)
 
 
@@ -223,40 +210,22 @@ def _run(root: Path, items: List[Tuple[str, str, str]], base: str, jobs: int, re
         todo.append((key, rel, base + rel, target))
     state.set_total(len(todo))
     state.set_status(f"{len(todo)} files to fetch, {report.skipped} already here")
-    stop = threading.Event()
-    loader = _SasDownloader(root, retries, backoff, timeout, state, stop)
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kinview-sas")
+    rel_of = {key: rel for key, rel, _url, _target in todo}
+
+    def on_result(key: str, error: Optional[str]) -> None:
+        if error is None:
+            report.fetched += 1
+            report.paths[key] = rel_of[key]
+        elif error != CANCELLED:
+            report.failed[key] = error
+
+    loader = _SasDownloader(retries, backoff, timeout, state, threading.Event())
     try:
-        futures = {pool.submit(loader.fetch, key, url, target): (key, rel)
-                   for key, rel, url, target in todo}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
-            for future in done:
-                key, error = future.result()
-                rel = futures[future][1]
-                if error is None:
-                    report.fetched += 1
-                    report.paths[key] = rel
-                elif error != "cancelled":
-                    report.failed[key] = error
-                    cause = error.rpartition("attempts: ")[2]
-                    if report.fetched == 0 and net_errors.is_unreachable(cause):
-                        stop.set()  # the host cannot be reached: one line, not one per file
-                        raise KinviewError(cause)
-                state.advance()
-            if state.cancelled:
-                stop.set()
-    except BaseException:
-        stop.set()
-        raise
+        report.cancelled = download_all(loader, [(key, url, target) for key, _rel, url, target in todo],
+                                        jobs, state, on_result, "kinview-sas")
     finally:
-        stop_now = stop.is_set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        loader.close()
         report.retries = loader.n_retries
         report.bytes = loader.n_bytes
-        report.cancelled = stop_now or state.cancelled
         report.seconds = round(time.perf_counter() - t0, 3)
     if report.cancelled:
         raise Cancelled()

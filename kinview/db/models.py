@@ -14,10 +14,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import sqlite3
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from kinview.db.connection import connect, db_path
 from kinview.strict_json import jsonable
 
 #: events a model row can have (``model_events.event``)
@@ -43,6 +45,39 @@ def active(conn: sqlite3.Connection, task: str) -> Optional[sqlite3.Row]:
     """The task's active model row, or None."""
     return conn.execute("SELECT * FROM models WHERE task = ? AND active = 1 ORDER BY id DESC LIMIT 1",
                         (task,)).fetchone()
+
+
+def read_active(workspace: Union[str, Path], task: str, missing_ok: bool = False) -> Optional[sqlite3.Row]:
+    """The task's active model row in a workspace's database (opened and closed here), or None.
+
+    Parameters
+    ----------
+    workspace : path-like
+        Survey (or cluster dataset) directory.
+    task : str
+        Task name.
+    missing_ok : bool
+        True: a workspace without a database has no active model (None, and no database is
+        created); False: the database is opened as :func:`kinview.db.connection.connect` does
+        (created when missing, :class:`~kinview.errors.SurveyError` for no such folder).
+    """
+    if missing_ok and not db_path(workspace).exists():
+        return None
+    conn = connect(workspace)
+    try:
+        return active(conn, task)
+    finally:
+        conn.close()
+
+
+def decode(row) -> Dict[str, Any]:
+    """A ``models`` row as a plain dict, its JSON ``metrics`` and ``card`` decoded (``{}`` for
+    none) and ``removed`` None in a database from before that column."""
+    out = {key: row[key] for key in row.keys()}
+    out["metrics"] = json.loads(row["metrics"] or "{}")
+    out["card"] = json.loads(row["card"] or "{}")
+    out.setdefault("removed", None)
+    return out
 
 
 def rows(conn: sqlite3.Connection, task: Optional[str] = None, include_removed: bool = False

@@ -6,7 +6,10 @@ Binds :func:`kinview.labels.adjudication.adjudication_queue`,
 
 Keys, with the queue focused: ↑/↓ choose a disagreement (the galaxy is shown), ``0``–``3``
 record that code as the final label and move to the next one, ``Enter`` accepts the majority
-(not for a tie), ``Backspace`` withdraws the final label.
+(not for a tie), ``Backspace`` withdraws the final label.  While the queue is open the main
+window routes ``0``–``3``, ``Backspace`` and ``→ ←`` here from anywhere (its label keys are off
+meanwhile: :data:`kinview.gui.label_panel.ADJUDICATION_KEYS`).  A decision applies only when
+the selected disagreement's galaxy is the one on screen (:attr:`AdjudicationPanel.on_screen`).
 """
 from __future__ import annotations
 
@@ -19,7 +22,10 @@ from PyQt5 import QtCore, QtWidgets
 from kinview.labels import adjudication as adj
 from kinview.gui.reveal_strip import SHORT, value_text
 
-HEADERS = ["galaxy", "label", "votes→maj", "final"]
+HEADERS = ["galaxy", "label", "votes", "final"]
+#: Tooltips of the queue's (compact) column headers.
+HEADER_TIPS = ["plate-IFU", "the label raters disagree on", "each rater's value → the majority",
+               "the adjudicator's final label"]
 _DIGITS = {QtCore.Qt.Key_0: 0, QtCore.Qt.Key_1: 1, QtCore.Qt.Key_2: 2, QtCore.Qt.Key_3: 3}
 _ACCEPT = (QtCore.Qt.Key_Return, QtCore.Qt.Key_Enter)
 _WITHDRAW = (QtCore.Qt.Key_Backspace, QtCore.Qt.Key_Delete)
@@ -60,16 +66,32 @@ class AdjudicationPanel(QtWidgets.QWidget):
     -------
     galaxy_selected(str)   a disagreement was chosen: show its galaxy
     decided(str, str, str, object)   a final label was recorded (plateifu, field, kind, value)
+    counts_changed(dict)   the queue was read: ``open``, ``resolved``, ``galaxies_open``
+                           (:func:`kinview.labels.adjudication.queue_counts`)
+
+    Attributes
+    ----------
+    on_screen : callable or None
+        Returns the plate-ifu on screen; a decision is refused when it is not the selected
+        disagreement's galaxy (a key pressed after moving away must not settle another one).
+    visible : callable or None
+        Returns the galaxies whose raters' labels the adjudicator may see, or None for all
+        (:meth:`kinview.session.LabellingSession.revealed_galaxies`: blind mode holds for an
+        adjudicator who is a rater); the queue lists disagreements on those galaxies only.
     """
 
     galaxy_selected = QtCore.pyqtSignal(str)
     decided = QtCore.pyqtSignal(str, str, str, object)
+    counts_changed = QtCore.pyqtSignal(dict)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.store = None
         self.adjudicator = ""
         self.queue = None
+        self.on_screen = None
+        self.visible = None
+        self.n_hidden = 0
         # everything scrolls when the dock area is short (it shares it with other docks), so
         # no part is ever squeezed below its size
         outer = QtWidgets.QVBoxLayout(self)
@@ -99,6 +121,8 @@ class AdjudicationPanel(QtWidgets.QWidget):
         lay.addWidget(self.show_resolved)
         self.table = QueueTable(0, len(HEADERS))
         self.table.setHorizontalHeaderLabels(HEADERS)
+        for j, tip in enumerate(HEADER_TIPS):
+            self.table.horizontalHeaderItem(j).setToolTip(tip)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.NoEditTriggers)
@@ -116,8 +140,8 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.choices = QtWidgets.QGridLayout(self.choice_box)
         self.choices.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.choice_box)
-        hint = QtWidgets.QLabel("In the list: <b>0</b>–<b>3</b> final label · <b>Enter</b> majority · "
-                                "<b>Backspace</b> withdraw · <b>↑↓</b> move")
+        hint = QtWidgets.QLabel("<b>0</b>–<b>3</b> final label · <b>Backspace</b> withdraw · "
+                                "<b>→ ←</b> next/prev · in the list: <b>Enter</b> majority, <b>↑↓</b>")
         hint.setWordWrap(True)
         hint.setStyleSheet("color:#444444;")
         lay.addWidget(hint)
@@ -137,8 +161,12 @@ class AdjudicationPanel(QtWidgets.QWidget):
         self.kappa.setFocusPolicy(QtCore.Qt.NoFocus)
         self.kappa.setSelectionMode(QtWidgets.QAbstractItemView.NoSelection)
         kh = self.kappa.horizontalHeader()
-        kh.setSectionResizeMode(QtWidgets.QHeaderView.ResizeToContents)
-        kh.setStretchLastSection(True)
+        # the label column as wide as its names, the five κ columns share the rest: the table
+        # fits the panel's width (no column off-screen; a value too long is elided, and every
+        # cell's tooltip has it)
+        kh.setSectionResizeMode(QtWidgets.QHeaderView.Stretch)
+        kh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeToContents)
+        kh.setMinimumSectionSize(self.fontMetrics().horizontalAdvance("-0.00") + 8)
         self.kappa.setWordWrap(False)
         kl.addWidget(self.kappa)
         self.kappa_note = QtWidgets.QLabel("")
@@ -168,13 +196,22 @@ class AdjudicationPanel(QtWidgets.QWidget):
         keep = self.selected_key()
         prev_row = max(self.table.currentRow(), 0)
         full = adj.adjudication_queue(self.store, include_resolved=True)
+        seen = self.visible() if self.visible is not None else None
+        self.n_hidden = 0
+        if seen is not None and len(full):
+            shown = full["plateifu"].isin(seen).to_numpy()
+            self.n_hidden = int((~shown & ~full["resolved"].astype(bool).to_numpy()).sum())
+            full = full[shown].reset_index(drop=True)
         counts = adj.queue_counts(full)
         resolved = full["resolved"].astype(bool).to_numpy() if len(full) else np.zeros(0, bool)
         self.queue = (full if self.show_resolved.isChecked() else full[~resolved]).reset_index(drop=True)
         self.summary.setText(
             f"<b>{counts['open']}</b> open on <b>{counts['galaxies_open']}</b> "
             f"galax{'ies' if counts['galaxies_open'] != 1 else 'y'} · {counts['resolved']} adjudicated"
-            f" · as <b>{self.adjudicator}</b>")
+            f" · as <b>{self.adjudicator}</b>"
+            + (f"<br><span style='color:#7a4b00'>{self.n_hidden} more on galaxies you have not "
+               "labelled are hidden (blind mode: you are a rater too; View ▸ Blind mode off "
+               "shows them)</span>" if self.n_hidden else ""))
         self.summary.setToolTip("Disagreements between raters on a quality, feature or gas note. "
                                 "Your final label is stored as an adjudication event; the consensus "
                                 "export (kinview labels export --consensus) and training on the "
@@ -204,6 +241,7 @@ class AdjudicationPanel(QtWidgets.QWidget):
         if len(self.queue):
             t.selectRow(min(prev_row if select is None else select, len(self.queue) - 1))
         t.blockSignals(False)
+        self.counts_changed.emit(counts)
         key = self.selected_key()
         self._rebuild_choices(key)
         if key is not None and key != keep:
@@ -256,6 +294,20 @@ class AdjudicationPanel(QtWidgets.QWidget):
         r = self.queue.iloc[rows[0].row()]
         return (r["plateifu"], r["field"], r["kind"])
 
+    def step(self, delta: int) -> Optional[tuple]:
+        """Select the disagreement ``delta`` rows down (up when negative), clamped; its galaxy
+        is shown.  Returns the selected key."""
+        n = self.table.rowCount()
+        if not n:
+            return None
+        row = self.table.currentRow()
+        row = 0 if row < 0 else max(0, min(n - 1, row + int(delta)))
+        self.table.selectRow(row)
+        key = self.selected_key()
+        if key is not None and self.on_screen is not None and self.on_screen() != key[0]:
+            self.galaxy_selected.emit(key[0])    # the same row again: show its galaxy anyway
+        return key
+
     def _selection_changed(self) -> None:
         key = self.selected_key()
         self._rebuild_choices(key)
@@ -307,6 +359,12 @@ class AdjudicationPanel(QtWidgets.QWidget):
         then select the next open one.  Returns the event id."""
         key = self.selected_key()
         if key is None or self.store is None:
+            return None
+        shown = self.on_screen() if self.on_screen is not None else key[0]
+        if shown != key[0]:
+            self.summary.setText(self.summary.text().split(" <span")[0]
+                                 + f" <span style='color:#b00000'>not saved: {shown} is on screen, the "
+                                 f"selected disagreement is {key[0]} (→ ← or a row)</span>")
             return None
         try:
             event = adj.adjudicate(self.store, *key, value, adjudicator=self.adjudicator)

@@ -52,7 +52,9 @@ class CataloguePanel(QtWidgets.QWidget):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QtWidgets.QFrame.NoFrame)
         scroll.setWidget(self.text)
-        scroll.setMinimumHeight(self.fontMetrics().lineSpacing() * 12 + 12)  # the usual card
+        # a few lines at least; the card scrolls when its dock is short (a larger minimum
+        # forced the window past 800 px before the card was tabbed beside the list)
+        scroll.setMinimumHeight(self.fontMetrics().lineSpacing() * 5 + 12)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(scroll, 1)

@@ -20,7 +20,7 @@ own connections); the widget only draws.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import numpy as np
 import pyqtgraph as pg
@@ -41,8 +41,14 @@ _POINT_COLOURS = ((31, 119, 180, 160), (214, 39, 40, 160), (44, 160, 44, 160), (
 # ---------------------------------------------------------------------------------------------
 # data (plain functions, run in a worker)
 # ---------------------------------------------------------------------------------------------
-def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -> Dict[str, Any]:
+def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50,
+                  revealed: Optional[Set[str]] = None) -> Dict[str, Any]:
     """Everything the confidence browser shows, read from a survey's database.
+
+    ``revealed`` is blind mode (:func:`kinview.labels.visibility.visible_label_rows`): the
+    galaxies whose other raters' labels ``expert`` may see (None: every galaxy).  The "likely
+    label errors" queue lists ``expert``'s own labels everywhere and the others' (a published
+    catalogue's included) only on those galaxies.
 
     Returns
     -------
@@ -82,7 +88,9 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50) -
         if task.queue_label_kind and out["queue_task"] is None:
             out["queue_task"] = name
             out["uncertain"] = most_uncertain(root, name, n=n_queue)
-            out["errors"] = likely_label_errors(root, name, n=n_queue)
+            out["errors"] = likely_label_errors(root, name, n=n_queue,
+                                                viewer=expert if expert else None,
+                                                revealed=revealed if expert else None)
     return out
 
 
@@ -189,8 +197,15 @@ class PlotView(QtWidgets.QWidget):
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.widget = _plot_widget("", "", "")
+        # the title is a wrapped label above the plot: a pyqtgraph title is one line, cut at
+        # the panel's edge when the panel is narrow ("… click a bar to l" at 1280 px)
+        self.title = QtWidgets.QLabel("")
+        self.title.setWordWrap(True)
+        self.title.setAlignment(QtCore.Qt.AlignHCenter)
+        self.title.setStyleSheet("color:#222222; font-size:10pt;")
         self.note = QtWidgets.QLabel("")
         self.note.setWordWrap(True)
+        lay.addWidget(self.title)
         lay.addWidget(self.widget, 1)
         lay.addWidget(self.note)
         self.bars = self.points = None
@@ -209,7 +224,7 @@ class PlotView(QtWidgets.QWidget):
     def set_plot(self, plot) -> None:
         """Draw ``plot`` (a :class:`~kinview.tasks.base.ModelPlot` of this view's kind)."""
         self.plot = plot
-        self.widget.setTitle(plot.title, color="#222222", size="10pt")
+        self.title.setText(plot.title)
         self.widget.setLabel("bottom", plot.xlabel)
         self.widget.setLabel("left", plot.ylabel)
         self.note.setText(plot.note)
@@ -324,6 +339,9 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self._again = False
         self._then: List = []
         self.current: Optional[str] = None   # plate-ifu on screen (set by the window)
+        #: returns the galaxies whose other raters' labels ``expert`` may see, or None for all
+        #: (:meth:`kinview.session.LabellingSession.revealed_galaxies`; None: no blind mode)
+        self.revealed: Optional[Callable[[], Optional[Set[str]]]] = None
         self.setStyleSheet("QLabel { color:#111111; } QPushButton { padding:3px 8px; }")
         self._build()
 
@@ -362,7 +380,8 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         row.addWidget(self.next_button)
         q.addLayout(row)
         t2 = QtWidgets.QLabel("<b>Likely label errors</b> — held-out predictions that confidently "
-                              "disagree with the expert")
+                              "disagree with the expert (blind mode: others' labels only of "
+                              "galaxies you have labelled)")
         t2.setWordWrap(True)
         q.addWidget(t2)
         self.errors = QueueTable(["plate-ifu", "field", "expert", "label", "prediction", "confidence"])
@@ -391,7 +410,9 @@ class ConfidenceBrowser(QtWidgets.QWidget):
             self._again = True
             return
         callbacks, self._then = self._then, []
-        self._job = worker.submit(load_overview, str(self.survey_dir), self.expert, pass_state=False)
+        revealed = self.revealed() if self.revealed is not None else None
+        self._job = worker.submit(load_overview, str(self.survey_dir), self.expert, 50, revealed,
+                                  pass_state=False)
         self._job.finished.connect(self.set_data)
         self._job.failed.connect(lambda exc, tb: self.header.setText(f"cannot read predictions: {exc}"))
         self._job.done.connect(lambda cbs=callbacks: self._job_done(cbs))

@@ -14,6 +14,15 @@ from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.viewstate import COLUMNS, FILTERS
 
+#: Full names of the compact column headers (their tooltips).
+HEADER_TIPS = {"plateifu": "plate-IFU", "z": "redshift (catalogue)", "ifusize": "IFU size (fibres)",
+               "stel_qual": "your stellar quality label", "gas_qual": "your gas quality label",
+               "stellar_pa": "stellar kinematic PA (° E of N, receding side)",
+               "gas_pa": "gas kinematic PA (° E of N, receding side)",
+               "dpa": "|PA★ − PAgas| (°)", "pred_stellar": "model: stellar quality",
+               "conf_stellar": "model: stellar confidence", "pred_gas": "model: gas quality",
+               "conf_gas": "model: gas confidence", "n_experts": "experts who labelled it"}
+
 _QUAL_COLOURS = {0: QtGui.QColor("#f3c4c4"), 1: QtGui.QColor("#f6e7b0"), 2: QtGui.QColor("#c8ecc8")}
 
 
@@ -95,6 +104,9 @@ class GalaxyTableModel(QtCore.QAbstractTableModel):
             if orientation == QtCore.Qt.Horizontal:
                 return COLUMNS[self.columns[section]]
             return str(section + 1)
+        if role == QtCore.Qt.ToolTipRole and orientation == QtCore.Qt.Horizontal:
+            name = self.columns[section]
+            return HEADER_TIPS.get(name, COLUMNS[name]) + " (click to sort)"
         return None
 
     def data(self, index, role=QtCore.Qt.DisplayRole):
@@ -211,22 +223,12 @@ class GalaxyList(QtWidgets.QWidget):
         self.view.horizontalHeader().setSectionsClickable(True)
         self.view.horizontalHeader().sectionClicked.connect(
             lambda i: self.sort_requested.emit(self.model.columns[i]))
-        self.view.horizontalHeader().setDefaultSectionSize(50)
-        self.view.setColumnWidth(0, 100)
-        self.view.setColumnWidth(1, 56)
-        self.view.setColumnWidth(2, 40)
-        for c in range(3, len(self.model.columns)):
-            self.view.setColumnWidth(c, 46)
-        # no header clipped: each column at least as wide as its (bold) header text
-        bold = QtGui.QFont(self.view.horizontalHeader().font())
-        bold.setBold(True)
-        fm = QtGui.QFontMetrics(bold)
-        for c, name in enumerate(self.model.columns):
-            need = fm.horizontalAdvance(COLUMNS[name]) + 14
-            if self.view.columnWidth(c) < need:
-                self.view.setColumnWidth(c, need)
-        self.view.setAlternatingRowColors(True)
         self.view.setStyleSheet("QTableView { color:#111111; font-size:9pt; }")
+        self.view.ensurePolished()
+        self.fit_columns()
+        # the clipping check (kinview.gui.screenshot) wants these leading columns on screen
+        self.view.setProperty("essential_columns", len(self.ESSENTIAL_COLUMNS))
+        self.view.setAlternatingRowColors(True)
         self.view.clicked.connect(self._clicked)
         # moving through the list with the keyboard (when it has focus) follows too
         self.view.selectionModel().currentRowChanged.connect(
@@ -234,6 +236,41 @@ class GalaxyList(QtWidgets.QWidget):
         lay.addWidget(self.view, 1)
         self.filter.currentIndexChanged.connect(self._filter_changed)
         self.k.valueChanged.connect(self._filter_changed)
+
+    #: Columns that must be on screen without scrolling (through ΔPA); the rest scroll.
+    ESSENTIAL_COLUMNS = ("plateifu", "z", "ifusize", "stel_qual", "gas_qual", "stellar_pa",
+                         "gas_pa", "dpa")
+    #: Widest cell text of each column (9 pt table font), for the column widths.
+    _SAMPLE = {"plateifu": "10414-12703", "z": "0.0000", "ifusize": "127", "stel_qual": "2",
+               "gas_qual": "2", "stellar_pa": "359°", "gas_pa": "359°", "dpa": "179°",
+               "pred_stellar": "1.00", "conf_stellar": "1.00", "pred_gas": "1.00",
+               "conf_gas": "1.00", "n_experts": "10"}
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its header (as the header's style draws it) or its widest
+        cell, whichever is wider: no header is cut, and no column is wider than it needs
+        (the PA columns fit a 1280 px window)."""
+        head = self.view.horizontalHeader()
+        head.ensurePolished()
+        cell = self.view.fontMetrics()
+        style = head.style()
+        for c, name in enumerate(self.model.columns):
+            opt = QtWidgets.QStyleOptionHeader()
+            opt.initFrom(head)
+            opt.section = c
+            opt.text = COLUMNS[name]
+            opt.fontMetrics = head.fontMetrics()
+            need = style.sizeFromContents(QtWidgets.QStyle.CT_HeaderSection, opt, QtCore.QSize(),
+                                          head).width()
+            sample = self._SAMPLE.get(name, "0.000")
+            self.view.setColumnWidth(c, max(need + 2, cell.horizontalAdvance(sample) + 8))
+
+    def essential_width(self) -> int:
+        """Width (px) the list needs to show :data:`ESSENTIAL_COLUMNS` without scrolling."""
+        cols = [c for c, name in enumerate(self.model.columns) if name in self.ESSENTIAL_COLUMNS]
+        frame = 2 * self.view.frameWidth() + self.view.verticalScrollBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        return sum(self.view.columnWidth(c) for c in cols) + frame + margins.left() + margins.right() + 2
 
     def set_filter(self, name: str, k: Optional[int]) -> None:
         """Show ``name``/``k`` in the controls without emitting."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from PyQt5 import QtWidgets
 
 from kinview import paths
-from kinview.gui.label_panel import LABEL_KEYS, OTHER_KEYS, _VOCAB
+from kinview.gui.label_panel import ADJUDICATION_KEYS, LABEL_KEYS, OTHER_KEYS, _VOCAB
 
 
 def help_html() -> str:
@@ -16,6 +16,9 @@ def help_html() -> str:
     for seq, _, text in OTHER_KEYS:
         rows.append(f"<tr><td><b>{seq}</b></td><td>{text}</td></tr>")
     table = "<table cellspacing='2' cellpadding='2'>" + "".join(rows) + "</table>"
+    adj = "".join(f"<tr><td><b>{seq}</b></td><td>{text}</td></tr>" for seq, text in ADJUDICATION_KEYS)
+    table += ("<h3>While adjudicating (Ctrl+J)</h3><p>The keyboard settles disagreements and "
+              "never labels:</p><table cellspacing='2' cellpadding='2'>" + adj + "</table>")
     try:
         intro = paths.resource_text("help.html")
     except OSError:

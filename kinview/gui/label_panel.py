@@ -15,10 +15,18 @@ N, Space   next unlabelled galaxy
 → / ←      next / previous galaxy (also PgDn / PgUp)
 Ctrl+Z     undo the last label (the galaxy it belonged to is shown)
 [ / ]      narrower / wider velocity colour clip (percentile of |v − v_sys|)
-Ctrl+J     adjudication queue (0-3 final label, Enter majority, Backspace withdraw)
+Ctrl+J     adjudication queue: open it to adjudicate, again to go back to labelling
 Ctrl+Sh+E  switch expert (File menu)
 F1, ?      this help
 =========  =====================================================================
+
+While adjudicating (the adjudication queue is open, :data:`ADJUDICATION_KEYS`) the keyboard
+settles disagreements and never labels: ``0``–``3`` record the final label of the selected
+disagreement (whose galaxy is on screen), ``Backspace`` withdraws it, ``Enter`` (in the queue)
+takes the majority, ``→ ←`` (also ``N``, Space, PgDn / PgUp, ``↑ ↓`` in the queue) move to the
+next / previous disagreement.  The label keys (``Q``…``V``, ``T``, ``R``, ``Ctrl+Z``) and the
+label buttons are off; the label panel says so.  ``Ctrl+J`` (or the Galaxies tab) goes back to
+labelling.
 
 Set features and notes first (optional); the galaxy advances to the next unlabelled one as
 soon as both qualities are set (stellar only when the gas map has no valid spaxels: gas is then
@@ -30,7 +38,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-from PyQt5 import QtCore, QtWidgets
+from PyQt5 import QtCore, QtGui, QtWidgets
 
 from kinview.conventions import QUALITY
 from kinview.gui.reveal_strip import RevealStrip
@@ -60,11 +68,31 @@ OTHER_KEYS: List[Tuple[str, str, str]] = [
     ("]", "clip_up", "wider colour clip"),
     ("Home", "reset_zoom", "reset the zoom of the sky panels"),
     ("Ctrl+Home", "first", "first galaxy of the list"),
-    ("Ctrl+J", "adjudicate", "adjudication queue (in it: 0-3 final label, Enter majority, Backspace withdraw)"),
+    ("Ctrl+J", "adjudicate", "adjudication queue: open it to adjudicate (keys below), again to label"),
     ("Ctrl+Shift+E", "switch_expert", "switch expert"),
     ("F1", "help", "keyboard help"),
     ("?", "help", "keyboard help"),
 ]
+
+#: Keys while adjudicating (the adjudication queue is open): (key, what it does).  The label
+#: keys are off meanwhile.
+ADJUDICATION_KEYS: List[Tuple[str, str]] = [
+    ("0 1 2 3", "final label of the selected disagreement (its galaxy is on screen); next one"),
+    ("Backspace", "withdraw the final label (the majority applies again)"),
+    ("Enter", "in the queue: the majority as the final label (not for a tie)"),
+    ("→ / ←", "next / previous disagreement (also N, Space, PgDown / PgUp; ↑ ↓ in the queue)"),
+    ("Q … V, 1–8, T, R, Ctrl+Z", "off: an adjudicator does not label (Ctrl+J goes back to labelling)"),
+    ("Ctrl+J", "close the queue and label again"),
+]
+
+#: The label panel's key hints, while labelling and while adjudicating: one line under the
+#: buttons across the panel (wrapped when narrower than it needs).
+LABEL_HINT = ("<b>N</b>/<b>Space</b> next unlabelled · <b>→ ←</b> next/prev · "
+              "<b>Ctrl+Z</b> undo · <b>R</b> clear hand PA · <b>[ ]</b> colour clip · "
+              "<b>F1</b> all keys")
+ADJUDICATION_HINT = ("<b>0</b>–<b>3</b> final label · <b>Enter</b> majority · "
+                     "<b>Backspace</b> withdraw · <b>→ ←</b> next/prev · "
+                     "<b>Ctrl+J</b> back to labelling")
 
 _VOCAB = {"quality": QUALITY, "feature": {0: "none", 1: "KDC", 2: "warp", 3: "merger/neighb."},
           "gas_note": {0: "none", 1: "depletion", 2: "no clear rot.", 3: "rot. but biased"}}
@@ -80,6 +108,8 @@ QPushButton { color:#111111; background:#f4f4f4; border:1px solid #9a9a9a; borde
               padding:3px 4px; text-align:left; }
 QPushButton:checked { background:#1f6fd1; color:#ffffff; border:1px solid #0b4a99; }
 QPushButton:hover { border:1px solid #1f6fd1; }
+QPushButton:disabled { color:#9a9a9a; background:#ececec; border:1px solid #c8c8c8; }
+QPushButton:checked:disabled { color:#ffffff; background:#8fb3e0; border:1px solid #6f93c0; }
 """
 
 
@@ -106,16 +136,16 @@ class LabelPanel(QtWidgets.QWidget):
         super().__init__(parent)
         self.setStyleSheet(BUTTON_STYLE)
         root = QtWidgets.QVBoxLayout(self)
-        root.setContentsMargins(6, 4, 6, 4)
+        root.setContentsMargins(6, 2, 6, 2)
         root.setSpacing(3)
         outer = QtWidgets.QHBoxLayout()
         outer.setContentsMargins(0, 0, 0, 0)
         outer.setSpacing(5)
         root.addLayout(outer, 1)
 
-        #: other experts' labels of this galaxy (blind mode: once you have labelled it)
+        #: the key hints and other experts' labels of this galaxy (blind mode: once you have
+        #: labelled it), under the buttons
         self.reveal_strip = RevealStrip()
-        root.addWidget(self.reveal_strip)
         info = QtWidgets.QVBoxLayout()
         info.setSpacing(3)
         self.title = QtWidgets.QLabel("—")
@@ -134,19 +164,23 @@ class LabelPanel(QtWidgets.QWidget):
         self.model_label.setWordWrap(True)
         self.model_label.setStyleSheet("color:#333333;")
         info.addWidget(self.model_label)
-        keys = QtWidgets.QLabel(
-            "<b>N</b>/<b>Space</b> next unlabelled · <b>→ ←</b> next/prev<br>"
-            "<b>Ctrl+Z</b> undo · <b>R</b> clear hand PA<br><b>[ ]</b> colour clip · "
-            "<b>F1</b> all keys")
+        keys = QtWidgets.QLabel(LABEL_HINT)
+        self.keys_hint = keys
         keys.setStyleSheet("color:#333333;")
         keys.setWordWrap(True)
-        info.addWidget(keys)
         info.addStretch(1)
         info_w = QtWidgets.QWidget()
         info_w.setLayout(info)
-        info_w.setMinimumWidth(150)
-        info_w.setMaximumWidth(300)
-        outer.addWidget(info_w)
+        # the key hints span the panel under the buttons (one line at 1280 px, wrapped when
+        # narrower), not the info column, where they took five lines and were cut; every
+        # label of the column wraps, and the panel is as tall as they need (its scroll area
+        # gives it its height for its width)
+        fm = self.fontMetrics()
+        bold = QtGui.QFont(self.font())
+        bold.setBold(True)
+        info_w.setMinimumWidth(QtGui.QFontMetrics(bold).horizontalAdvance("partly labelled") + 16)
+        info_w.setMaximumWidth(max(340, info_w.minimumWidth()))
+        outer.addWidget(info_w, 1)
         group_style = ("QGroupBox { color:#111111; font-weight:bold; border:1px solid #c4c4c4;"
                        " border-radius:4px; margin-top:14px; padding-top:4px; }"
                        "QGroupBox::title { subcontrol-origin: margin; subcontrol-position: top left;"
@@ -184,9 +218,20 @@ class LabelPanel(QtWidgets.QWidget):
         note_help.setStyleSheet("color:#555555; font-weight:normal;")
         nl.addWidget(note_help)
         nl.addStretch(1)
-        note_box.setMinimumWidth(120)
+        note_box.setMinimumWidth(fm.horizontalAdvance("free text") + 40)
         outer.addWidget(note_box, 1)
+        root.addWidget(keys)
+        root.addWidget(self.reveal_strip)
         self._note_saved = ""
+        #: adjudicating: the label buttons and the note are off (:meth:`set_adjudicating`)
+        self.adjudicating = False
+
+    def height_for(self, width: int) -> int:
+        """Height (px) the panel needs at ``width`` (its wrapped labels laid out; their
+        minimum size hints assume the narrowest width and would overstate it)."""
+        if self.hasHeightForWidth():
+            return self.heightForWidth(max(width, self.minimumSizeHint().width()))
+        return self.minimumSizeHint().height()
 
     def keyPressEvent(self, ev):  # noqa: N802 - Qt name
         if ev.key() == QtCore.Qt.Key_Escape and self.note.hasFocus():
@@ -205,6 +250,21 @@ class LabelPanel(QtWidgets.QWidget):
         self.note.setFocus(QtCore.Qt.ShortcutFocusReason)
         self.note.selectAll()
 
+    def set_adjudicating(self, on: bool, expert: str = "") -> None:
+        """While adjudicating the buttons and the note do not label: they are disabled, the key
+        hints are the adjudication keys and the state line names the adjudicator."""
+        self.adjudicating = bool(on)
+        for b in self.buttons.values():
+            b.setEnabled(not on)
+        self.note.setEnabled(not on)
+        self.keys_hint.setText(ADJUDICATION_HINT if on else LABEL_HINT)
+        if on:
+            self.state_label.setText(self._adjudicating_text(expert))
+
+    @staticmethod
+    def _adjudicating_text(expert: str) -> str:
+        return f"<b style='color:#1f4e96'>adjudicating as {expert}</b>: label keys off"
+
     def set_galaxy(self, plateifu: Optional[str], labels: Dict[tuple, object], has_gas: bool = True,
                    row: Optional[dict] = None, expert: str = "") -> None:
         """Show ``labels`` ({(field, kind): value}) of ``plateifu``."""
@@ -213,8 +273,7 @@ class LabelPanel(QtWidgets.QWidget):
         for (fld, kind, value), b in self.buttons.items():
             cur = labels.get((fld, kind))
             b.setChecked(cur is not None and int(round(float(cur))) == value)
-            if fld == "gas" and kind != "note":
-                b.setEnabled(True)
+            b.setEnabled(not self.adjudicating)
         sq = labels.get(("stellar", "quality"))
         gq = labels.get(("gas", "quality"))
         done = sq is not None and (gq is not None or not has_gas)
@@ -228,7 +287,8 @@ class LabelPanel(QtWidgets.QWidget):
                         f" note “{NO_GAS_NOTE}”")
         else:
             gas_text = " · <b>no valid gas spaxels</b>: the stellar quality alone labels it"
-        self.state_label.setText(f"{state} by {expert}" + gas_text)
+        self.state_label.setText(self._adjudicating_text(expert) if self.adjudicating
+                                 else f"{state} by {expert}" + gas_text)
         self.state_label.setTextFormat(QtCore.Qt.RichText)
         note = labels.get(("galaxy", "note"))
         self._note_saved = "" if note is None else str(note)
@@ -240,11 +300,17 @@ class LabelPanel(QtWidgets.QWidget):
             if ov is not None:
                 texts.append(f"{fld} PA set by hand: {float(ov):.1f}°")
         self.pa_label.setText(" · ".join(texts) + (" (R clears)" if texts else ""))
-        mtexts = []
+        mtexts, tips = [], []
         for fld in ("stellar", "gas"):
             p = row.get(f"pred_{fld}")
             c = row.get(f"conf_{fld}")
             if p is not None and np.isfinite(p):
-                ctext = f", confidence {c:.2f}" if c is not None and np.isfinite(c) else ""
-                mtexts.append(f"{fld}: {p:.2f}{ctext}")
+                known = c is not None and np.isfinite(c)
+                # compact: "★ 0.81 (0.81)"; the tooltip spells it out
+                mtexts.append(f"{'★' if fld == 'stellar' else 'gas'} {p:.2f}"
+                              + (f" ({c:.2f})" if known else ""))
+                tips.append(f"{fld}: predicted quality {p:.2f}"
+                            + (f", confidence {c:.2f}" if known else ""))
         self.model_label.setText(("Model: " + " · ".join(mtexts)) if mtexts else "")
+        self.model_label.setToolTip("The active model's prediction (confidence): "
+                                    + "; ".join(tips) if tips else "")

@@ -75,13 +75,20 @@ class _FitScroll(QtWidgets.QScrollArea):
             return
         vp = self.maximumViewportSize()
         m = w.minimumSizeHint().expandedTo(w.minimumSize())
+
+        def min_height(width):
+            # word-wrapped labels need more height when narrower: their height for this width
+            # (the minimum size hint assumes the narrowest width and overstates it)
+            return w.heightForWidth(width) if w.hasHeightForWidth() else m.height()
+
         width = max(vp.width(), m.width())
-        height = max(vp.height(), m.height())
+        height = max(vp.height(), min_height(width))
         # a scroll bar on one axis takes room from the other
         if width > vp.width():
-            height = max(vp.height() - self.horizontalScrollBar().sizeHint().height(), m.height())
+            height = max(vp.height() - self.horizontalScrollBar().sizeHint().height(), min_height(width))
         if height > vp.height():
             width = max(vp.width() - self.verticalScrollBar().sizeHint().width(), m.width())
+            height = max(height, min_height(width))
         if w.size() != QtCore.QSize(width, height):
             w.resize(width, height)
 
@@ -216,7 +223,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.galaxy_list = GalaxyList()
         self.label_panel = LabelPanel()
         self.list_dock = self.add_panel("Galaxies", self.galaxy_list, "left")
-        self.label_dock = self.add_panel("Label", _scroll_if_narrow(self.label_panel), "bottom")
+        label_area = _scroll_if_narrow(self.label_panel)
+        # at 1280×800 and up the label panel fits its dock without scrolling (the clipping
+        # check, kinview.gui.screenshot.clipped_texts, counts what it would scroll to as cut)
+        label_area.setProperty("must_fit", True)
+        self.label_dock = self.add_panel("Label", label_area, "bottom")
         self.panels["Label"] = self.label_panel
         # the label panel spans the whole width (its five groups of buttons need it at 1280 px);
         # the galaxy list and the training dock stop above it
@@ -283,6 +294,10 @@ class MainWindow(QtWidgets.QMainWindow):
         return dock
 
     def _build_status(self) -> None:
+        from kinview.gui.status_bar import ElidingStatusBar
+
+        # long messages (survey paths) are elided to the room left, full text in the tooltip
+        self.setStatusBar(ElidingStatusBar(self))
         sb = self.statusBar()
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFormat("%v / %m labelled")
@@ -337,11 +352,23 @@ class MainWindow(QtWidgets.QMainWindow):
                                lambda f=fld, k=kind, v=value: self.label(f, k, v), lm)
             self.label_actions[(fld, kind, value)] = act
         lm.addSeparator()
-        self._action("Type a note", "T", self.label_panel.edit_note, lm)
-        self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm)
-        self._action("Undo last label", "Ctrl+Z", self.undo, lm)
+        #: actions that change this expert's labels: off while adjudicating
+        self.labelling_actions = list(self.label_actions.values()) + [
+            self._action("Type a note", "T", self.label_panel.edit_note, lm),
+            self._action("Clear hand-set PAs", "R", self.clear_pa_overrides, lm),
+            self._action("Undo last label", "Ctrl+Z", self.undo, lm)]
         lm.addSeparator()
         self._action("Adjudication queue", "Ctrl+J", self.toggle_adjudication, lm)
+        # while adjudicating, the digits are the final label wherever the focus is (the label
+        # actions on 1-3 are disabled meanwhile, so no shortcut is ambiguous)
+        am = lm.addMenu("Adjudicate")
+        self.adjudication_actions = [
+            self._action(f"Final label {code}", str(code),
+                         lambda c=code: self._adjudication_key(c), am) for code in range(4)]
+        self.adjudication_actions.append(
+            self._action("Withdraw the final label", "Backspace", lambda: self._adjudication_key(None), am))
+        for act in self.adjudication_actions:
+            act.setEnabled(False)
         gm = mb.addMenu("&Go")
         keys: Dict[str, list] = {}
         for seq, name, _ in OTHER_KEYS:
@@ -579,6 +606,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 self.label_panel.set_galaxy(cur, s.labels(cur), cur not in s.no_gas, s.row(cur), s.expert)
         elif name == "message":
             self.statusBar().showMessage(*value)
+        elif name == "adjudicating":
+            self._adjudicating_changed(value)
         elif name == "clip_percentile":
             self.view.set_percentile(value)
             if abs(self.clip_box.value() - value) > 1e-9:
@@ -681,16 +710,28 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.session.goto(plateifu)
 
     def next(self) -> None:
-        self.session.next()
+        """Next galaxy; while adjudicating, the next disagreement."""
+        if self.session.adjudicating:
+            self.adjudication.step(+1)
+        else:
+            self.session.next()
 
     def previous(self) -> None:
-        self.session.previous()
+        """Previous galaxy; while adjudicating, the previous disagreement."""
+        if self.session.adjudicating:
+            self.adjudication.step(-1)
+        else:
+            self.session.previous()
 
     def is_labelled(self, plateifu: str) -> bool:
         return self.session.is_labelled(plateifu)
 
     def next_unlabelled(self) -> None:
-        self.session.next_unlabelled()
+        """Next unlabelled galaxy; while adjudicating, the next disagreement."""
+        if self.session.adjudicating:
+            self.adjudication.step(+1)
+        else:
+            self.session.next_unlabelled()
 
     def set_filter(self, name: str, k=None) -> None:
         self.session.set_filter(name, k)
@@ -739,6 +780,15 @@ class MainWindow(QtWidgets.QMainWindow):
         return self.session.undo()
 
     def _show_counts(self, counts: dict) -> None:
+        if counts.get("adjudicating"):
+            # the adjudicator's progress is the queue's, not a labelling count of their own
+            done, total = counts["adjudicated"], counts["disagreements"]
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{done} / {total} disagreements adjudicated")
+            self.rate.setText("")
+            return
+        self.progress.setFormat("%v / %m labelled")
         self.progress.setRange(0, max(counts["total"], 1))
         self.progress.setValue(counts["labelled"])
         done = counts["session"]
@@ -883,7 +933,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.adjudication_dock.hide()
         self.adjudication_dock.visibilityChanged.connect(self._adjudication_visible)
         self.adjudication.galaxy_selected.connect(self.goto)
+        self.adjudication.on_screen = lambda: self.state.current
+        self.adjudication.visible = self.session.revealed_galaxies     # blind mode for raters
         self.adjudication.decided.connect(lambda *_: self._update_reveal_soon())
+        self.adjudication.counts_changed.connect(self.session.set_adjudication_counts)
         self._reveal_timer = QtCore.QTimer(self)
         self._reveal_timer.setSingleShot(True)
         self._reveal_timer.timeout.connect(self._update_reveal)
@@ -893,9 +946,43 @@ class MainWindow(QtWidgets.QMainWindow):
         self.labelled.connect(lambda *_: self._adjudication_timer.start(300))
 
     def _adjudication_visible(self, visible: bool) -> None:
+        """The queue shown (its tab in front) is adjudicating; hidden (closed, or the Galaxies
+        tab in front) is labelling (:meth:`LabellingSession.set_adjudicating`)."""
+        if self._closing:
+            return
+        self._dock_follows = True
+        try:
+            self.session.set_adjudicating(visible)
+        finally:
+            self._dock_follows = False
         if visible:
             self._refresh_adjudication()
         self._update_reveal_soon()
+
+    def _adjudicating_changed(self, on: bool) -> None:
+        """Bind the window to the session's mode: while adjudicating the label keys and
+        buttons are off and the digits, Backspace and the arrows work the queue."""
+        for act in self.labelling_actions:
+            act.setEnabled(not on)
+        for act in self.adjudication_actions:
+            act.setEnabled(on)
+        self.label_panel.set_adjudicating(on, self.state.expert)
+        if on:
+            self.label_panel.note.clearFocus()
+        elif not getattr(self, "_dock_follows", False) and self.adjudication_dock.isVisible():
+            # the session stopped adjudicating by itself (the expert was switched): close the
+            # queue (not when the change came from the dock: its Galaxies tab was chosen)
+            self.adjudication_dock.hide()
+        cur = self.state.current
+        if not on and cur is not None and self.table is not None:
+            self.label_panel.set_galaxy(cur, self.mine.get(cur, {}), cur not in self.no_gas,
+                                        self.row(cur), self.state.expert)
+        self._update_reveal_soon()
+
+    def _adjudication_key(self, code) -> None:
+        """A digit (or Backspace: None) pressed anywhere while adjudicating."""
+        if self.session.adjudicating:
+            self.adjudication.decide(code)
 
     def _refresh_adjudication(self) -> None:
         if self.store is not None and self.adjudication_dock.isVisible():
@@ -906,16 +993,42 @@ class MainWindow(QtWidgets.QMainWindow):
         shows every rater's labels: adjudicating needs them, blind mode or not."""
         if self.adjudication_dock.isVisible():
             self.adjudication_dock.hide()
+            self._restack_card()
             return
+        self._tab_card_for_queue()        # before the queue shows: no visibility flip-flop
         self.adjudication_dock.show()
         self.adjudication_dock.raise_()
         self.size_adjudication_dock()
         self.adjudication.table.setFocus(QtCore.Qt.ShortcutFocusReason)
 
     def size_adjudication_dock(self) -> None:
-        """Give the adjudication queue most of the height of its dock area (it may share it
-        with other docks, such as the catalogue panel)."""
+        """Give the adjudication queue the whole left column: the catalogue card, when it is
+        stacked under the galaxy list, becomes a tab beside it while the queue is open (the
+        κ table was squeezed to its header row under the card at 1920×1080)."""
+        if self._tab_card_for_queue():
+            self.adjudication_dock.raise_()
         self.resizeDocks([self.adjudication_dock], [int(self.height() * 0.7)], QtCore.Qt.Vertical)
+
+    def _tab_card_for_queue(self) -> bool:
+        """Make the stacked catalogue card a tab beside the galaxy list; True if it moved."""
+        card = getattr(self, "catalogue_dock", None)
+        if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating() and card.isVisible() \
+                and card not in self.tabifiedDockWidgets(self.list_dock):
+            self.tabifyDockWidget(self.list_dock, card)
+            card._kinview_tabbed_for_queue = True
+            return True
+        return False
+
+    def _restack_card(self) -> None:
+        """Put the catalogue card back under the galaxy list once the queue closes (where the
+        window is tall enough for both, :attr:`STACKED_LEFT_HEIGHT`)."""
+        card = getattr(self, "catalogue_dock", None)
+        if not getattr(card, "_kinview_tabbed_for_queue", False):
+            return
+        card._kinview_tabbed_for_queue = False
+        if self.height() >= self.STACKED_LEFT_HEIGHT and not card.isFloating():
+            self.splitDockWidget(self.list_dock, card, QtCore.Qt.Vertical)
+            self.default_dock_sizes()
 
     def _update_reveal_soon(self) -> None:
         """Refresh the reveal strip after the galaxy is painted (one small query, off the
@@ -930,13 +1043,15 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         from kinview.labels.adjudication import reveal
 
-        blind = bool(self.state.toggles.get("blind", True)) and not self.adjudication_dock.isVisible()
+        s = self.session
         try:
-            r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas, blind=blind)
+            r = reveal(self.store, pifu, self.state.expert, has_gas=pifu not in self.no_gas,
+                       blind=s.blind, adjudicating=s.adjudicating, rater=s.is_rater)
         except Exception as exc:  # noqa: BLE001 - the strip is information, never a crash
             strip.setText(f"<span style='color:#b00000'>other experts' labels unavailable: {exc}</span>")
             return
         strip.show_reveal(r)
+        QtCore.QTimer.singleShot(0, self.fit_label_dock)     # after the strip's relayout
 
     def prompt_expert(self, first_run: bool = False) -> Optional[str]:
         """Ask for the expert's name (File ▸ Switch expert, and the first run); switch to it."""
@@ -987,9 +1102,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def default_dock_sizes(self) -> None:
         """Galaxy list ≈ 23 % of the width, label panel at its natural height (≤ 260 px), and
         the galaxy list at least ~60 % of the left column (the catalogue card under it)."""
-        self.resizeDocks([self.list_dock], [max(300, int(self.width() * 0.23))], QtCore.Qt.Horizontal)
-        self.resizeDocks([self.label_dock], [min(self.label_panel.sizeHint().height() + 30, 260)],
-                         QtCore.Qt.Vertical)
+        # the list at least as wide as its columns through ΔPA (no PA column off-screen)
+        list_w = max(self.galaxy_list.essential_width(), int(self.width() * 0.23))
+        self.resizeDocks([self.list_dock], [min(list_w, int(self.width() * 0.36))], QtCore.Qt.Horizontal)
+        self.fit_label_dock(force=True)
         card = getattr(self, "catalogue_dock", None)
         if isinstance(card, QtWidgets.QDockWidget) and not card.isFloating():
             if self.height() < self.STACKED_LEFT_HEIGHT:
@@ -1001,6 +1117,20 @@ class MainWindow(QtWidgets.QMainWindow):
                 left = max(self.list_dock.height() + card.height(), 200)
                 self.resizeDocks([self.list_dock, card], [int(left * 0.6), left - int(left * 0.6)],
                                  QtCore.Qt.Vertical)
+
+    def fit_label_dock(self, force: bool = False) -> None:
+        """Make the label dock as tall as the label panel needs at its width (its wrapped
+        labels, the reveal strip's lines), at most 42 % of the window; with ``force`` also
+        shrink it to that, otherwise only grow it (the expert may have resized it)."""
+        if self.label_dock.isFloating() or not self.label_dock.isVisible():
+            return
+        area = self.label_dock.widget()
+        chrome = self.label_dock.height() - area.height() if area is not None else 30
+        width = area.viewport().width() if area is not None else self.width()
+        need = self.label_panel.height_for(width) + max(chrome, 0) + 4
+        need = min(need, int(self.height() * 0.42))
+        if force or need > self.label_dock.height():
+            self.resizeDocks([self.label_dock], [need], QtCore.Qt.Vertical)
 
     #: Below this window height the catalogue card is a tab beside the galaxy list.
     STACKED_LEFT_HEIGHT = 950

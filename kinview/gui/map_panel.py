@@ -217,7 +217,10 @@ class SkyPlot(pg.GraphicsLayoutWidget):
             ax.setPen(pg.mkPen("#222222"))
             ax.setTextPen(pg.mkPen("#222222"))
             ax.setStyle(tickFont=font, maxTickLevel=1)
-        pi.setLabel("bottom", "Δx  (″, East ←)", color="#222222", size="9pt")
+        self._axis_font = QtGui.QFont()
+        self._axis_font.setPointSize(9)
+        self._x_label = None
+        self._set_x_label(self.X_LABELS[0])
         pi.setLabel("left", "Δy  (″, North ↑)", color="#222222", size="9pt")
         for name in ("bottom", "left", "top", "right"):
             # no SI prefixes on arcsec: also saves re-laying out the labels on every range change
@@ -237,6 +240,7 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         self.crosshair = Crosshair(pi)
         self.marks = CornerMarks(pi, color=self.MARK_COLOR)
         pi.titleLabel.geometryChanged.connect(self.fit_title)
+        pi.getAxis("bottom").geometryChanged.connect(self.fit_axis_label)
 
     MARK_COLOR = "#222222"
 
@@ -351,9 +355,62 @@ class SkyPlot(pg.GraphicsLayoutWidget):
         label = self.plot_item.titleLabel
         return fm.horizontalAdvance(plain_text(label.text)), int(label.geometry().width()) - 8
 
+    #: The x-axis label, and its shorter forms for a narrow axis (where the long one ran into
+    #: the colour bar's unit label); East is left in every panel.
+    X_LABELS = ("Δx  (″, East ←)", "Δx (″, E ←)", "Δx (″)")
+
+    def _set_x_label(self, text: str) -> None:
+        if text != self._x_label:
+            self._x_label = text
+            self.plot_item.setLabel("bottom", text, color="#222222", size="9pt")
+
+    def _axis_label_span(self):
+        """(left, right) scene x of the x-axis label's ink, as it is laid out under its axis,
+        and the x its ink may reach: 4 px before a colour bar's unit label ("km/s", centred
+        under the narrow bar, reaches left of it) or the panel's right edge."""
+        ax = self.plot_item.getAxis("bottom")
+        ax.resizeEvent(None)                 # the label centred for its current text
+        rect = ax.label.sceneBoundingRect()
+        margin = ax.label.document().documentMargin()
+        limit = self.width() - 2
+        bar = getattr(self, "bar", None)
+        if bar is not None:
+            unit = bar.getAxis("bottom")
+            unit.resizeEvent(None)
+            limit = min(limit, unit.label.sceneBoundingRect().left() + margin - 4)
+        return rect.left() + margin, rect.right() - margin, limit
+
+    def axis_label_fit(self):
+        """(x the x-axis label's ink reaches, x it may reach), in scene px — for the layout
+        tests."""
+        try:
+            _left, right, limit = self._axis_label_span()
+        except RuntimeError:                 # being deleted
+            return 0, 0
+        return int(right), int(limit)
+
+    def fit_axis_label(self) -> None:
+        """The long x-axis label where there is room for it, else the short one."""
+        if getattr(self, "_x_label", None) is None or self.plot_item.getAxis("bottom").width() <= 1:
+            return
+        try:
+            left, right, limit = self._axis_label_span()
+        except RuntimeError:                 # being deleted
+            return
+        fm = QtGui.QFontMetrics(self._axis_font)
+        shown = max(fm.horizontalAdvance(self._x_label), 1)
+        centre = (left + right) / 2
+        for text in self.X_LABELS:
+            # each form's ink, scaled from the shown form's (all in the label's own font)
+            half = (right - left) * fm.horizontalAdvance(text) / shown / 2
+            if centre + half <= limit:
+                break
+        self._set_x_label(text)
+
     def resizeEvent(self, ev):  # noqa: N802 - Qt name
         super().resizeEvent(ev)
         self.fit_title()
+        self.fit_axis_label()
 
     def show_loading(self) -> None:
         """Blank the panel and say "loading…" until the next galaxy is drawn."""
@@ -428,6 +485,7 @@ class MapPanel(SkyPlot):
         bottom.setLabel("km/s" if quantity != "flux" else "log F", color="#222222", size="9pt")
         self.bar.getAxis("top").setHeight(24)   # the bar starts level with the plot area
         self.addItem(self.bar, row=0, col=1)
+        self.bar.getAxis("bottom").geometryChanged.connect(self.fit_axis_label)
         self.ci.layout.setColumnFixedWidth(1, 84)
         self.bar_width = 84 + int(self.ci.layout.horizontalSpacing())
         self.ci.layout.setColumnStretchFactor(0, 1)

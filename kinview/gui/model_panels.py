@@ -140,6 +140,21 @@ class WindowHost:
     def on_labelled(self, fn) -> None:
         self._w.labelled.connect(lambda *_: fn())
 
+    def revealed_galaxies(self):
+        """The galaxies whose other raters' labels the expert may see now, or None for all
+        (blind mode: :meth:`kinview.session.LabellingSession.revealed_galaxies`)."""
+        return self._w.session.revealed_galaxies()
+
+    def on_expert_changed(self, fn) -> None:
+        """Call ``fn(name)`` when another expert takes over (File ▸ Switch expert)."""
+        self._w.session.subscribe(lambda name, value: fn(value) if name == "expert" else None)
+
+    def on_visibility_changed(self, fn) -> None:
+        """Call ``fn()`` when what the expert may see of other raters' labels changes (blind
+        mode toggled, adjudicating started or stopped)."""
+        self._w.session.subscribe(
+            lambda name, value: fn() if name in ("toggles.blind", "adjudicating") else None)
+
     def on_close(self, fn) -> None:
         """Call ``fn()`` when the window is about to close."""
         self._close_filter = _CloseFilter(self._w, fn)
@@ -278,6 +293,7 @@ class ModelPanels(QtCore.QObject):
             # shown again when the saved window layout had it open).
             self.dock.hide()
         self.browser = ConfidenceBrowser(survey, expert=expert)
+        self.browser.revealed = host.revealed_galaxies     # blind mode applies to the queues
         from kinview.gui.evaluation_view import EvaluationView
 
         # the Model tab shows the same held-out / out-of-fold figures as the training panel
@@ -299,6 +315,8 @@ class ModelPanels(QtCore.QObject):
         host.on_current_changed(self._current_changed)
         host.on_table_loaded(self._table_loaded)
         host.on_labelled(self._refresh_timer.start)
+        host.on_expert_changed(self._expert_changed)
+        host.on_visibility_changed(self._refresh_timer.start)
         # closing the window cancels a running training (nothing half-written)
         host.on_close(lambda: self.training.cancel() if self.training.is_running() else None)
         self.training.finished.connect(self._training_finished)
@@ -349,6 +367,12 @@ class ModelPanels(QtCore.QObject):
 
     def goto(self, plateifu: str) -> None:
         self.host.goto(plateifu)
+
+    def _expert_changed(self, name: str) -> None:
+        """Another expert labels now: the queues and the training label source follow."""
+        self.browser.expert = name
+        self.training.expert = name
+        self._refresh_timer.start()
 
     def _current_changed(self) -> None:
         cur = self.host.current()

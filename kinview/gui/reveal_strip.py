@@ -60,9 +60,9 @@ class RevealStrip(QtWidgets.QLabel):
         super().__init__(parent)
         self.setObjectName("reveal-strip")
         self.setTextFormat(QtCore.Qt.RichText)
-        # one line per rater, never wrapped: the strip must not widen or heighten the window
-        # beyond its lines (the full text is in the tooltip when a line is cut at the edge)
-        self.setWordWrap(False)
+        # one line per rater, wrapped when longer than the panel is wide (never cut at the
+        # edge); the label panel scrolls, so the strip never forces the window larger
+        self.setWordWrap(True)
         self.setTextInteractionFlags(QtCore.Qt.NoTextInteraction)
         self.setFocusPolicy(QtCore.Qt.NoFocus)
         self.setStyleSheet("QLabel#reveal-strip { color:#111111; background:#fffbe6;"

@@ -176,6 +176,52 @@ def _mp_context():
     return ctx
 
 
+def _start_forkserver(ctx) -> None:
+    """Start ``ctx``'s forkserver, if it uses one, with SIGINT blocked.
+
+    The forkserver is in the terminal's process group, so a Ctrl-C reaches it too, and it
+    ignores SIGINT only once its start-up imports (scipy, pandas: a second or two on a busy
+    machine) are done: a Ctrl-C before that printed their traceback.  It inherits the blocked
+    signal (so do the workers it forks, which ignore SIGINT anyway); in this process a
+    Ctrl-C that arrives meanwhile stays pending and is handled as soon as it is unblocked.
+    """
+    if ctx.get_start_method() != "forkserver":
+        return
+    from multiprocessing import forkserver, resource_tracker
+
+    # the resource tracker first: starting it unblocks SIGINT (having spawned its own process
+    # with it blocked, the same protection), which would undo the block below
+    resource_tracker.ensure_running()
+    block = (hasattr(signal, "pthread_sigmask")
+             and threading.current_thread() is threading.main_thread())
+    if block:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        if block:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _noop() -> None:
+    """The forkserver warm-up process's work (none)."""
+
+
+def _wait_for_forkserver(ctx) -> None:
+    """Return once ``ctx``'s forkserver has done its start-up imports and forks at once.
+
+    It starts a process that does nothing: its start waits for the forkserver.  A Ctrl-C
+    during that wait interrupts this process at once and the forkserver then forks that empty
+    process, which ends on its own; a pool worker requested then would instead find its
+    queues' semaphores gone with this process, and print their traceback.
+    """
+    if ctx.get_start_method() != "forkserver":
+        return
+    proc = ctx.Process(target=_noop, daemon=True)
+    proc.start()
+    proc.join()
+
+
 def _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary) -> None:
     """Fit ``items`` on Dask, handing each chunk's rows to ``take`` (the one writer)."""
     if not items:
@@ -192,10 +238,106 @@ def _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary) 
             state.advance(len(chunks[i]))
 
 
+def _can_start_workers() -> bool:
+    """False in a daemonic process (a pool worker's own process may not have children)."""
+    import multiprocessing as mp
+
+    return not mp.current_process().daemon
+
+
+def _fit_in_pool(items, method: str, nsteps: int, jobs: int, chunk: Optional[int],
+                 state: TaskState, take, flush_if_due) -> None:
+    """Fit ``items`` in ``jobs`` worker processes (one for ``jobs=1``), handing each chunk's
+    rows to ``take`` (the one writer, in this process).
+
+    This process only submits, waits and writes: it never sits in compiled fitting code
+    (scipy's triangulation and interpolation hold the main thread for seconds on a loaded
+    machine, where Python's signal handler cannot run), so Ctrl-C is seen within a
+    twentieth of a second (it polls) and the workers are terminated without waiting for the
+    fits in flight.
+    The workers run with one BLAS/OpenMP thread (:data:`WORKER_ENV`) and import the kinview
+    this process imported, whatever the working directory holds (:func:`_worker_env`).
+    """
+    env = _worker_env()
+    saved_env = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)    # inherited by the forkserver and workers
+    size = chunk or (1 if method == "pafit" else max(1, min(4, len(items) // (jobs * 8))))
+    chunks = [items[i:i + size] for i in range(0, len(items), size)]
+    # Ctrl-C must not interrupt concurrent.futures' internals while the pool runs (a
+    # half-acquired lock deadlocks the shutdown): once the forkserver is ready, it is noted
+    # and acted on between two waits.  Before that (the forkserver's start-up imports take a
+    # second or two on a busy machine) it interrupts at once, as usual.
+    interrupted = []
+    started = []
+    old_handler = None
+
+    def on_sigint(signum, frame):
+        if not started:
+            raise KeyboardInterrupt
+        interrupted.append(True)
+
+    if threading.current_thread() is threading.main_thread():
+        old_handler = signal.signal(signal.SIGINT, on_sigint)
+    pool = None
+    aborted = False
+    try:
+        ctx = _mp_context()
+        _start_forkserver(ctx)
+        _wait_for_forkserver(ctx)
+        started.append(True)
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
+                                   initializer=_worker_init, initargs=(method,))
+        it = iter(chunks)
+        inflight = {}
+        for c in it:
+            inflight[pool.submit(_fit_chunk, c, method, nsteps)] = len(c)
+            if len(inflight) >= jobs * 2:
+                break
+        while inflight:
+            done, _ = wait(inflight, timeout=0.05, return_when=FIRST_COMPLETED)
+            if interrupted:
+                raise KeyboardInterrupt
+            state.check_cancelled()
+            for fut in done:
+                n = inflight.pop(fut)
+                try:
+                    rows = fut.result()
+                except BrokenProcessPool as exc:
+                    raise KinviewError(
+                        f"a PA worker process died ({exc}); the fields fitted "
+                        "so far are kept: run the command again to resume") from None
+                take(rows)
+                state.advance(n)
+                nxt = next(it, None)
+                if nxt is not None:
+                    inflight[pool.submit(_fit_chunk, nxt, method, nsteps)] = len(nxt)
+            if not done:
+                flush_if_due()
+    except BaseException:
+        aborted = True
+        raise
+    finally:
+        if old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+        if pool is not None:
+            if aborted:
+                _stop_workers(pool)  # a pafit fit in flight can take a minute
+            # a finished run joins its idle workers (quick): shutdown(wait=False) left
+            # the executor's manager thread closing its wake-up pipe while the
+            # interpreter's exit hook wrote to it ("Bad file descriptor" traceback at exit)
+            pool.shutdown(wait=not aborted, cancel_futures=True)
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
                refit: bool = False, nsteps: int = 361, state: TaskState = NULL_STATE,
                fields: Sequence[str] = FIELDS, chunk: Optional[int] = None,
-               only_unfitted: bool = False, scheduler=None) -> Dict[str, object]:
+               only_unfitted: bool = False, scheduler=None,
+               in_process: bool = False) -> Dict[str, object]:
     """Fit the PAs of every galaxy of a survey and store them in ``pa_fits``.
 
     Parameters
@@ -204,7 +346,8 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         The survey directory (ingested first if its database is empty).
     method : {'fast', 'pafit'}
     jobs : int, optional
-        Worker processes (default: all CPU cores); 1 runs in this process.
+        Worker processes (default: all CPU cores).  ``jobs=1`` fits in one worker process
+        too, so that this process stays responsive to Ctrl-C (see ``in_process``).
     refit : bool
         Refit fields that already have a row for ``method``.
     nsteps : int
@@ -222,6 +365,10 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         address or file, a dask-jobqueue kind, or a client (see
         :func:`kinview.batch.engine.dask_client`).  Workers read the MAPS files at the paths
         this process sees; results come back here and this process alone writes them.
+    in_process : bool
+        Fit in this process, one galaxy after another (``jobs`` ignored): no worker start-up,
+        but an interruption waits for the compiled code of the fit in progress (seconds on a
+        busy machine).  Used anyway inside a daemonic process, which may not start workers.
 
     Returns
     -------
@@ -284,71 +431,15 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         try:
             if scheduler is not None:
                 _fit_on_dask(scheduler, items, method, nsteps, chunk, state, take, summary)
-            elif jobs == 1 or len(items) <= 1:
+            elif in_process or not _can_start_workers():
+                summary["jobs"] = 1
                 for item in items:
                     state.check_cancelled()
                     take(fit_galaxy(item[0], item[1], item[2], method, nsteps))
                     state.advance()
-            else:
-                env = _worker_env()
-                saved_env = {k: os.environ.get(k) for k in env}
-                os.environ.update(env)    # inherited by the forkserver and workers
-                size = chunk or (1 if method == "pafit" else max(1, min(4, len(items) // (jobs * 8))))
-                chunks = [items[i:i + size] for i in range(0, len(items), size)]
-                pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(),
-                                           initializer=_worker_init, initargs=(method,))
-                # Ctrl-C must not interrupt concurrent.futures' internals (a half-acquired
-                # lock deadlocks the shutdown): note it and stop between two waits.
-                interrupted = []
-                old_handler = None
-                if threading.current_thread() is threading.main_thread():
-                    old_handler = signal.signal(signal.SIGINT,
-                                                lambda *_: interrupted.append(True))
-                aborted = False
-                try:
-                    it = iter(chunks)
-                    inflight = {}
-                    for c in it:
-                        inflight[pool.submit(_fit_chunk, c, method, nsteps)] = len(c)
-                        if len(inflight) >= jobs * 2:
-                            break
-                    while inflight:
-                        done, _ = wait(inflight, timeout=0.25, return_when=FIRST_COMPLETED)
-                        if interrupted:
-                            raise KeyboardInterrupt
-                        state.check_cancelled()
-                        for fut in done:
-                            n = inflight.pop(fut)
-                            try:
-                                rows = fut.result()
-                            except BrokenProcessPool as exc:
-                                raise KinviewError(
-                                    f"a PA worker process died ({exc}); the fields fitted "
-                                    "so far are kept: run the command again to resume") from None
-                            take(rows)
-                            state.advance(n)
-                            nxt = next(it, None)
-                            if nxt is not None:
-                                inflight[pool.submit(_fit_chunk, nxt, method, nsteps)] = len(nxt)
-                        if not done and time.monotonic() - last >= BATCH_SECONDS:
-                            flush()
-                except BaseException:
-                    aborted = True
-                    raise
-                finally:
-                    if old_handler is not None:
-                        signal.signal(signal.SIGINT, old_handler)
-                    if aborted:
-                        _stop_workers(pool)  # a pafit fit in flight can take a minute
-                    # a finished run joins its idle workers (quick): shutdown(wait=False) left
-                    # the executor's manager thread closing its wake-up pipe while the
-                    # interpreter's exit hook wrote to it ("Bad file descriptor" traceback at exit)
-                    pool.shutdown(wait=not aborted, cancel_futures=True)
-                    for k, v in saved_env.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
+            elif items:
+                _fit_in_pool(items, method, nsteps, jobs, chunk, state, take,
+                             lambda: time.monotonic() - last >= BATCH_SECONDS and flush())
         finally:
             flush()   # whatever happened, keep every result already received
     finally:

@@ -33,6 +33,7 @@ from kinview.conventions import VOCABULARIES
 from kinview.db import adjudications as db_adj
 from kinview.labels.consensus import CATEGORICAL, disagreements
 from kinview.labels.store import LabelValueError, current_labels_sql, normalize_value, utc_now
+from kinview.labels.visibility import has_labelled, may_see_others
 
 #: (field, kind) pairs that can disagree and be adjudicated, in display order.
 ADJUDICABLE: Tuple[Tuple[str, str], ...] = (
@@ -245,16 +246,8 @@ def _value(kind, value, text):
     return int(value)
 
 
-def has_labelled(labels: Dict[Tuple[str, str], object], has_gas: bool = True) -> bool:
-    """True when ``labels`` ({(field, kind): value}) hold the stellar quality and, for a galaxy
-    with a gas map, the gas quality (the rule that ends blind mode for that galaxy)."""
-    if ("stellar", "quality") not in labels:
-        return False
-    return ("gas", "quality") in labels or not has_gas
-
-
 def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = True,
-           blind: bool = True) -> Reveal:
+           blind: bool = True, adjudicating: bool = False, rater: bool = False) -> Reveal:
     """The other raters' labels of ``plateifu`` as ``expert`` may see them.
 
     Parameters
@@ -267,6 +260,14 @@ def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = T
         False for a galaxy without a gas map (then the stellar quality alone ends blind mode).
     blind : bool
         Blind mode: hide the others' labels until ``expert`` has labelled the galaxy.
+    adjudicating : bool
+        ``expert`` is adjudicating: everyone's labels are shown, blind mode or not, unless
+        ``rater``.
+    rater : bool
+        ``expert`` has labelled galaxies of the survey
+        (:func:`kinview.labels.visibility.is_rater`).
+
+    The rule is :func:`kinview.labels.visibility.may_see_others`.
     """
     who = store._expert(expert)
     # plain rows (no DataFrame): this runs on every galaxy change in the GUI
@@ -278,7 +279,8 @@ def reveal(store, plateifu: str, expert: Optional[str] = None, has_gas: bool = T
         sources.setdefault(name, set()).add(source)
     mine = by.pop(who, {})
     labelled = has_labelled(mine, has_gas)
-    out = Reveal(plateifu=plateifu, expert=who, labelled=labelled, hidden=bool(blind and not labelled),
+    out = Reveal(plateifu=plateifu, expert=who, labelled=labelled,
+                 hidden=not may_see_others(mine, has_gas, blind, adjudicating, rater),
                  n_others=len(by), mine=mine)
     if out.hidden:
         return out

@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
+from kinview.labels.visibility import has_labelled
+
 #: Free-text note stored on the gas field of a galaxy whose gas map has no valid spaxels.
 NO_GAS_NOTE = "no gas"
 
@@ -30,10 +32,8 @@ def has_valid_spaxels(velocity) -> bool:
 
 def is_labelled(labels: Dict[Tuple[str, str], object], has_gas: bool = True) -> bool:
     """True when ``labels`` ({(field, kind): value}) hold the stellar quality and, for a galaxy
-    with gas, the gas quality."""
-    if ("stellar", "quality") not in labels:
-        return False
-    return ("gas", "quality") in labels or not has_gas
+    with gas, the gas quality (:func:`kinview.labels.visibility.has_labelled`)."""
+    return has_labelled(labels, has_gas)
 
 
 def implied_labels(labels: Dict[Tuple[str, str], object], field: str, kind: str, value,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,7 @@ from kinview.progress import NULL_STATE, TaskState
 CACHE_DIR = ".kinview-cache"
 FIELDS = ("stellar", "gas")
 #: bump when the way inputs are made changes (invalidates caches)
-VFIELD_CACHE_VERSION = 1
+VFIELD_CACHE_VERSION = 2
 IMAGE_CACHE_VERSION = 1
 
 
@@ -148,6 +148,39 @@ def _save_cache(path: Path, arrays: Dict[str, np.ndarray]) -> None:
         pass
 
 
+def _reuse_cache(cache: Dict[str, object], keys: Sequence[str], out: Dict[str, np.ndarray],
+                 arrays: Sequence[str], texts: Sequence[str] = ()) -> List[int]:
+    """Fill ``out`` from a per-galaxy cache where a galaxy's input file is unchanged; return
+    the indices still to compute.
+
+    Parameters
+    ----------
+    cache : dict
+        A loaded cache (:func:`_load_cache`; empty for none) with a ``keys`` array.
+    keys : sequence of str
+        Each galaxy's current :func:`_file_key`; a row is reused when its key is in the cache
+        and names an existing file (not ``none`` / ``missing:…``).
+    out : dict of arrays
+        The arrays being built, one row per galaxy of ``keys``.
+    arrays, texts : sequence of str
+        Names copied from the cache; ``texts`` (reasons) as ``str`` and only when the cache
+        has them (older caches do not).
+    """
+    old = {k: i for i, k in enumerate(cache["keys"].tolist())} if cache and "keys" in cache else {}
+    todo = []
+    for i, k in enumerate(keys):
+        j = old.get(k)
+        if j is None or k.startswith(("none", "missing")):
+            todo.append(i)
+            continue
+        for name in arrays:
+            out[name][i] = cache[name][j]
+        for name in texts:
+            if name in cache:
+                out[name][i] = str(cache[name][j])
+    return todo
+
+
 #: velocity-field input styles: kinview's own, and the seed's published preprocessing
 VFIELD_STYLES = ("kinview", "seed32")
 
@@ -177,27 +210,14 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
     keys = [_file_key(survey.maps_path(p), root) for p in pifus]
     prefix = "vfield" if style == "kinview" else f"vfield-{style}-"
     cache_file = _cache_path(root, f"{prefix}{size}-v{VFIELD_CACHE_VERSION}")
-    cache = _load_cache(cache_file)
-    old = {}
-    if cache and "keys" in cache:
-        old = {k: i for i, k in enumerate(cache["keys"].tolist())}
     n = len(pifus)
     out = {"plateifu": np.asarray(pifus, dtype=str), "keys": np.asarray(keys, dtype=str),
            "stellar": np.zeros((n, size, size), np.float32), "gas": np.zeros((n, size, size), np.float32),
            "has_stellar": np.zeros(n, bool), "has_gas": np.zeros(n, bool),
            "lambda_re_maps": np.full(n, np.nan),
            "why_stellar": np.full(n, "", dtype=object), "why_gas": np.full(n, "", dtype=object)}
-    todo = []
-    for i, k in enumerate(keys):
-        j = old.get(k)
-        if j is not None and not k.startswith(("none", "missing")):
-            for name in ("stellar", "gas", "has_stellar", "has_gas", "lambda_re_maps"):
-                out[name][i] = cache[name][j]
-            for name in ("why_stellar", "why_gas"):
-                if name in cache:
-                    out[name][i] = str(cache[name][j])
-        else:
-            todo.append(i)
+    todo = _reuse_cache(_load_cache(cache_file), keys, out,
+                        ("stellar", "gas", "has_stellar", "has_gas", "lambda_re_maps"), ("why_stellar", "why_gas"))
     if todo:
         state.set_status(f"reading {len(todo)} MAPS files")
         state.set_total(len(todo))
@@ -219,13 +239,13 @@ def vfield_arrays(survey, size: int = 32, state: TaskState = NULL_STATE, style: 
                         else:
                             out["why_" + name][i] = (maps.missing.get(name, f"no {name} maps")
                                                      if fld is None else "no valid spaxels")
-            for name in FIELDS:
-                if not out["has_" + name][i] and not out["why_" + name][i]:
-                    out["why_" + name][i] = why
                     try:   # NaN when the maps cannot give it; never stops the dataset
                         out["lambda_re_maps"][i] = float(lambda_re(maps))
                     except Exception:  # noqa: BLE001
                         pass
+            for name in FIELDS:
+                if not out["has_" + name][i] and not out["why_" + name][i]:
+                    out["why_" + name][i] = why
             state.set_progress(done + 1, len(todo))
     for name in ("why_stellar", "why_gas"):   # text, so the cache loads without pickle
         out[name] = np.asarray([str(v) for v in out[name]], dtype=str)
@@ -245,22 +265,11 @@ def image_arrays(survey, size: int = 80, state: TaskState = NULL_STATE) -> Dict[
     pifus = survey.plateifus()
     keys = [_file_key(survey.image_path(p), root) for p in pifus]
     cache_file = _cache_path(root, f"image{size}-v{IMAGE_CACHE_VERSION}")
-    cache = _load_cache(cache_file)
-    old = {k: i for i, k in enumerate(cache["keys"].tolist())} if cache and "keys" in cache else {}
     n = len(pifus)
     out = {"plateifu": np.asarray(pifus, dtype=str), "keys": np.asarray(keys, dtype=str),
            "images_u8": np.zeros((n, size, size, 3), np.uint8), "has_image": np.zeros(n, bool),
            "why_image": np.full(n, "", dtype=object)}
-    todo = []
-    for i, k in enumerate(keys):
-        j = old.get(k)
-        if j is not None and not k.startswith(("none", "missing")):
-            out["images_u8"][i] = cache["images_u8"][j]
-            out["has_image"][i] = cache["has_image"][j]
-            if "why_image" in cache:
-                out["why_image"][i] = str(cache["why_image"][j])
-        else:
-            todo.append(i)
+    todo = _reuse_cache(_load_cache(cache_file), keys, out, ("images_u8", "has_image"), ("why_image",))
     if todo:
         state.set_status(f"reading {len(todo)} images")
         state.set_total(len(todo))

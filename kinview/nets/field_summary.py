@@ -40,6 +40,61 @@ FEATURES = ("coverage", "point_sym", "overlap", "roughness", "mean_abs", "gradie
 EPS = 1e-6
 
 
+def _features(m, v, r, rv, local, xx, yy, total, absolute, sqrt, greater) -> list:
+    """The feature columns, in :data:`FEATURES` order: the one definition of the features,
+    evaluated on numpy arrays by :func:`summary_features` and on Keras tensors by
+    :class:`FieldSummary`.
+
+    Parameters
+    ----------
+    m, v : (n, H, W)
+        Inputs and their validity (1 where m ≠ 0, else 0).
+    r, rv : (n, H, W)
+        m and v rotated by 180°.
+    local : (n, H, W)
+        Mean of the valid spaxels in each spaxel's 3×3 neighbourhood.
+    xx, yy : (1, H, W)
+        Spaxel offsets from the box centre (x along columns, y along rows).
+    total, absolute, sqrt, greater : callables
+        The array library's sum over the two image axes, ``abs``, ``sqrt``, and
+        ``greater(a, t)`` → 1.0 where a > t, else 0.0.
+    """
+    cnt = total(v) + EPS
+    both = v * rv
+    sym = total(absolute(m + r) * both)
+    anti = total(absolute(m - r) * both)
+    mean_abs = total(absolute(m) * v) / cnt
+    rough = total(absolute(m - local) * v) / cnt
+
+    def mean(a):
+        return total(a * v) / cnt
+
+    mm, xm, ym = mean(m), mean(xx), mean(yy)
+    dm = m - mm[:, None, None]
+    dx = xx - xm[:, None, None]
+    dy = yy - ym[:, None, None]
+    cmm, cxx, cyy = mean(dm * dm), mean(dx * dx), mean(dy * dy)
+    grad = sqrt(mean(dm * dx) ** 2 / (cmm * cxx + EPS) + mean(dm * dy) ** 2 / (cmm * cyy + EPS))
+    cxy, cmx, cmy = mean(dx * dy), mean(dm * dx), mean(dm * dy)
+    det = cxx * cyy - cxy ** 2 + EPS
+    a = (cmx * cyy - cmy * cxy) / det
+    b = (cmy * cxx - cmx * cxy) / det
+    plane = a[:, None, None] * dx + b[:, None, None] * dy
+    sign = mean(greater(dm * plane, 0.0))
+    es = total(((m + r) ** 2) * both)
+    ea = total(((m - r) ** 2) * both)
+    h, w = int(m.shape[1]), int(m.shape[2])
+    return [total(v) / (h * w), sym / (sym + anti + EPS), total(both) / cnt, rough / (mean_abs + EPS),
+            mean_abs, grad, total(greater(absolute(m), 0.5) * v) / cnt, absolute(mm), sign,
+            es / (es + ea + EPS)]
+
+
+def _centred_grid(h: int, w: int):
+    """(yy, xx) float64 (1, H, W): offsets of each spaxel from the box centre."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    return (yy - (h - 1) / 2.0)[None], (xx - (w - 1) / 2.0)[None]
+
+
 def summary_features(X: np.ndarray) -> np.ndarray:
     """Summary features of a batch of velocity-field inputs (numpy reference).
 
@@ -57,44 +112,15 @@ def summary_features(X: np.ndarray) -> np.ndarray:
         m = m[..., 0]
     v = (m != 0).astype(np.float64)
     n, h, w = m.shape
-    cnt = v.sum((1, 2)) + EPS
-    r, rv = m[:, ::-1, ::-1], v[:, ::-1, ::-1]
-    both = v * rv
-    sym = (np.abs(m + r) * both).sum((1, 2))
-    anti = (np.abs(m - r) * both).sum((1, 2))
     pad_m = np.pad(m, ((0, 0), (1, 1), (1, 1)))
     pad_v = np.pad(v, ((0, 0), (1, 1), (1, 1)))
     sm = sum(pad_m[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
     sv = sum(pad_v[:, i:i + h, j:j + w] for i in range(3) for j in range(3))
-    local = sm / (sv + EPS)
-    mean_abs = (np.abs(m) * v).sum((1, 2)) / cnt
-    rough = (np.abs(m - local) * v).sum((1, 2)) / cnt
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
-    yy -= (h - 1) / 2.0
-    xx -= (w - 1) / 2.0
-
-    def mean(a):
-        return (a * v).sum((1, 2)) / cnt
-
-    mm, xm, ym = mean(m), mean(xx[None]), mean(yy[None])
-    dm = m - mm[:, None, None]
-    dx = xx[None] - xm[:, None, None]
-    dy = yy[None] - ym[:, None, None]
-    cmm, cxx, cyy = mean(dm * dm), mean(dx * dx), mean(dy * dy)
-    grad = np.sqrt(mean(dm * dx) ** 2 / (cmm * cxx + EPS) + mean(dm * dy) ** 2 / (cmm * cyy + EPS))
-    cxy, cmx, cmy = mean(dx * dy), mean(dm * dx), mean(dm * dy)
-    det = cxx * cyy - cxy ** 2 + EPS
-    a = (cmx * cyy - cmy * cxy) / det
-    b = (cmy * cxx - cmx * cxy) / det
-    plane = a[:, None, None] * dx + b[:, None, None] * dy
-    sign = mean((dm * plane > 0).astype(np.float64))
-    es = (((m + r) ** 2) * both).sum((1, 2))
-    ea = (((m - r) ** 2) * both).sum((1, 2))
-    out = np.stack([v.mean((1, 2)), sym / (sym + anti + EPS), both.sum((1, 2)) / cnt,
-                    rough / (mean_abs + EPS), mean_abs, grad,
-                    ((np.abs(m) > 0.5) * v).sum((1, 2)) / cnt, np.abs(mm), sign, es / (es + ea + EPS)],
-                   axis=1)
-    return out.astype(np.float32)
+    yy, xx = _centred_grid(h, w)
+    cols = _features(m, v, m[:, ::-1, ::-1], v[:, ::-1, ::-1], sm / (sv + EPS), xx, yy,
+                     total=lambda a: a.sum((1, 2)), absolute=np.abs, sqrt=np.sqrt,
+                     greater=lambda a, t: (a > t).astype(np.float64))
+    return np.stack(cols, axis=1).astype(np.float32)
 
 
 _CLASS = None
@@ -119,42 +145,15 @@ def register():
                 m = m[..., 0]
             h, w = int(m.shape[1]), int(m.shape[2])
             v = ops.cast(ops.not_equal(m, 0.0), "float32")
-            cnt = ops.sum(v, axis=(1, 2)) + EPS
-            r = ops.flip(ops.flip(m, axis=1), axis=2)
-            rv = ops.flip(ops.flip(v, axis=1), axis=2)
-            both = v * rv
-            sym = ops.sum(ops.abs(m + r) * both, axis=(1, 2))
-            anti = ops.sum(ops.abs(m - r) * both, axis=(1, 2))
             kern = ops.ones((3, 3, 1, 1), "float32")
             sm = ops.conv(m[..., None], kern, padding="same")[..., 0]
             sv = ops.conv(v[..., None], kern, padding="same")[..., 0]
-            local = sm / (sv + EPS)
-            mean_abs = ops.sum(ops.abs(m) * v, axis=(1, 2)) / cnt
-            rough = ops.sum(ops.abs(m - local) * v, axis=(1, 2)) / cnt
-            yy = ops.convert_to_tensor((np.mgrid[0:h, 0:w][0] - (h - 1) / 2.0).astype(np.float32))[None]
-            xx = ops.convert_to_tensor((np.mgrid[0:h, 0:w][1] - (w - 1) / 2.0).astype(np.float32))[None]
-
-            def mean(a):
-                return ops.sum(a * v, axis=(1, 2)) / cnt
-
-            mm, xm, ym = mean(m), mean(xx), mean(yy)
-            dm = m - mm[:, None, None]
-            dx = xx - xm[:, None, None]
-            dy = yy - ym[:, None, None]
-            cmm, cxx, cyy = mean(dm * dm), mean(dx * dx), mean(dy * dy)
-            grad = ops.sqrt(mean(dm * dx) ** 2 / (cmm * cxx + EPS) + mean(dm * dy) ** 2 / (cmm * cyy + EPS))
-            cxy, cmx, cmy = mean(dx * dy), mean(dm * dx), mean(dm * dy)
-            det = cxx * cyy - cxy ** 2 + EPS
-            a = (cmx * cyy - cmy * cxy) / det
-            b = (cmy * cxx - cmx * cxy) / det
-            plane = a[:, None, None] * dx + b[:, None, None] * dy
-            sign = mean(ops.cast(ops.greater(dm * plane, 0.0), "float32"))
-            es = ops.sum(((m + r) ** 2) * both, axis=(1, 2))
-            ea = ops.sum(((m - r) ** 2) * both, axis=(1, 2))
-            high = ops.sum(ops.cast(ops.greater(ops.abs(m), 0.5), "float32") * v, axis=(1, 2)) / cnt
-            return ops.stack([ops.mean(v, axis=(1, 2)), sym / (sym + anti + EPS),
-                              ops.sum(both, axis=(1, 2)) / cnt, rough / (mean_abs + EPS), mean_abs,
-                              grad, high, ops.abs(mm), sign, es / (es + ea + EPS)], axis=1)
+            yy, xx = (ops.convert_to_tensor(g.astype(np.float32)) for g in _centred_grid(h, w))
+            cols = _features(m, v, ops.flip(ops.flip(m, axis=1), axis=2), ops.flip(ops.flip(v, axis=1), axis=2),
+                             sm / (sv + EPS), xx, yy,
+                             total=lambda a: ops.sum(a, axis=(1, 2)), absolute=ops.abs, sqrt=ops.sqrt,
+                             greater=lambda a, t: ops.cast(ops.greater(a, t), "float32"))
+            return ops.stack(cols, axis=1)
 
         def compute_output_shape(self, input_shape):
             return (input_shape[0], len(FEATURES))

@@ -24,12 +24,23 @@ Events:
 ``pa_fits``     stored PA fits were re-read into the table (None)
 ``predictions`` the active model's predictions were re-read (model id or None)
 ``message``     something to tell the user: ``(text, milliseconds to show it)``
+``adjudicating`` the expert started (True) or stopped (False) adjudicating; ``counts`` follows
 ``clip_percentile``, ``toggles.<name>``  view settings (:meth:`kinview.viewstate.ViewState.set`)
 =============== ================================================================================
 
 Blind mode (the ``blind`` toggle, on by default): other experts' labels of a galaxy stay hidden
 until this expert has labelled it — the ``n_experts`` column counts this expert alone and the
-"Experts disagree" filter passes only galaxies this expert has labelled.
+"Experts disagree" filter passes only galaxies this expert has labelled.  Who may see what is
+one rule, :mod:`kinview.labels.visibility`; :meth:`LabellingSession.may_see_others` and
+:meth:`LabellingSession.revealed_galaxies` apply it to this session.
+
+Adjudicating (:meth:`LabellingSession.set_adjudicating`, the adjudication queue is open): the
+expert settles disagreements and is not a rater meanwhile — :meth:`~LabellingSession.label` and
+:meth:`~LabellingSession.undo` refuse (with a message), every rater's labels may be seen
+(unless the adjudicator is a rater too: then blind mode holds, :attr:`~LabellingSession.is_rater`), and
+:meth:`~LabellingSession.counts` reports the adjudication's progress (``adjudicated`` of
+``disagreements``) instead of the labelling count.  Switching expert ends adjudicating: the
+new expert starts blind, labelling.
 
 Labelling rules (:mod:`kinview.labels.workflow`): a quality label that completes a galaxy
 advances to the next unlabelled one (a correction stays); a galaxy whose gas map has no valid
@@ -51,6 +62,8 @@ from kinview import viewstate as vs
 from kinview.data.survey import Survey
 from kinview.db.connection import connect
 from kinview.labels.experts import validate_expert
+from kinview.labels import visibility
+from kinview.labels.adjudication import queue_counts
 from kinview.labels.store import LabelStore
 from kinview.labels.workflow import has_valid_spaxels, implied_labels, labels_by_galaxy, should_advance
 from kinview.session.loading import load_galaxy
@@ -137,6 +150,10 @@ class LabellingSession:
         self.session_done: List[float] = []
         self.session_start = time.time()
         self.n_labelled = 0
+        #: the expert is adjudicating (the adjudication queue is open)
+        self.adjudicating = False
+        #: the adjudication queue's counts (:func:`kinview.labels.adjudication.queue_counts`)
+        self.adjudication_counts: Optional[dict] = None
         self._observers: List[Observer] = []
         self.state.subscribe(self._state_changed)
 
@@ -190,7 +207,7 @@ class LabellingSession:
             # the expert was switched (the first-run prompt) while the table was loading
             self.mine = labels_by_galaxy(self.store.current(self.expert))
             self._derive()
-        elif table.attrs.get("blind") != self.blind or self.no_gas:
+        elif table.attrs.get("blind") != self.hides_others or self.no_gas:
             self._derive()
         self._emit("table", table)
         self.count_labelled()
@@ -223,6 +240,34 @@ class LabellingSession:
     @property
     def blind(self) -> bool:
         return bool(self.state.toggles.get("blind", True))
+
+    @property
+    def is_rater(self) -> bool:
+        """Whether this expert has labelled galaxies of the survey (given any quality):
+        then adjudicating does not lift blind mode (:mod:`kinview.labels.visibility`)."""
+        return visibility.is_rater(self.mine)
+
+    @property
+    def hides_others(self) -> bool:
+        """Whether other raters' labels are hidden until this expert has labelled a galaxy:
+        blind mode on, unless adjudicating as a non-rater
+        (:func:`kinview.labels.visibility.hides_others`)."""
+        return visibility.hides_others(self.blind, self.adjudicating, self.is_rater)
+
+    def may_see_others(self, plateifu: str) -> bool:
+        """May this expert see the other raters' labels of ``plateifu`` now?
+        (:func:`kinview.labels.visibility.may_see_others`)"""
+        return visibility.may_see_others(self.mine.get(plateifu, {}), plateifu not in self.no_gas,
+                                         self.blind, self.adjudicating, self.is_rater)
+
+    def revealed_galaxies(self) -> Optional[Set[str]]:
+        """The galaxies whose other raters' labels this expert may see now, or None when
+        nothing is hidden (blind mode off, or adjudicating): what views of per-galaxy labels
+        filter with (:func:`kinview.labels.visibility.visible_label_rows`)."""
+        pifus = list(self.table.index) if self.table is not None else list(self.mine)
+        return visibility.revealed_set(pifus, lambda p: self.mine.get(p, {}),
+                                       lambda p: p not in self.no_gas, self.blind, self.adjudicating,
+                                       self.is_rater)
 
     def row(self, plateifu: Optional[str]) -> dict:
         """The table row of ``plateifu`` as a dict (safe to hand to a worker), with
@@ -285,14 +330,22 @@ class LabellingSession:
 
     def counts(self) -> dict:
         """``labelled`` (this expert, whole table), ``total``, ``session`` (galaxies labelled
-        in this session) and ``per_hour`` (the session's rate, None below two galaxies)."""
+        in this session) and ``per_hour`` (the session's rate, None below two galaxies); while
+        adjudicating also ``adjudicating`` (True), ``adjudicated`` and ``disagreements`` (all of
+        them, settled or open) from the queue's last read (:meth:`set_adjudication_counts`)."""
         done = len(self.session_done)
         rate = None
         if done >= 2:
             hours = max(self.session_done[-1] - self.session_done[0], 1.0) / 3600.0
             rate = (done - 1) / hours
-        return {"labelled": self.n_labelled, "total": 0 if self.table is None else len(self.table),
-                "session": done, "per_hour": rate}
+        out = {"labelled": self.n_labelled, "total": 0 if self.table is None else len(self.table),
+               "session": done, "per_hour": rate}
+        if self.adjudicating:
+            c = self.adjudication_counts or {"open": 0, "resolved": 0}
+            out["adjudicating"] = True
+            out["adjudicated"] = int(c["resolved"])
+            out["disagreements"] = int(c["open"]) + int(c["resolved"])
+        return out
 
     def count_labelled(self) -> int:
         """Recount this expert's labelled galaxies; emits ``counts``."""
@@ -305,7 +358,50 @@ class LabellingSession:
         return self.n_labelled
 
     def _derive(self, rows=None) -> None:
-        vs.refresh_derived(self.table, self.mine, rows, blind=self.blind, no_gas=self.no_gas)
+        vs.refresh_derived(self.table, self.mine, rows, blind=self.hides_others, no_gas=self.no_gas)
+        if rows is None:
+            self.table.attrs["blind"] = self.hides_others
+
+    # adjudicating ----------------------------------------------------------------------------
+    def set_adjudicating(self, on: bool) -> None:
+        """Start (the adjudication queue was opened) or stop adjudicating.  While adjudicating
+        the expert's labels are not changed (:meth:`label`, :meth:`undo` refuse), every rater's
+        labels may be seen and :meth:`counts` reports the queue's progress.  Emits
+        ``adjudicating`` and ``counts`` (and re-lists the galaxies: what may be seen changed)."""
+        on = bool(on)
+        if on == self.adjudicating:
+            return
+        self.adjudicating = on
+        if not on:
+            self.adjudication_counts = None
+        self._emit("adjudicating", on)
+        if self.table is not None:
+            self._derive()
+            self.count_labelled()
+            if self.blind:
+                self.set_filter(self.state.filter_name, self.state.filter_k)
+
+    def set_adjudication_counts(self, counts: Optional[dict]) -> None:
+        """The adjudication queue's counts as last read (``open``, ``resolved``; e.g. by the
+        queue panel after a decision); emits ``counts`` while adjudicating."""
+        self.adjudication_counts = dict(counts) if counts is not None else None
+        if self.adjudicating:
+            self._emit("counts", self.counts())
+
+    def refresh_adjudication_counts(self) -> Optional[dict]:
+        """Read the adjudication queue's counts from the store (this thread) and take them."""
+        if self.store is None:
+            return None
+        counts = queue_counts(self.store)
+        self.set_adjudication_counts(counts)
+        return counts
+
+    def _refuse_while_adjudicating(self, what: str) -> bool:
+        if not self.adjudicating:
+            return False
+        self._message(f"adjudicating as {self.expert}: {what} are off — 0–3 choose the final label; "
+                      "Ctrl+J closes the queue to label again", 6000)
+        return True
 
     # navigation ------------------------------------------------------------------------------
     def goto(self, plateifu: str) -> bool:
@@ -374,6 +470,8 @@ class LabellingSession:
         pifu = self.current
         if pifu is None or self.store is None:
             return None
+        if self._refuse_while_adjudicating("labels"):
+            return None
         labels = self.mine.setdefault(pifu, {})
         for f, k, v in implied_labels(labels, field, kind, value, self.has_gas(pifu)):
             if self.label(f, k, v, advance=False) is None:
@@ -428,6 +526,8 @@ class LabellingSession:
         Returns the store's answer (``plateifu``, ``field``, ``kind``, ``value`` now, …)."""
         if self.store is None:
             return None
+        if self._refuse_while_adjudicating("undo of labels"):
+            return None
         try:
             res = self.store.undo_last(self.expert)
         except Exception as exc:  # noqa: BLE001
@@ -457,9 +557,16 @@ class LabellingSession:
 
     def switch_expert(self, name: str) -> str:
         """Label as ``name`` from now on: that expert's labels fill the table, the counts and
-        the filters; undo applies to that expert's labels.  Returns the validated name."""
+        the filters; undo applies to that expert's labels.  Ends adjudicating (emits
+        ``adjudicating`` False first): the new expert starts labelling, blind.  Returns the
+        validated name."""
 
         name = validate_expert(name)
+        was_adjudicating = self.adjudicating
+        if was_adjudicating:
+            self.adjudicating = False
+            self.adjudication_counts = None
+            self._emit("adjudicating", False)
         self.state.expert = name
         self.undo_stack = []
         self.session_done = []
@@ -471,7 +578,8 @@ class LabellingSession:
             self._derive()
             self.count_labelled()
             self.set_filter(self.state.filter_name, self.state.filter_k)
-        self._message(f"labelling as {name}", 5000)
+        self._message(f"labelling as {name}" + (" — the adjudication queue was closed (Ctrl+J opens it "
+                                                 f"as {name})" if was_adjudicating else ""), 5000)
         return name
 
     # background results ------------------------------------------------------------------------
@@ -480,7 +588,8 @@ class LabellingSession:
         listed order is kept (it changes when a filter is next chosen).  Emits ``pa_fits``."""
         if self.table is None or self.store is None:
             return
-        vs.refresh_pa_fits(self.table, self.mine, self.store.conn, blind=self.blind, no_gas=self.no_gas)
+        vs.refresh_pa_fits(self.table, self.mine, self.store.conn, blind=self.hides_others,
+                           no_gas=self.no_gas)
         self._emit("pa_fits")
 
     def pa_fitted(self, plateifu: str, field: str, pa: float, err: float) -> None:

@@ -143,23 +143,14 @@ def active_model_info(workspace, task_name: str) -> Optional[Dict[str, Any]]:
     For task modules, which sit below :mod:`kinview.training` (whose
     :func:`~kinview.training.registry.active_model` gives the full record).
     """
-    import json
-    from pathlib import Path
-
     from kinview.db import models as db_models
-    from kinview.db.connection import DB_NAME, connect
 
-    if not (Path(workspace) / DB_NAME).exists():
-        return None
-    conn = connect(workspace)
-    try:
-        row = db_models.active(conn, task_name)
-    finally:
-        conn.close()
+    row = db_models.read_active(workspace, task_name, missing_ok=True)
     if row is None:
         return None
-    return {"id": int(row["id"]), "arch": row["arch"], "path": row["path"],
-            "metrics": json.loads(row["metrics"] or "{}"), "card": json.loads(row["card"] or "{}")}
+    rec = db_models.decode(row)
+    return {"id": int(rec["id"]), "arch": rec["arch"], "path": rec["path"],
+            "metrics": rec["metrics"], "card": rec["card"]}
 
 
 def _slug(text: str) -> str:

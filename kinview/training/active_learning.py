@@ -16,12 +16,13 @@ They apply to a task that learns a per-field expert label
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Set, Union
 
 import numpy as np
 import pandas as pd
 
 from kinview.errors import KinviewError
+from kinview.labels.visibility import visible_label_rows
 from kinview.learning.datasets import current_labels
 from kinview.tasks.registry import get
 from kinview.training.prediction import predictions
@@ -67,11 +68,17 @@ def most_uncertain(workspace_dir: Union[str, Path], task, n: int = 50,
 
 
 def likely_label_errors(workspace_dir: Union[str, Path], task, n: int = 50,
-                        min_confidence: float = 0.8, expert: Optional[str] = None) -> pd.DataFrame:
+                        min_confidence: float = 0.8, expert: Optional[str] = None,
+                        viewer: Optional[str] = None,
+                        revealed: Optional[Set[str]] = None) -> pd.DataFrame:
     """Labelled fields whose out-of-fold prediction confidently disagrees with the label.
 
     The task says what disagreeing means (:meth:`~kinview.tasks.base.Task.label_disagreement`;
     for ``quality`` labels in binary mode: usable-vs-not, label ≥ 1 against P(usable) ≥ 0.5).
+
+    ``expert`` keeps that expert's labels only.  ``viewer`` and ``revealed`` apply blind mode
+    (:func:`kinview.labels.visibility.visible_label_rows`): other raters' labels (a published
+    catalogue's included) are kept only for the galaxies in ``revealed``; None: all of them.
 
     Returns
     -------
@@ -88,6 +95,8 @@ def likely_label_errors(workspace_dir: Union[str, Path], task, n: int = 50,
     cur = cur[(cur["kind"] == task.queue_label_kind) & cur["value"].notna()]
     if expert:
         cur = cur[cur["expert"] == expert]
+    if viewer is not None:
+        cur = visible_label_rows(cur, viewer, revealed)
     merged = pred.merge(cur[["plateifu", "field", "expert", "value"]].rename(columns={"value": "label"}),
                         on=["plateifu", "field"])
     rows = []

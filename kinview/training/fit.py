@@ -28,7 +28,7 @@ import datetime as _dt
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -198,6 +198,29 @@ def _models_dir(workspace: Path) -> Path:
     return d
 
 
+def recipe(task, arch: Optional[str], options: Optional[Dict[str, Any]], epochs: Optional[int] = None
+           ) -> Tuple[str, Dict[str, Any], Dict[str, Any], int]:
+    """The recipe a run of ``task`` uses: ``(arch, options, cfg, epochs)``.
+
+    ``options`` are normalised by the task; ``arch`` defaults to the task's
+    ``default_arch``; ``cfg`` is the architecture's :meth:`~kinview.tasks.base.Task.training_config`
+    with the :data:`RECIPE_OVERRIDES` a caller set in ``options``; ``epochs`` defaults to the
+    recipe's.  Raises :class:`KinviewError` for an unknown architecture or fewer than 1 epoch.
+    """
+    opts = task.normalize_options(dict(options or {}))
+    arch = arch or task.default_arch
+    if arch not in task.architectures:
+        raise KinviewError(f"{task.name}: unknown architecture {arch!r}; known: {', '.join(task.architectures)}")
+    cfg = task.training_config(arch, opts)
+    for key in RECIPE_OVERRIDES:  # recipe settings a caller may override through options
+        if opts.get(key) is not None:
+            cfg[key] = opts[key]
+    epochs = int(epochs or cfg.get("epochs") or task.default_epochs)
+    if epochs < 1:
+        raise KinviewError("epochs must be at least 1")
+    return arch, opts, cfg, epochs
+
+
 def _split_of_groups(dataset: Dataset, splits: Dict[str, np.ndarray]) -> Dict[str, str]:
     out = {}
     for name, idx in splits.items():
@@ -255,19 +278,9 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     opts = dict(options or {})
     if label_source:
         opts["labels"] = label_source
-    opts = task.normalize_options(opts)
-    arch = arch or task.default_arch
-    if arch not in task.architectures:
-        raise KinviewError(f"{task.name}: unknown architecture {arch!r}; known: {', '.join(task.architectures)}")
-    cfg = task.training_config(arch, opts)
-    for key in RECIPE_OVERRIDES:  # recipe settings a caller may override through options
-        if opts.get(key) is not None:
-            cfg[key] = opts[key]
     if epochs is not None and int(epochs) < 1:
         raise KinviewError(f"epochs must be at least 1, not {epochs}")
-    epochs = int(epochs or cfg.get("epochs") or task.default_epochs)
-    if epochs < 1:
-        raise KinviewError("epochs must be at least 1")
+    arch, opts, cfg, epochs = recipe(task, arch, opts, epochs)
     keras = setup_keras(seed)
     t_start = time.perf_counter()
 
@@ -398,31 +411,66 @@ def _save_and_activate(task, workspace: Path, arch: str, model, card: Dict[str, 
     return ModelRecord.from_row(row)
 
 
-def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: int, seed: int,
-                      k: int = 5, options=None, state: TaskState = NULL_STATE) -> Dict:
-    """k-fold out-of-fold predictions for every labelled sample (folds by group).
+def fold_predictions(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: int, seed: int, k: int,
+                     options: Optional[Dict[str, Any]] = None, state: TaskState = NULL_STATE,
+                     show_progress: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """Out-of-fold predictions of every sample of ``dataset`` (the one fold loop: ``train``'s
+    ``oof_folds`` option and :func:`kinview.training.oof.evaluate_oof` both run it).
 
-    Returns ``{(id, field): (value, confidence, extra)}`` from :meth:`Task.to_predictions` of
-    the model that did not see the sample's group.
+    The samples' groups (galaxies) are dealt into ``k`` folds
+    (:func:`kinview.learning.splits.kfold_groups`, fixed by ``seed``); for each fold a model is
+    built and fitted with the recipe on the other ``k − 1`` folds (split again 85/15 into fit
+    and validation) and predicts the held-out fold.
+
+    Parameters
+    ----------
+    show_progress : bool
+        Report the folds as ``state``'s progress (a run of its own); False leaves the progress
+        to the caller (``train`` shows its epochs there) and sets the status line only.
+
+    Returns
+    -------
+    (pred, fold): the model output per sample (first axis = sample, as ``model.predict``,
+    float64) and the fold (0..k−1) that held the sample out.
     """
-    task = as_task(task)
-    out = {}
-    import keras
+    import logging
 
+    keras = setup_keras()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # k fresh models: retracing is expected
+    pred = None
+    fold_of = np.full(len(dataset), -1)
+    if show_progress:
+        state.set_total(k)
     for fold, (tr_idx, held_idx) in enumerate(kfold_groups(dataset.groups, k, seed)):
         state.check_cancelled()
-        state.set_status(f"out-of-fold predictions: fold {fold + 1}/{k}")
+        state.set_status(f"out-of-fold: training fold {fold + 1}/{k} on {len(tr_idx)} samples")
         rest = dataset.subset(tr_idx)
         inner = split_groups(rest.groups, (0.85, 0.15, 0.0), seed + fold + 1)
         keras.utils.set_random_seed(int(seed) + 1000 + fold)
-        model = task.build_model(arch, dataset, options)
+        model = task.build_model(arch, rest, options)  # the held-out fold does not shape the model
         if (options or {}).get("run_eagerly"):
             model.run_eagerly = True
         quiet = TaskState()
         quiet._cancel = state._cancel  # share cancellation, not progress
         fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
-             seed + fold, quiet, None, options)
-        held = dataset.subset(held_idx)
-        for p, f, v, c, extra in task.to_predictions(predict_arrays(model, held.X), held):
-            out[(p, f)] = (v, c, extra)
-    return out
+                  seed + fold, quiet, None, options)
+        p = np.asarray(predict_arrays(model, dataset.subset(held_idx).X))
+        if pred is None:
+            pred = np.zeros((len(dataset),) + p.shape[1:], np.float64)
+        pred[held_idx] = p
+        fold_of[held_idx] = fold
+        if show_progress:
+            state.set_progress(fold + 1, k)
+    return pred, fold_of
+
+
+def cross_val_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: int, seed: int,
+                      k: int = 5, options=None, state: TaskState = NULL_STATE) -> Dict:
+    """k-fold out-of-fold predictions for every labelled sample (folds by group).
+
+    Returns ``{(id, field): (value, confidence, extra)}`` from :meth:`Task.to_predictions` of
+    the model that did not see the sample's group (:func:`fold_predictions`).
+    """
+    task = as_task(task)
+    pred, _fold = fold_predictions(task, dataset, arch, cfg, epochs, seed, k, options, state)
+    return {(p, f): (v, c, extra) for p, f, v, c, extra in task.to_predictions(pred, dataset)}

@@ -24,73 +24,32 @@ import numpy as np
 from kinview.db.oof_runs import latest_run, save_run
 from kinview.errors import KinviewError
 from kinview.learning.intervals import format_metric
-from kinview.learning.splits import kfold_groups, split_groups
 from kinview.progress import NULL_STATE, TaskState
 from kinview.tasks.base import Dataset
 from kinview.tasks.registry import get
-from kinview.training.fit import RECIPE_OVERRIDES, fit_model
+from kinview.training.fit import fold_predictions, recipe
 from kinview.training.registry import active_model
-from kinview.training.use import one_keras_thread, predict_arrays, setup_keras
-
-
-def recipe(task, arch: Optional[str], options: Optional[Dict[str, Any]], epochs: Optional[int] = None
-           ) -> Tuple[str, Dict[str, Any], Dict[str, Any], int]:
-    """``(arch, options, cfg, epochs)`` as :func:`kinview.training.fit.train` resolves them."""
-    opts = task.normalize_options(dict(options or {}))
-    arch = arch or task.default_arch
-    if arch not in task.architectures:
-        raise KinviewError(f"{task.name}: unknown architecture {arch!r}; known: {', '.join(task.architectures)}")
-    cfg = task.training_config(arch, opts)
-    for key in RECIPE_OVERRIDES:
-        if opts.get(key) is not None:
-            cfg[key] = opts[key]
-    epochs = int(epochs or cfg.get("epochs") or task.default_epochs)
-    if epochs < 1:
-        raise KinviewError("epochs must be at least 1")
-    return arch, opts, cfg, epochs
+from kinview.training.use import one_keras_thread, setup_keras
 
 
 def oof_predict(task, dataset: Dataset, arch: str, cfg: Dict[str, Any], epochs: int, seed: int, k: int,
                 options: Optional[Dict[str, Any]] = None, state: TaskState = NULL_STATE
                 ) -> Tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold predictions of every sample of ``dataset``.
+    """Out-of-fold predictions of every sample of ``dataset``, the folds shown as ``state``'s
+    progress (:func:`kinview.training.fit.fold_predictions`, after checking that ``k`` folds can be
+    made).
 
     Returns
     -------
     (pred, fold): the model output per sample (first axis = sample, as ``model.predict``)
     and the fold (0..k−1) that held the sample out.
     """
-    import logging
-
-    keras = setup_keras()
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # K fresh models: retracing is expected
     n_groups = len(np.unique(np.asarray(dataset.groups).astype(str)))
     if k < 2:
         raise KinviewError(f"--oof needs at least 2 folds, not {k}")
     if n_groups < k:
         raise KinviewError(f"{task.name}: {n_groups} labelled galaxies cannot make {k} folds")
-    pred = None
-    fold_of = np.full(len(dataset), -1)
-    state.set_total(k)
-    for fold, (tr_idx, held_idx) in enumerate(kfold_groups(dataset.groups, k, seed)):
-        state.check_cancelled()
-        state.set_status(f"out-of-fold: training fold {fold + 1}/{k} on {len(tr_idx)} samples")
-        rest = dataset.subset(tr_idx)
-        inner = split_groups(rest.groups, (0.85, 0.15, 0.0), seed + fold + 1)
-        keras.utils.set_random_seed(int(seed) + 1000 + fold)
-        model = task.build_model(arch, rest, options)
-        quiet = TaskState()
-        quiet._cancel = state._cancel  # share cancellation, not progress
-        fit_model(task, model, rest.subset(inner["train"]), rest.subset(inner["val"]), cfg, epochs,
-             seed + fold, quiet, None, options)
-        held = dataset.subset(held_idx)
-        p = np.asarray(predict_arrays(model, held.X))
-        if pred is None:
-            pred = np.zeros((len(dataset),) + p.shape[1:], np.float64)
-        pred[held_idx] = p
-        fold_of[held_idx] = fold
-        state.set_progress(fold + 1, k)
-    return pred, fold_of
+    return fold_predictions(task, dataset, arch, cfg, epochs, seed, k, options, state, show_progress=True)
 
 
 def sample_description(kind: str, n: int, k: Optional[int] = None, unit: str = "labelled fields") -> str:

@@ -1,27 +1,24 @@
-"""Using trained models: stored predictions and on-the-fly prediction of one galaxy.
+"""Stored predictions of trained models.
 
 (Named ``prediction``, not ``predict``: a submodule called ``predict`` would shadow the
 function :func:`kinview.training.predict` once imported.)
 
 :func:`predictions` reads the ``predictions`` table of the task's active model (what the GUI
-shows and the exporter writes); :func:`predict_fields` runs a model on a galaxy's fields
-without touching the database (e.g. the galaxy on screen while a model trains).
+shows and the exporter writes).  Running a model on inputs is :func:`kinview.training.use.predict_arrays`,
+and turning its outputs into rows the task's :meth:`~kinview.tasks.base.Task.to_predictions`.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Optional, Union
 
-import numpy as np
 import pandas as pd
 
 from kinview.db import models as db_models
 from kinview.db.connection import connect
-from kinview.kinematics.inputs import vfield_input
 from kinview.training.registry import active_model
-from kinview.training.use import predict_arrays
 
-__all__ = ["predictions", "predict_fields"]
+__all__ = ["predictions"]
 
 
 def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] = None) -> pd.DataFrame:
@@ -48,35 +45,3 @@ def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] =
     df = pd.DataFrame([tuple(r) for r in rows], columns=cols)
     df["extra"] = [json.loads(e) if e else {} for e in df["extra"]]
     return df
-
-
-def predict_fields(model, maps, fields=("stellar", "gas")) -> Dict[str, Tuple[float, float]]:
-    """P(usable) (or class) and confidence for one galaxy's fields with a vfield-quality model.
-
-    Parameters
-    ----------
-    model : keras.Model (e.g. from :func:`kinview.training.load_model`)
-    maps : kinview.data.fields.MapsData
-
-    Returns
-    -------
-    dict field -> (value, confidence); fields without valid spaxels are left out.
-    """
-    names, X = [], []
-    for name in fields:
-        fld = maps.field(name)
-        if fld is not None and fld.valid.any():
-            names.append(name)
-            X.append(vfield_input(fld, 32))
-    if not X:
-        return {}
-    p = predict_arrays(model, np.asarray(X, np.float32))
-    out = {}
-    for name, row in zip(names, p):
-        row = np.asarray(row, float).reshape(-1)
-        if row.size == 1:
-            out[name] = (float(row[0]), float(max(row[0], 1 - row[0])))
-        else:
-            k = int(row.argmax())
-            out[name] = (float(k), float(row[k]))
-    return out

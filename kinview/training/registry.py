@@ -18,7 +18,6 @@ same held-out samples (:mod:`kinview.training.promotion`).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Union
@@ -50,11 +49,10 @@ class ModelRecord:
 
     @classmethod
     def from_row(cls, row) -> "ModelRecord":
-        keys = row.keys()
-        return cls(id=row["id"], task=row["task"], arch=row["arch"], path=row["path"],
-                   created=row["created"], metrics=json.loads(row["metrics"] or "{}"),
-                   label_hash=row["label_hash"] or "", card=json.loads(row["card"] or "{}"),
-                   active=bool(row["active"]), removed=row["removed"] if "removed" in keys else None)
+        rec = models_db.decode(row)
+        return cls(id=rec["id"], task=rec["task"], arch=rec["arch"], path=rec["path"],
+                   created=rec["created"], metrics=rec["metrics"], label_hash=rec["label_hash"] or "",
+                   card=rec["card"], active=bool(rec["active"]), removed=rec["removed"])
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -73,14 +71,19 @@ def _conn(workspace_dir):
     return connect(workspace_dir)
 
 
+def _change(conn, change, model_id: int, note: str):
+    """Run one registry change (:func:`kinview.db.models.activate` or ``remove``) in a
+    transaction; its refusal (``LookupError``) becomes a :class:`KinviewError`."""
+    try:
+        with transaction(conn):
+            return change(conn, int(model_id), note)
+    except LookupError as exc:
+        raise KinviewError(str(exc)) from None
+
+
 def active_model(workspace_dir: Union[str, Path], task) -> Optional[ModelRecord]:
     """The task's active model in the workspace database, or None."""
-    name = _task_name(task)
-    conn = _conn(workspace_dir)
-    try:
-        row = models_db.active(conn, name)
-    finally:
-        conn.close()
+    row = models_db.read_active(workspace_dir, _task_name(task))
     return ModelRecord.from_row(row) if row is not None else None
 
 
@@ -119,11 +122,7 @@ def activate_model(workspace_dir: Union[str, Path], model_id: int, note: str = "
             raise KinviewError(f"no model {model_id} in {workspace_dir}; 'kinview models list' shows them")
         if not Path(row["path"]).exists():
             raise KinviewError(f"model {model_id}: its file {row['path']} is missing")
-        try:
-            with transaction(conn):
-                row = models_db.activate(conn, int(model_id), note)
-        except LookupError as exc:
-            raise KinviewError(str(exc)) from None
+        row = _change(conn, models_db.activate, model_id, note)
     finally:
         conn.close()
     return ModelRecord.from_row(row)
@@ -153,11 +152,7 @@ def remove_model(workspace_dir: Union[str, Path], model_id: int, note: str = "")
     """
     conn = _conn(workspace_dir)
     try:
-        try:
-            with transaction(conn):
-                row = models_db.remove(conn, int(model_id), note)
-        except LookupError as exc:
-            raise KinviewError(str(exc)) from None
+        row = _change(conn, models_db.remove, model_id, note)
     finally:
         conn.close()
     return ModelRecord.from_row(row)
