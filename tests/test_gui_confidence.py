@@ -229,3 +229,47 @@ def test_switching_expert_updates_the_model_tab(window, survey, qtbot):
         w.switch_expert("bob")
     assert b.expert == "bob" and panels.training.expert == "bob"
     assert _error_rows(b) == []                                      # bob is blind to it
+
+
+def _queue_rows(b):
+    return [(b.uncertain.item(r, 0).text(), b.uncertain.item(r, 1).text())
+            for r in range(b.uncertain.rowCount())]
+
+
+def test_label_next_lists_the_fields_this_expert_has_not_labelled(make_main_window, survey, qtbot):
+    """"Label next" is per expert: another expert's labels do not take a field off the queue.
+    A new expert (dana, blind mode on, nothing labelled) is offered every field, least
+    confident first, even though ann has labelled some; the panel names the rule and the
+    expert.  (It used to count anybody's label, so a new expert on a survey that others had
+    labelled got an empty queue.)"""
+    from kinview.gui.confidence_browser import load_overview
+
+    root, pifus, p_st = survey["root"], survey["pifus"], survey["p_st"]
+    every = [(p, "stellar", max(v, 1 - v)) for p, v in p_st.items()] + [(p, "gas", 0.95) for p in pifus]
+    every.sort(key=lambda f: (f[2], f[0], f[1]))
+    everything = [(p, f) for p, f, _ in every]
+    ann = {(pifus[0], "stellar"), (pifus[1], "stellar"), (pifus[0], "gas"), (pifus[1], "gas"),
+           (pifus[5], "stellar")}
+    # the worker function: dana's queue holds the fields ann has labelled too
+    d = load_overview(root, "dana", revealed=set())
+    assert list(zip(d["uncertain"]["plateifu"], d["uncertain"]["field"])) == everything
+
+    w = make_main_window(root, "dana", wait=False)
+    b = w.model_panels.browser
+    qtbot.waitUntil(lambda: bool(b.data) and w.view.drawn_plateifu is not None, timeout=30000)
+    assert w.session.revealed_galaxies() == set()          # blind mode: ann's labels hidden
+    assert _queue_rows(b) == everything
+    assert b.queue_tabs.tabText(0) == f"Label next ({2 * N})"
+    assert "dana" in b.next_title.text() and "has not labelled" in b.next_title.text()
+    assert _error_rows(b) == []                            # still blind to ann's label errors
+    # dana labels the first queued field: it leaves her queue
+    first = everything[0]
+    w.goto(first[0])
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.label(first[1], "quality", 1, advance=False)
+    assert _queue_rows(b) == everything[1:]
+    # ann's queue leaves out ann's labelled fields, and dana's one is still in it
+    with qtbot.waitSignal(b.refreshed, timeout=15000):
+        w.switch_expert("ann")
+    assert _queue_rows(b) == [f for f in everything if f not in ann]
+    assert "ann" in b.next_title.text()

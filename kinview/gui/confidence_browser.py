@@ -8,7 +8,8 @@ what to label next.
   sample in that bin; :mod:`kinview.gui.model_panels` turns it into the galaxy list's content.
 - **Queues**, for the first task (menu order) that learns a per-field expert label
   (:attr:`~kinview.tasks.base.Task.queue_label_kind`) and has an active model: *label
-  next*: unlabelled fields whose prediction is least confident (uncertainty sampling,
+  next*: fields the expert at work has not labelled (whoever else has) whose prediction is
+  least confident (uncertainty sampling,
   :func:`kinview.training.active_learning.most_uncertain`); *likely label errors*: labelled
   fields whose out-of-sample prediction confidently disagrees with the expert
   (:func:`~kinview.training.active_learning.likely_label_errors`).  Double-click a row (or
@@ -19,6 +20,7 @@ own connections); the widget only draws.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -45,7 +47,8 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50,
                   revealed: Optional[Set[str]] = None) -> Dict[str, Any]:
     """Everything the confidence browser shows, read from a survey's database.
 
-    ``revealed`` is blind mode (:func:`kinview.labels.visibility.visible_label_rows`): the
+    The "label next" queue lists the fields ``expert`` has not labelled (None: nobody has),
+    least confident first.  ``revealed`` is blind mode (:func:`kinview.labels.visibility.visible_label_rows`): the
     galaxies whose other raters' labels ``expert`` may see (None: every galaxy).  The "likely
     label errors" queue lists ``expert``'s own labels everywhere and the others' (a published
     catalogue's included) only on those galaxies.
@@ -87,7 +90,9 @@ def load_overview(survey_dir, expert: Optional[str] = None, n_queue: int = 50,
             out["plots"][name] = plot
         if task.queue_label_kind and out["queue_task"] is None:
             out["queue_task"] = name
-            out["uncertain"] = most_uncertain(root, name, n=n_queue)
+            # "label next" is per expert: the fields *this* expert has not labelled (another
+            # expert's label does not make a field done for them; it is not shown either)
+            out["uncertain"] = most_uncertain(root, name, n=n_queue, expert=expert or None)
             out["errors"] = likely_label_errors(root, name, n=n_queue,
                                                 viewer=expert if expert else None,
                                                 revealed=revealed if expert else None)
@@ -339,6 +344,7 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self._again = False
         self._then: List = []
         self.current: Optional[str] = None   # plate-ifu on screen (set by the window)
+        self.n_queue = 50                    # rows per queue
         #: returns the galaxies whose other raters' labels ``expert`` may see, or None for all
         #: (:meth:`kinview.session.LabellingSession.revealed_galaxies`; None: no blind mode)
         self.revealed: Optional[Callable[[], Optional[Set[str]]]] = None
@@ -346,8 +352,19 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self._build()
 
     def _build(self) -> None:
+        # Two columns side by side, so that everything fits a 1280×800 window without
+        # scrolling: the model's plots (the histogram takes the column's whole height) on the
+        # left; the held-out figures (:meth:`set_summary`) and the two queues, one tab each,
+        # on the right.  A splitter between them.
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
+        self.splitter = split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        split.setChildrenCollapsible(False)
+        lay.addWidget(split, 1)
+
+        left = QtWidgets.QWidget()
+        lcol = QtWidgets.QVBoxLayout(left)
+        lcol.setContentsMargins(0, 0, 0, 0)
         top = QtWidgets.QHBoxLayout()
         self.header = QtWidgets.QLabel("no model predictions yet")
         self.header.setWordWrap(True)
@@ -355,48 +372,74 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.refresh_button = QtWidgets.QPushButton("Refresh")
         self.refresh_button.setFocusPolicy(QtCore.Qt.NoFocus)
         self.refresh_button.clicked.connect(self.refresh)
-        top.addWidget(self.refresh_button)
-        lay.addLayout(top)
-        split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
-        lay.addWidget(split, 1)
-
+        top.addWidget(self.refresh_button, 0, QtCore.Qt.AlignTop)
+        lcol.addLayout(top)
         plots = QtWidgets.QWidget()
         self.plot_grid = QtWidgets.QGridLayout(plots)
         self.plot_grid.setContentsMargins(0, 0, 0, 0)
-        split.addWidget(plots)
+        lcol.addWidget(plots, 1)
+        split.addWidget(left)
 
-        queues = QtWidgets.QWidget()
-        q = QtWidgets.QVBoxLayout(queues)
-        q.setContentsMargins(0, 0, 0, 0)
-        t1 = QtWidgets.QLabel("<b>Label next</b> — unlabelled fields, least confident first")
-        t1.setWordWrap(True)
-        q.addWidget(t1)
+        right = QtWidgets.QWidget()
+        self.side = QtWidgets.QVBoxLayout(right)
+        self.side.setContentsMargins(0, 0, 0, 0)
+        self.queue_tabs = QtWidgets.QTabWidget()
+        self.queue_tabs.setDocumentMode(True)
+        self.side.addWidget(self.queue_tabs, 1)
+
+        page = QtWidgets.QWidget()
+        q = QtWidgets.QVBoxLayout(page)
+        q.setContentsMargins(0, 4, 0, 0)
+        self.next_title = QtWidgets.QLabel("")
+        self.next_title.setWordWrap(True)
+        q.addWidget(self.next_title)
         self.uncertain = QueueTable(["plate-ifu", "field", "prediction", "confidence"])
+        self.uncertain.setMinimumHeight(80)
         q.addWidget(self.uncertain, 1)
-        row = QtWidgets.QHBoxLayout()
         self.next_button = QtWidgets.QPushButton("Label next most uncertain")
         self.next_button.setFocusPolicy(QtCore.Qt.NoFocus)
         self.next_button.clicked.connect(self.goto_next_uncertain)
-        row.addWidget(self.next_button)
-        q.addLayout(row)
-        t2 = QtWidgets.QLabel("<b>Likely label errors</b> — held-out predictions that confidently "
-                              "disagree with the expert (blind mode: others' labels only of "
+        q.addWidget(self.next_button, 0, QtCore.Qt.AlignLeft)
+        self.queue_tabs.addTab(page, "Label next")
+
+        page = QtWidgets.QWidget()
+        q = QtWidgets.QVBoxLayout(page)
+        q.setContentsMargins(0, 4, 0, 0)
+        t2 = QtWidgets.QLabel("Held-out (out-of-fold) predictions that confidently disagree "
+                              "with an expert's label (blind mode: others' labels only of "
                               "galaxies you have labelled)")
         t2.setWordWrap(True)
         q.addWidget(t2)
         self.errors = QueueTable(["plate-ifu", "field", "expert", "label", "prediction", "confidence"])
+        self.errors.setMinimumHeight(80)
         q.addWidget(self.errors, 1)
         self.errors_button = QtWidgets.QPushButton("Go to selected")
         self.errors_button.setFocusPolicy(QtCore.Qt.NoFocus)
         self.errors_button.clicked.connect(
             lambda: self._go(self.errors.selected_plateifu()))
-        q.addWidget(self.errors_button)
-        queues.setMinimumWidth(400)
-        split.addWidget(queues)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 2)
+        q.addWidget(self.errors_button, 0, QtCore.Qt.AlignLeft)
+        self.queue_tabs.addTab(page, "Likely label errors")
+        right.setMinimumWidth(380)
+        split.addWidget(right)
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 1)
+        self._set_queue_titles(None, None)
         self.uncertain.activated.connect(self._go)
         self.errors.activated.connect(self._go)
+
+    def set_summary(self, widget: QtWidgets.QWidget) -> None:
+        """Show ``widget`` (the held-out / out-of-fold figures) above the queues."""
+        self.side.insertWidget(0, widget)
+
+    def _set_queue_titles(self, n_next: Optional[int], n_errors: Optional[int]) -> None:
+        """The queue tabs' titles (with their lengths) and which fields "label next" lists."""
+        self.next_title.setText(
+            f"Fields <b>{html.escape(self.expert)}</b> has not labelled (whoever else has), "
+            "least confident prediction first (uncertainty sampling)")
+        if n_next is not None and n_next >= self.n_queue:
+            n_next = f"first {n_next}"
+        self.queue_tabs.setTabText(0, "Label next" + ("" if n_next is None else f" ({n_next})"))
+        self.queue_tabs.setTabText(1, "Likely label errors" + ("" if n_errors is None else f" ({n_errors})"))
 
     # ------------------------------------------------------------------------------------------
     def refresh(self, then=None) -> None:
@@ -411,7 +454,7 @@ class ConfidenceBrowser(QtWidgets.QWidget):
             return
         callbacks, self._then = self._then, []
         revealed = self.revealed() if self.revealed is not None else None
-        self._job = worker.submit(load_overview, str(self.survey_dir), self.expert, 50, revealed,
+        self._job = worker.submit(load_overview, str(self.survey_dir), self.expert, self.n_queue, revealed,
                                   pass_state=False)
         self._job.finished.connect(self.set_data)
         self._job.failed.connect(lambda exc, tb: self.header.setText(f"cannot read predictions: {exc}"))
@@ -484,6 +527,7 @@ class ConfidenceBrowser(QtWidgets.QWidget):
                 rows.append([str(r.plateifu), str(r.field), str(r.expert), f"{int(r.label)}",
                              f"{float(r.value):.2f}", f"{float(r.confidence):.2f}"])
         self.errors.set_rows(rows)
+        self._set_queue_titles(None if un is None else len(un), None if er is None else len(er))
         self.refreshed.emit()
 
     def _bin_selected(self, view: PlotView, lo: float, hi: float, plateifus: list) -> None:

@@ -298,7 +298,7 @@ class ModelPanels(QtCore.QObject):
 
         # the Model tab shows the same held-out / out-of-fold figures as the training panel
         self.evaluation = EvaluationView(survey, self.training.task_box.currentData())
-        self.browser.layout().insertWidget(0, self.evaluation)
+        self.browser.set_summary(self.evaluation)
         self.training.task_box.currentIndexChanged.connect(
             lambda *_: self.evaluation.set_task(self.training.task_box.currentData()))
         self.training.evaluation.refreshed.connect(lambda *_: self._sync_evaluation(self.training.evaluation))

@@ -4,8 +4,9 @@ They apply to a task that learns a per-field expert label
 (:attr:`kinview.tasks.base.Task.queue_label_kind`, e.g. ``quality``).
 
 ``most_uncertain``
-    Fields with no current label of that kind (by any expert) whose active-model prediction
-    is the least confident (the stored ``confidence``, e.g. max(P, 1 − P) of a binary
+    Fields with no current label of that kind (by the given expert — the GUI's "label next"
+    queue passes the expert at work —, or by anybody) whose active-model prediction is the
+    least confident (the stored ``confidence``, e.g. max(P, 1 − P) of a binary
     classifier).
 ``likely_label_errors``
     Labelled fields whose *out-of-sample* prediction (stored with ``extra["oof"] = true``:
