@@ -93,7 +93,11 @@ def test_histogram_counts_the_stored_predictions(window, survey):
     expected = np.histogram(list(survey["p_st"].values()) + [0.95] * N, bins=10, range=(0, 1))[0]
     assert hist.counts.tolist() == expected.tolist()
     assert hist.counts[9] == N and hist.counts.sum() == 2 * N
-    assert "model #" in b.header.text() and f"{2 * N} fields" in b.header.text()
+    # one tab per plot, named after the task; each plot's note says its model and samples
+    assert [b.plot_tabs.tabText(i) for i in range(b.plot_tabs.count())] == [
+        "Usability", "Spin λR_e", "Photo-z"]
+    assert "model #" in hist.note.text() and f"{2 * N} fields" in hist.note.text()
+    assert not b.header.isVisibleTo(b)           # nothing wrong to say
 
 
 def test_clicking_a_bar_lists_its_galaxies(window, survey, qtbot):
@@ -273,3 +277,31 @@ def test_label_next_lists_the_fields_this_expert_has_not_labelled(make_main_wind
         w.switch_expert("ann")
     assert _queue_rows(b) == [f for f in everything if f not in ann]
     assert "ann" in b.next_title.text()
+
+
+def test_model_tab_fits_1280x800_without_scrolling(make_main_window, survey, qtbot):
+    """At the smallest supported window the Model tab needs no scrolling: the histogram, its
+    axis and note, and the queues are all inside the tab (the plots used to be stacked, and
+    the histogram was half below the fold)."""
+    from PyQt5 import QtWidgets
+
+    from kinview.gui.screenshot import clipped_texts
+
+    w = make_main_window(survey["root"], "ann", size=(1280, 800), wait=False)
+    b = w.model_panels.browser
+    qtbot.waitUntil(lambda: bool(b.data) and w.view.drawn_plateifu is not None, timeout=30000)
+    w.tabs.setCurrentWidget(b)
+    hist = b.plots["vfield-quality"]
+    qtbot.waitUntil(lambda: hist.widget.isVisible(), timeout=5000)
+    for _ in range(10):
+        QtWidgets.QApplication.processEvents()
+    page = QtWidgets.QTabWidget.widget(w.tabs, w.tabs.indexOf(b))     # the tab's scroll area
+    assert w.size().width() == 1280 and w.size().height() == 800
+    assert not page.verticalScrollBar().isVisible() and not page.horizontalScrollBar().isVisible()
+    assert b.height() <= page.viewport().height()
+    viewport = QtCore.QRect(page.viewport().mapTo(w, QtCore.QPoint(0, 0)), page.viewport().size())
+    for widget in (hist.widget, hist.note, b.uncertain, b.next_button):
+        box = QtCore.QRect(widget.mapTo(w, QtCore.QPoint(0, 0)), widget.size())
+        assert widget.isVisible() and viewport.contains(box), widget
+    assert hist.widget.height() >= 200                  # room for the bars, not a sliver
+    assert clipped_texts(w) == []

@@ -1,12 +1,12 @@
 """The confidence browser (the Model tab): what the active models think of the survey, and
 what to label next.
 
-- **One plot per task with an active model**, as the task describes it
+- **One plot per task with an active model** (a tab each, left), as the task describes it
   (:meth:`kinview.tasks.base.Task.model_plot`): a histogram (e.g. P(usable) of every stellar
   and gas field) or predicted-against-true points (e.g. λR_e, photo-z).  Clicking a bar of a
   histogram emits :attr:`ConfidenceBrowser.bin_selected` with the galaxies that have a
   sample in that bin; :mod:`kinview.gui.model_panels` turns it into the galaxy list's content.
-- **Queues**, for the first task (menu order) that learns a per-field expert label
+- **Queues** (a tab each, right, under the held-out figures), for the first task (menu order) that learns a per-field expert label
   (:attr:`~kinview.tasks.base.Task.queue_label_kind`) and has an active model: *label
   next*: fields the expert at work has not labelled (whoever else has) whose prediction is
   least confident (uncertainty sampling,
@@ -21,6 +21,7 @@ own connections); the widget only draws.
 from __future__ import annotations
 
 import html
+import re
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Set
 
@@ -112,6 +113,19 @@ def bin_members(plateifus: List[str], values: np.ndarray, lo: float, hi: float,
             seen.add(pifu)
             out.append(pifu)
     return out
+
+
+def _tab_title(task: str):
+    """(short, full) title of a task's plot tab: the task's
+    :attr:`~kinview.tasks.base.Task.short_title`, else its title up to " (" or " from "
+    (``Velocity-field usability (stellar and gas, 32×32)`` → ``Velocity-field usability``);
+    the name for an unknown task."""
+    try:
+        t = get(task)
+    except Exception:  # noqa: BLE001 - a plot of a task no longer registered keeps its name
+        return task, task
+    full = t.title or task
+    return t.short_title or re.split(r" \(| from ", full)[0], full
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,19 +379,20 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         left = QtWidgets.QWidget()
         lcol = QtWidgets.QVBoxLayout(left)
         lcol.setContentsMargins(0, 0, 0, 0)
-        top = QtWidgets.QHBoxLayout()
+        # says what is wrong (no active model, a plot that failed); hidden when all is well
+        # (each plot's note says which model and samples it shows)
         self.header = QtWidgets.QLabel("no model predictions yet")
         self.header.setWordWrap(True)
-        top.addWidget(self.header, 1)
+        lcol.addWidget(self.header)
+        # one tab per plot: each gets the column's whole height (a histogram squeezed under
+        # a scatter plot in a 1280×800 window was half below the fold)
+        self.plot_tabs = QtWidgets.QTabWidget()
+        self.plot_tabs.setDocumentMode(True)
         self.refresh_button = QtWidgets.QPushButton("Refresh")
         self.refresh_button.setFocusPolicy(QtCore.Qt.NoFocus)
         self.refresh_button.clicked.connect(self.refresh)
-        top.addWidget(self.refresh_button, 0, QtCore.Qt.AlignTop)
-        lcol.addLayout(top)
-        plots = QtWidgets.QWidget()
-        self.plot_grid = QtWidgets.QGridLayout(plots)
-        self.plot_grid.setContentsMargins(0, 0, 0, 0)
-        lcol.addWidget(plots, 1)
+        self.plot_tabs.setCornerWidget(self.refresh_button, QtCore.Qt.TopRightCorner)
+        lcol.addWidget(self.plot_tabs, 1)
         split.addWidget(left)
 
         right = QtWidgets.QWidget()
@@ -423,6 +438,7 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         split.addWidget(right)
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 1)
+        split.setSizes([900, 1100])          # the queues' side a little wider to start with
         self._set_queue_titles(None, None)
         self.uncertain.activated.connect(self._go)
         self.errors.activated.connect(self._go)
@@ -434,8 +450,8 @@ class ConfidenceBrowser(QtWidgets.QWidget):
     def _set_queue_titles(self, n_next: Optional[int], n_errors: Optional[int]) -> None:
         """The queue tabs' titles (with their lengths) and which fields "label next" lists."""
         self.next_title.setText(
-            f"Fields <b>{html.escape(self.expert)}</b> has not labelled (whoever else has), "
-            "least confident prediction first (uncertainty sampling)")
+            f"Fields <b>{html.escape(self.expert)}</b> has not labelled (others' labels do not "
+            "count), least confident first")
         if n_next is not None and n_next >= self.n_queue:
             n_next = f"first {n_next}"
         self.queue_tabs.setTabText(0, "Label next" + ("" if n_next is None else f" ({n_next})"))
@@ -472,30 +488,21 @@ class ConfidenceBrowser(QtWidgets.QWidget):
 
     def _layout_plots(self, plots: Dict[str, Any]) -> None:
         """(Re)build the plot views when the tasks or their kinds changed; keep them otherwise
-        (a selected bar, the view under the mouse)."""
+        (a selected bar, the view under the mouse, the tab on show)."""
         wanted = [(name, p.kind) for name, p in plots.items()]
         if wanted == [(name, v.kind) for name, v in self.plots.items()]:
             return
-        for view in self.plots.values():
-            self.plot_grid.removeWidget(view)
+        while self.plot_tabs.count():
+            view = self.plot_tabs.widget(0)
+            self.plot_tabs.removeTab(0)
             view.deleteLater()
         self.plots = {}
-        row = col = 0
         for i, (name, kind) in enumerate(wanted):
             view = PlotView(name, kind, _POINT_COLOURS[i % len(_POINT_COLOURS)])
             view.bin_selected.connect(lambda lo, hi, ids, v=view: self._bin_selected(v, lo, hi, ids))
-            if kind == "histogram":       # a histogram takes a whole row, points two to a row
-                if col:
-                    row, col = row + 1, 0
-                self.plot_grid.addWidget(view, row, 0, 1, 2)
-                self.plot_grid.setRowStretch(row, 3)
-                row += 1
-            else:
-                self.plot_grid.addWidget(view, row, col)
-                self.plot_grid.setRowStretch(row, 2)
-                col += 1
-                if col == 2:
-                    row, col = row + 1, 0
+            short, full = _tab_title(name)
+            self.plot_tabs.addTab(view, short)
+            self.plot_tabs.setTabToolTip(i, full)
             self.plots[name] = view
 
     def set_data(self, data: Dict[str, Any]) -> None:
@@ -504,15 +511,11 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self._layout_plots(plots)
         for name, plot in plots.items():
             self.plots[name].set_plot(plot)
-        if not plots:
-            self.header.setText("No active model: train one in the Training panel.")
-        else:
-            first = next(iter(plots.values()))
-            self.header.setText(f"<b>{first.note}</b>")
+        lines = [] if plots else ["No active model: train one in the Training panel."]
         failed = data.get("failed") or {}
-        if failed:
-            self.header.setText(self.header.text() + "<br>" + "; ".join(
-                f"{k}: cannot plot ({v})" for k, v in failed.items()))
+        lines += [f"{k}: cannot plot ({v})" for k, v in failed.items()]
+        self.header.setText("<br>".join(lines))
+        self.header.setVisible(bool(lines))
 
         un = data.get("uncertain")
         rows = []

@@ -3,7 +3,9 @@
 Every view of per-galaxy labels binds to these functions — the reveal strip
 (:func:`kinview.labels.adjudication.reveal`), the galaxy list's ``experts`` column, sort and
 "Experts disagree" filter (:func:`kinview.viewstate.refresh_derived`), and the Model tab's
-"likely label errors" queue (:func:`visible_label_rows`) — so the rule is written once.
+"likely label errors" queue (:func:`visible_label_rows`) — so the rule is written once.  (The
+Model tab's "label next" queue reads the viewer's own labels only, so it shows nothing of the
+others' and needs no rule.)
 
 The rule
     An expert looking at a galaxy may see the other raters' labels of it (other experts', and

@@ -173,6 +173,7 @@ class Task:
     ----------------
     name : str              CLI name, e.g. ``"vfield-quality"``
     title : str             one line for menus
+    short_title : str       a word or two for tabs (default: :attr:`title` up to " (" or " from ")
     kind : str              ``"binary"``, ``"multiclass"`` or ``"regression"``
     workspace : str         ``"survey"`` (MaNGA survey dir) or ``"clusters"`` (cluster dataset)
     inputs : str            what goes in, with shapes and scaling
@@ -186,6 +187,7 @@ class Task:
 
     name: str = ""
     title: str = ""
+    short_title: str = ""
     kind: str = "binary"
     workspace: str = "survey"
     inputs: str = ""

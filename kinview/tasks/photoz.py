@@ -173,6 +173,7 @@ def _load_images(root: Path, ids: List[str], state: TaskState) -> Tuple[np.ndarr
 class PhotoZ(Task):
     name = "photoz"
     title = "Photometric redshift from the colour image (128×128×3)"
+    short_title = "Photo-z"
     kind = "regression"
     workspace = "survey"
     inputs = "128×128×3 SDSS gri colour image in [0, 1] (central square of the cutout)"

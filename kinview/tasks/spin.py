@@ -25,6 +25,7 @@ from kinview.tasks.registry import register
 class Spin(Task):
     name = "spin"
     title = "Spin parameter λR_e from the colour image (80×80×3)"
+    short_title = "Spin λR_e"
     kind = "regression"
     workspace = "survey"
     inputs = "80×80×3 SDSS gri colour image in [0, 1] (central square of the cutout)"

@@ -43,6 +43,7 @@ REAL_SHIP_NOTES = (
 class VFieldQuality(Task):
     name = "vfield-quality"
     title = "Velocity-field usability (stellar and gas, 32×32)"
+    short_title = "Usability"
     kind = "binary"
     workspace = "survey"
     inputs = "32×32 velocity field in [−1, 1] (v / max|v|, masked spaxels 0), stellar and gas fields"
