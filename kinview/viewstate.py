@@ -30,7 +30,7 @@ from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
-from kinview.labels.visibility import has_labelled, may_see_others
+from kinview.labels.visibility import gave_quality, may_see_others
 from kinview.tasks.registry import field_quality_tasks
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
@@ -230,7 +230,7 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     take this expert's ``pa_override`` labels into account, ``dpa`` is ΔPA in [0, 180] and
     ``n_experts`` counts experts who gave any quality.  ``revealed`` says whether other
     experts' labels of the galaxy may be shown: always without ``blind``; in blind mode only
-    once this expert has labelled it (:func:`is_labelled`, the galaxies in ``no_gas`` needing
+    once this expert has labelled it (:func:`kinview.labels.visibility.has_labelled`, the galaxies in ``no_gas`` needing
     no gas quality) — until then ``n_experts`` counts this expert alone, so neither the
     column, nor a sort by it, nor a filter (:func:`filter_mask`) tells what others said.
     Works on numpy arrays (a full refresh of 10,000 rows takes milliseconds).
@@ -255,8 +255,7 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     values = {
         "stel_qual": np.array([float(lab.get(("stellar", "quality"), np.nan)) for lab in labs]),
         "gas_qual": np.array([float(lab.get(("gas", "quality"), np.nan)) for lab in labs]),
-        "n_experts": np.array([len({who for (_, who) in q}) if seen else
-                               float(("stellar", "quality") in lab or ("gas", "quality") in lab)
+        "n_experts": np.array([len({who for (_, who) in q}) if seen else float(gave_quality(lab))
                                for q, lab, seen in zip(quals, labs, revealed)], dtype=float),
         "revealed": revealed,
     }
@@ -278,12 +277,6 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
         else:
             table.iloc[pos, j] = val
     return table
-
-
-def is_labelled(labels: Dict[tuple, object], has_gas: bool = True) -> bool:
-    """True when a galaxy's stellar quality (and gas quality, if it has gas) is set
-    (:func:`kinview.labels.visibility.has_labelled`)."""
-    return has_labelled(labels, has_gas)
 
 
 def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str] = None):

@@ -292,7 +292,7 @@ class LabellingSession:
         return True if plateifu in self.gas_seen else None
 
     def is_labelled(self, plateifu: str) -> bool:
-        return vs.is_labelled(self.mine.get(plateifu, {}), plateifu not in self.no_gas)
+        return visibility.has_labelled(self.mine.get(plateifu, {}), plateifu not in self.no_gas)
 
     def galaxy_loaded(self, plateifu: str, gas_valid: bool) -> None:
         """Record what a galaxy's loaded maps showed: whether its gas map has valid spaxels.
@@ -353,7 +353,7 @@ class LabellingSession:
             return 0
         index = self.table.index
         self.n_labelled = sum(1 for p, lab in self.mine.items()
-                              if p in index and vs.is_labelled(lab, p not in self.no_gas))
+                              if p in index and visibility.has_labelled(lab, p not in self.no_gas))
         self._emit("counts", self.counts())
         return self.n_labelled
 
