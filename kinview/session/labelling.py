@@ -60,7 +60,7 @@ import numpy as np
 
 from kinview import viewstate as vs
 from kinview.data.survey import Survey
-from kinview.db.connection import connect
+from kinview.db.connection import connect, db_path
 from kinview.labels.experts import validate_expert
 from kinview.labels import visibility
 from kinview.labels.adjudication import queue_counts
@@ -324,7 +324,7 @@ class LabellingSession:
 
         pifu = plateifu or self.current
         data = load_galaxy(self.survey_dir, pifu, self.row(pifu), True,
-                           self.survey_dir / "kinview.sqlite", clean)
+                           db_path(self.survey_dir), clean)
         self.galaxy_data_loaded(pifu, data)
         return data
 
