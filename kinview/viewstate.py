@@ -144,10 +144,33 @@ def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
             mine.setdefault(pifu, {})[(fld, kind)] = value
     table["quals"] = quals
 
-    # the active field-grading model's predictions (if any)
+    _set_prediction_columns(table, conn, pos)
+    refresh_derived(table, mine, blind=blind)
+    table.attrs["blind"] = bool(blind)
+    return table, mine
+
+
+def prediction_table(conn: sqlite3.Connection):
+    """The prediction columns of the galaxy table alone (``pred_stellar``, ``conf_stellar``,
+    ``pred_gas``, ``conf_gas``, ``model_id``; index = plateifu; ``attrs['model_id']``), as
+    :func:`load_table` fills them: what a re-read after the active model changed needs,
+    without re-reading labels and PA fits."""
+    import pandas as pd
+
+    pifus = db_galaxies.plateifus_in_order(conn)
+    table = pd.DataFrame(index=pd.Index(pifus, name="plateifu"))
+    _set_prediction_columns(table, conn, {p: i for i, p in enumerate(pifus)})
+    return table
+
+
+def _set_prediction_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> Optional[int]:
+    """Fill the predictions of the newest active model of a task that grades velocity fields
+    (the task registry says which: :func:`kinview.tasks.registry.field_quality_tasks`), NaN
+    where there is none; the model id goes to the ``model_id`` column and to
+    ``table.attrs['model_id']`` (read by :mod:`kinview.gui.model_panels`).  Returns it."""
+    n = len(table)
     pred = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     conf = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    # the newest active model of a task that grades velocity fields (the task registry says which)
     model_id = db_models.latest_active_id_of(conn, field_quality_tasks())
     if model_id is not None:
         for pifu, fld, value, confidence, _extra in db_models.prediction_rows(conn, model_id):
@@ -161,10 +184,8 @@ def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
     table["pred_gas"] = pred["gas"]
     table["conf_gas"] = conf["gas"]
     table["model_id"] = np.full(n, np.nan if model_id is None else float(model_id))
-    refresh_derived(table, mine, blind=blind)
-    table.attrs["blind"] = bool(blind)
-    table.attrs["model_id"] = model_id   # also kept here (read by kinview.gui.model_panels)
-    return table, mine
+    table.attrs["model_id"] = model_id
+    return model_id
 
 
 def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> None:

@@ -86,15 +86,14 @@ def load_table_job(survey_dir: str, expert: str, blind: bool = False, state=None
 
 
 def prediction_table_job(survey_dir: str, expert: str, state=None):
-    """The galaxy table read afresh (worker): its prediction columns and ``attrs['model_id']``
-    are what :meth:`LabellingSession.apply_predictions` takes."""
-
+    """The galaxy table's prediction columns read afresh (worker;
+    :func:`kinview.viewstate.prediction_table`): what :meth:`LabellingSession.apply_predictions`
+    takes.  ``expert`` is not needed (predictions are nobody's) and kept for the callers."""
     conn = connect(survey_dir)
     try:
-        table, _mine = vs.load_table(conn, expert)   # its label columns are not used
+        return vs.prediction_table(conn)
     finally:
         conn.close()
-    return table
 
 
 #: Prediction columns of the galaxy table (re-read when the active model changes).
