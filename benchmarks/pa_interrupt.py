@@ -26,6 +26,8 @@ import subprocess
 import sys
 import time
 
+from _procfs import stat_fields
+
 
 BUSY = "while True:\n    pass\n"
 
@@ -41,13 +43,8 @@ def _group_alive(pgid: int) -> int:
     """Live (not zombie) processes of process group ``pgid`` (Linux /proc; 0 elsewhere)."""
     n = 0
     for d in (os.listdir("/proc") if os.path.isdir("/proc") else ()):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as fh:
-                    st = fh.read()
-            except OSError:
-                continue
-            f = st[st.rindex(")") + 2:].split()
+        f = stat_fields(d) if d.isdigit() else None
+        if f is not None:
             n += f[0] != "Z" and int(f[2]) == pgid
     return n
 

@@ -43,6 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _procfs import stat_fields
+
 for _k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.pop(_k, None)   # measure the ordinary (threaded BLAS) process
 os.environ.setdefault("MPLBACKEND", "Agg")
@@ -97,12 +99,9 @@ class ChildMeter:
 
         tick = os.sysconf("SC_CLK_TCK")
         for p in mp.active_children():
-            try:
-                with open(f"/proc/{p.pid}/stat") as fh:
-                    st = fh.read()
-            except OSError:
+            f = stat_fields(p.pid)
+            if f is None:
                 continue
-            f = st[st.rindex(")") + 2:].split()
             cpu = (int(f[11]) + int(f[12])) / tick          # utime + stime
             ss = _schedstat(p.pid)
             self.last[p.pid] = (cpu, ss[1] / 1e9 if ss else float("nan"))

@@ -134,6 +134,9 @@ def test_kinview_pa_ctrl_c_while_the_forkserver_starts_prints_no_traceback(tmp_p
     while time.time() < deadline and proc.poll() is None and not forkserver_started():
         time.sleep(0.002)
     assert proc.poll() is None, "finished before the forkserver started"
+    # the wait above ends on its deadline too: without this the Ctrl-C below would test a run
+    # that never reached the forkserver's start-up, and pass all the same
+    assert forkserver_started(), "no forkserver in the process group within 60 s"
     time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGINT)       # the forkserver is most likely still importing
     _, err = proc.communicate(timeout=120)

@@ -1,10 +1,9 @@
 """The core must import without Qt and without TensorFlow (architecture rule)."""
 import importlib
 import pkgutil
-import subprocess
-import sys
 
 import kinview
+from import_support import loaded_after
 
 HEAVY = ("PyQt5", "tensorflow", "keras", "torch", "pyqtgraph")
 
@@ -17,24 +16,13 @@ def _core_modules():
 
 
 def test_every_core_module_imports_without_qt_or_tensorflow():
-    code = (
-        "import importlib, sys\n"
-        f"mods = {list(_core_modules())!r}\n"
-        "for m in mods: importlib.import_module(m)\n"
-        f"heavy = [h for h in {HEAVY!r} if h in sys.modules]\n"
-        "print(','.join(heavy))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "", f"core imports heavy libraries: {out.stdout.strip()}"
+    heavy = loaded_after(_core_modules(), HEAVY, timeout=120)
+    assert heavy == [], f"core imports heavy libraries: {heavy}"
 
 
 def test_cli_help_imports_no_heavy_library():
-    code = ("import sys\nfrom kinview.cli.main import build_parser\nbuild_parser()\n"
-            f"print(','.join(h for h in {HEAVY!r} if h in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    assert loaded_after(["kinview.cli.main"], HEAVY,
+                        then="sys.modules['kinview.cli.main'].build_parser()") == []
 
 
 def test_core_package_list_is_not_empty():

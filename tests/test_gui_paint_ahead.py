@@ -52,8 +52,20 @@ def test_axes_of_every_framing_and_colour_limit_are_drawn_while_idle(qtbot, surv
             drawn.append(self)
         return original(self, p)
 
+    # and the axes that did repaint: with no repaint at all (an axis left showing the previous
+    # galaxy's picture) nothing would be drawn either, and the check above would pass
+    repainted = []
+    paint = map_panel.CachedAxisItem.paint
+
+    def counting_paint(self, p, *args):
+        if self.picture is None:                 # a new range: it needs a picture
+            repainted.append(self)
+        return paint(self, p, *args)
+
     monkeypatch.setattr(pg.AxisItem, "generateDrawSpecs", counting)
+    monkeypatch.setattr(map_panel.CachedAxisItem, "paint", counting_paint)
     _visit_all(qtbot, w)                         # five IFU sizes, eight colour limits
+    assert repainted                             # the axes were redrawn for the new galaxies
     assert drawn == []                           # every axis picture was ready
     # and what is on screen is what the cache key says: each velocity bar shows its limits
     for panel in (w.view.stellar, w.view.gas):

@@ -4,13 +4,11 @@
 Nothing here imports Qt: a subprocess check proves it, and every other test drives
 :class:`kinview.session.LabellingSession` directly.
 """
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 from gui_support import make_survey, standard_specs
+from import_support import loaded_after
 from kinview.labels.store import LabelStore
 from kinview.labels.workflow import NO_GAS_NOTE
 from kinview.session import LabellingSession
@@ -58,11 +56,8 @@ def _store_labels(survey, who, rows):
 
 
 def test_the_session_module_imports_no_qt():
-    code = ("import sys\nimport kinview.session, kinview.session.labelling, kinview.session.loading\n"
-            "print(','.join(m for m in ('PyQt5', 'pyqtgraph', 'tensorflow') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    assert loaded_after(["kinview.session", "kinview.session.labelling", "kinview.session.loading"],
+                        ["PyQt5", "pyqtgraph", "tensorflow"]) == []
 
 
 def test_open_lists_every_galaxy_in_catalogue_order(survey):
