@@ -445,6 +445,7 @@ def main(argv=None) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="kv-gui-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KINVIEW_CONFIG_DIR", str(work / "config"))
+    os.environ.setdefault("KINVIEW_DATA_DIR", str(work / "data"))      # never the user's folders
     print(f"work folder: {work}   load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
           flush=True)
     base = build_base(work / f"demo{args.unique}", args.unique)

@@ -42,6 +42,7 @@ def main(argv=None) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="kinview-session-"))
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("KINVIEW_CONFIG_DIR", str(work / "config"))
+    os.environ.setdefault("KINVIEW_DATA_DIR", str(work / "data"))      # never the user's folders
     from gui_latency import build_base, build_big
 
     from kinview.session import LabellingSession

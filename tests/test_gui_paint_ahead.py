@@ -92,7 +92,6 @@ def test_titles_show_each_galaxys_text(qtbot, survey, make_main_window):
 def test_velocity_maps_are_coloured_by_the_loader(qtbot, survey, make_main_window, monkeypatch):
     # Qt-free: the loader colours what the view asks for
     lut = lookup_table("RdBu_r")
-    row = {"maps_path": None}
     w = make_main_window(survey, "colour")
     row = w.row(P[1])
     data = loading.load_galaxy(survey, P[1], row, fit_missing=False, paint=(98.0, "RdBu_r", lut))
