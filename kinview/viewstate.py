@@ -30,7 +30,7 @@ from kinview.db import labels as db_labels
 from kinview.db import models as db_models
 from kinview.db import pa_fits as db_pa_fits
 from kinview.db.pa_fits import preferred_fits
-from kinview.labels.visibility import has_labelled, may_see_others
+from kinview.labels.visibility import gave_quality, may_see_others
 from kinview.tasks.registry import field_quality_tasks
 
 #: Filters offered in the galaxy list: key -> label shown to the user.
@@ -144,10 +144,33 @@ def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
             mine.setdefault(pifu, {})[(fld, kind)] = value
     table["quals"] = quals
 
-    # the active field-grading model's predictions (if any)
+    _set_prediction_columns(table, conn, pos)
+    refresh_derived(table, mine, blind=blind)
+    table.attrs["blind"] = bool(blind)
+    return table, mine
+
+
+def prediction_table(conn: sqlite3.Connection):
+    """The prediction columns of the galaxy table alone (``pred_stellar``, ``conf_stellar``,
+    ``pred_gas``, ``conf_gas``, ``model_id``; index = plateifu; ``attrs['model_id']``), as
+    :func:`load_table` fills them: what a re-read after the active model changed needs,
+    without re-reading labels and PA fits."""
+    import pandas as pd
+
+    pifus = db_galaxies.plateifus_in_order(conn)
+    table = pd.DataFrame(index=pd.Index(pifus, name="plateifu"))
+    _set_prediction_columns(table, conn, {p: i for i, p in enumerate(pifus)})
+    return table
+
+
+def _set_prediction_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> Optional[int]:
+    """Fill the predictions of the newest active model of a task that grades velocity fields
+    (the task registry says which: :func:`kinview.tasks.registry.field_quality_tasks`), NaN
+    where there is none; the model id goes to the ``model_id`` column and to
+    ``table.attrs['model_id']`` (read by :mod:`kinview.gui.model_panels`).  Returns it."""
+    n = len(table)
     pred = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
     conf = {f: np.full(n, np.nan) for f in ("stellar", "gas")}
-    # the newest active model of a task that grades velocity fields (the task registry says which)
     model_id = db_models.latest_active_id_of(conn, field_quality_tasks())
     if model_id is not None:
         for pifu, fld, value, confidence, _extra in db_models.prediction_rows(conn, model_id):
@@ -161,10 +184,8 @@ def load_table(conn: sqlite3.Connection, expert: str, blind: bool = False):
     table["pred_gas"] = pred["gas"]
     table["conf_gas"] = conf["gas"]
     table["model_id"] = np.full(n, np.nan if model_id is None else float(model_id))
-    refresh_derived(table, mine, blind=blind)
-    table.attrs["blind"] = bool(blind)
-    table.attrs["model_id"] = model_id   # also kept here (read by kinview.gui.model_panels)
-    return table, mine
+    table.attrs["model_id"] = model_id
+    return model_id
 
 
 def _set_pa_columns(table, conn: sqlite3.Connection, pos: Dict[str, int]) -> None:
@@ -230,7 +251,7 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     take this expert's ``pa_override`` labels into account, ``dpa`` is ΔPA in [0, 180] and
     ``n_experts`` counts experts who gave any quality.  ``revealed`` says whether other
     experts' labels of the galaxy may be shown: always without ``blind``; in blind mode only
-    once this expert has labelled it (:func:`is_labelled`, the galaxies in ``no_gas`` needing
+    once this expert has labelled it (:func:`kinview.labels.visibility.has_labelled`, the galaxies in ``no_gas`` needing
     no gas quality) — until then ``n_experts`` counts this expert alone, so neither the
     column, nor a sort by it, nor a filter (:func:`filter_mask`) tells what others said.
     Works on numpy arrays (a full refresh of 10,000 rows takes milliseconds).
@@ -255,8 +276,7 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
     values = {
         "stel_qual": np.array([float(lab.get(("stellar", "quality"), np.nan)) for lab in labs]),
         "gas_qual": np.array([float(lab.get(("gas", "quality"), np.nan)) for lab in labs]),
-        "n_experts": np.array([len({who for (_, who) in q}) if seen else
-                               float(("stellar", "quality") in lab or ("gas", "quality") in lab)
+        "n_experts": np.array([len({who for (_, who) in q}) if seen else float(gave_quality(lab))
                                for q, lab, seen in zip(quals, labs, revealed)], dtype=float),
         "revealed": revealed,
     }
@@ -278,12 +298,6 @@ def refresh_derived(table, mine: Dict[str, Dict[tuple, object]], rows: Optional[
         else:
             table.iloc[pos, j] = val
     return table
-
-
-def is_labelled(labels: Dict[tuple, object], has_gas: bool = True) -> bool:
-    """True when a galaxy's stellar quality (and gas quality, if it has gas) is set
-    (:func:`kinview.labels.visibility.has_labelled`)."""
-    return has_labelled(labels, has_gas)
 
 
 def filter_mask(table, name: str, k: Optional[int] = None, expert: Optional[str] = None):

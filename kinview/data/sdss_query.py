@@ -19,6 +19,14 @@ floats/ints, names come from fixed lists), so no text from the user reaches the 
 with ``objra``/``objdec``/``nsa_z`` filled so that the rest of kinview (ingest, fetch-images,
 the photoz task) reads it like a MaNGA catalogue.  The query and its cuts are recorded in
 ``DIR/sdss_query.json``; the same cuts are not queried again unless ``refresh`` is given.
+
+Remote SQL, not SQLite
+    The SQL built here is SkyServer's (the SDSS CasJobs/SkyServer SQL Server dialect, e.g.
+    ``TOP N``), sent over HTTP to SDSS by astroquery's ``query_sql`` (:func:`_run_query`).  It
+    never touches a kinview database: the survey's SQLite statements all live in
+    :mod:`kinview.db` (``tests/test_sql_ownership.py`` exempts this file for that reason, and
+    only this file).  It stays beside the other remote data sources of :mod:`kinview.data`
+    because the query text and the client that sends it are one small unit.
 """
 from __future__ import annotations
 
@@ -168,7 +176,8 @@ def _mag_column(cuts: SpecObjCuts, band: str) -> str:
 
 
 def build_specobj_sql(cuts: SpecObjCuts) -> str:
-    """SkyServer SQL for a SpecObj selection (see :class:`SpecObjCuts`).
+    """SkyServer SQL for a SpecObj selection (see :class:`SpecObjCuts`): remote SDSS SQL for
+    :func:`_run_query`, never run on a kinview SQLite database.
 
     Returned columns: ``specObjID, objid (bestObjID), ra, dec, z, zErr, zWarning, velDisp,
     velDispErr, plate, mjd, fiberID`` and, with photometry, ``dered_u .. dered_z``,

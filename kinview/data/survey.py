@@ -498,7 +498,6 @@ class Survey:
         if not path.exists():
             raise KinviewError(f"{path}: MAPS file has disappeared (run 'kinview ingest "
                                f"{self.root}')")
-
         return read_maps(path)
 
     def read_image(self, plateifu: str) -> Optional[np.ndarray]:
@@ -506,7 +505,6 @@ class Survey:
         path = self.image_path(plateifu)
         if path is None or not path.exists():
             return None
-
         return load_image(path)
 
     def set_image_paths(self, paths: Dict[str, Optional[str]]) -> int:

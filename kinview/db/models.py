@@ -248,13 +248,6 @@ def prediction_of(conn: sqlite3.Connection, model_id: int, plateifu: str) -> Opt
                         "AND plateifu = ?", (int(model_id), plateifu)).fetchone()
 
 
-def latest_active_id(conn: sqlite3.Connection, task_prefix: str) -> Optional[int]:
-    """Id of the newest active model whose task name starts with ``task_prefix``; None if none."""
-    row = conn.execute("SELECT id FROM models WHERE active = 1 AND task LIKE ? || '%' "
-                       "ORDER BY id DESC LIMIT 1", (task_prefix,)).fetchone()
-    return None if row is None else int(row[0])
-
-
 def latest_active_id_of(conn: sqlite3.Connection, tasks: Sequence[str]) -> Optional[int]:
     """Id of the newest active model of any of ``tasks``; None if none (or no task given)."""
     tasks = list(tasks)

@@ -28,7 +28,7 @@ from kinview.data.survey import Survey
 from kinview.db.connection import connect, transaction
 from kinview.db.galaxies import count as count_galaxies, maps_paths as galaxy_maps_paths
 from kinview.db.pa_fits import count_fitted_fields, fitted_fields, write_fits
-from kinview.errors import Cancelled, KinviewError, SurveyError
+from kinview.errors import KinviewError, SurveyError
 from kinview.kinematics.pa import METHODS, fit_pa
 from kinview.progress import NULL_STATE, TaskState
 
@@ -412,7 +412,6 @@ def fit_survey(survey_dir, method: str = "fast", jobs: Optional[int] = None,
         last = time.monotonic()
 
         def take(rows):
-            nonlocal last
             pending.extend(rows)
             for r in rows:
                 summary["fitted" if r[3] is not None else "failed"] += 1

@@ -40,11 +40,15 @@ def has_labelled(labels: Labels, has_gas: bool = True) -> bool:
     return ("gas", "quality") in labels or not has_gas
 
 
+def gave_quality(labels: Labels) -> bool:
+    """True when ``labels`` hold a quality of either field (the expert rated the galaxy)."""
+    return ("stellar", "quality") in labels or ("gas", "quality") in labels
+
+
 def is_rater(labels_by_galaxy: Dict[str, Labels]) -> bool:
     """Whether an expert with these current labels ({plateifu: labels}) is a rater of the
-    survey: has given any quality."""
-    return any(("stellar", "quality") in lab or ("gas", "quality") in lab
-               for lab in labels_by_galaxy.values())
+    survey: has given any quality (:func:`gave_quality`)."""
+    return any(gave_quality(lab) for lab in labels_by_galaxy.values())
 
 
 def hides_others(blind: bool, adjudicating: bool = False, rater: bool = False) -> bool:

@@ -16,8 +16,6 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from kinview.labels.visibility import has_labelled
-
 #: Free-text note stored on the gas field of a galaxy whose gas map has no valid spaxels.
 NO_GAS_NOTE = "no gas"
 
@@ -28,12 +26,6 @@ def has_valid_spaxels(velocity) -> bool:
     if velocity is None:
         return False
     return bool(np.isfinite(np.asarray(velocity, dtype=float)).any())
-
-
-def is_labelled(labels: Dict[Tuple[str, str], object], has_gas: bool = True) -> bool:
-    """True when ``labels`` ({(field, kind): value}) hold the stellar quality and, for a galaxy
-    with gas, the gas quality (:func:`kinview.labels.visibility.has_labelled`)."""
-    return has_labelled(labels, has_gas)
 
 
 def implied_labels(labels: Dict[Tuple[str, str], object], field: str, kind: str, value,

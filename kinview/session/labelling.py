@@ -60,7 +60,7 @@ import numpy as np
 
 from kinview import viewstate as vs
 from kinview.data.survey import Survey
-from kinview.db.connection import connect
+from kinview.db.connection import connect, db_path
 from kinview.labels.experts import validate_expert
 from kinview.labels import visibility
 from kinview.labels.adjudication import queue_counts
@@ -86,15 +86,14 @@ def load_table_job(survey_dir: str, expert: str, blind: bool = False, state=None
 
 
 def prediction_table_job(survey_dir: str, expert: str, state=None):
-    """The galaxy table read afresh (worker): its prediction columns and ``attrs['model_id']``
-    are what :meth:`LabellingSession.apply_predictions` takes."""
-
+    """The galaxy table's prediction columns read afresh (worker;
+    :func:`kinview.viewstate.prediction_table`): what :meth:`LabellingSession.apply_predictions`
+    takes.  ``expert`` is not needed (predictions are nobody's) and kept for the callers."""
     conn = connect(survey_dir)
     try:
-        table, _mine = vs.load_table(conn, expert)   # its label columns are not used
+        return vs.prediction_table(conn)
     finally:
         conn.close()
-    return table
 
 
 #: Prediction columns of the galaxy table (re-read when the active model changes).
@@ -292,7 +291,7 @@ class LabellingSession:
         return True if plateifu in self.gas_seen else None
 
     def is_labelled(self, plateifu: str) -> bool:
-        return vs.is_labelled(self.mine.get(plateifu, {}), plateifu not in self.no_gas)
+        return visibility.has_labelled(self.mine.get(plateifu, {}), plateifu not in self.no_gas)
 
     def galaxy_loaded(self, plateifu: str, gas_valid: bool) -> None:
         """Record what a galaxy's loaded maps showed: whether its gas map has valid spaxels.
@@ -324,7 +323,7 @@ class LabellingSession:
 
         pifu = plateifu or self.current
         data = load_galaxy(self.survey_dir, pifu, self.row(pifu), True,
-                           self.survey_dir / "kinview.sqlite", clean)
+                           db_path(self.survey_dir), clean)
         self.galaxy_data_loaded(pifu, data)
         return data
 
@@ -353,7 +352,7 @@ class LabellingSession:
             return 0
         index = self.table.index
         self.n_labelled = sum(1 for p, lab in self.mine.items()
-                              if p in index and vs.is_labelled(lab, p not in self.no_gas))
+                              if p in index and visibility.has_labelled(lab, p not in self.no_gas))
         self._emit("counts", self.counts())
         return self.n_labelled
 

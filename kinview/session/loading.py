@@ -110,7 +110,6 @@ class FieldView:
         cache[key] = out
         return out
 
-
     def rgba(self, lo: float, hi: float, lut_name: str, lut: np.ndarray) -> np.ndarray:
         """The velocity map coloured through ``lut`` (256×4 uint8, the colour map
         ``lut_name``) between ``lo`` and ``hi`` km/s (:func:`kinview.viewing.colourise`);
@@ -417,7 +416,6 @@ def load_galaxy(root, plateifu: str, row: dict, fit_missing: bool = True,
         except Exception:  # noqa: BLE001 - display still works; the fit is redone next time
             pass
     # ready-to-paint numbers, computed here rather than on the GUI thread
-
     data.kpc_per_arcsec = kpc_per_arcsec(row.get("z"))
     percentile, lut_name, lut = paint if paint is not None else (98.0, None, None)
     for fv in data.fields.values():

@@ -81,7 +81,6 @@ def fit_model(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], ep
     import keras
 
     if cfg.get("fit") == "convex":  # fixed features + one Dense layer: exact fit, no epochs
-
         out = fit_head(task, model, train, val, cfg, state)
         if on_epoch_model is not None:
             def predict_fn(X, _m=model):
@@ -117,7 +116,6 @@ def fit_model(task, model, train: Dataset, val: Dataset, cfg: Dict[str, Any], ep
 
     augment = task.augment
     if cfg.get("augment") == "dihedral":        # a recipe may ask for the exact grid symmetries
-
         augment = random_dihedral
 
     def get_lr() -> float:
@@ -346,7 +344,6 @@ def train(task, workspace_dir: Union[str, Path], arch: Optional[str] = None, epo
     }
     card["options"] = {k2: v for k2, v in opts.items() if k2 not in ("card_notes", "force_activate")}
     if save:  # no silent downgrades: replace the active model only if at least as good
-
         card["activation"] = decide(task, workspace, te, test_pred, metrics, opts, state)
     if not save:
         rec = ModelRecord(None, task.name, arch, "", card["date"], metrics, dataset.label_hash, card, False)

@@ -9,6 +9,7 @@ and turning its outputs into rows the task's :meth:`~kinview.tasks.base.Task.to_
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional, Union
 
@@ -29,8 +30,6 @@ def predictions(workspace_dir: Union[str, Path], task, model_id: Optional[int] =
     DataFrame with ``plateifu, field, value, confidence, extra`` (extra decoded from JSON);
     empty when the task has no active model.
     """
-    import json
-
     cols = ["plateifu", "field", "value", "confidence", "extra"]
     if model_id is None:
         rec = active_model(workspace_dir, task)
