@@ -203,3 +203,25 @@ def test_no_text_clipped_in_any_view(qtbot, rated_survey, make_main_window, size
     # the galaxy list shows the PA columns; the label panel needs no scrolling
     area = w.label_dock.widget()
     assert not area.verticalScrollBar().isVisible() and not area.horizontalScrollBar().isVisible()
+
+
+def test_an_elided_label_that_elides_is_not_reported_as_clipped(qtbot):
+    """An :class:`~kinview.gui.elided_label.ElidedLabel` (the galaxy view's "missing" line)
+    elides its text and gives the whole of it in its tooltip: shown whole or elided, it is
+    not clipped — while a plain one-line label with the same text is."""
+    from kinview.gui.elided_label import ElidedLabel
+
+    text = "missing: " + "gas MAPS file not found in the survey folder, " * 5
+    label = ElidedLabel(text)
+    win = _host(qtbot, label, size=(300, 120))
+    settle()
+    assert label.text() == text and label.toolTip() == text
+    assert QtWidgets.QLabel.text(label).endswith("…")
+    assert clipped_texts(win) == []
+    label.setText("missing: gas")                  # short: shown whole, nothing to skip
+    settle()
+    assert QtWidgets.QLabel.text(label) == "missing: gas" and clipped_texts(win) == []
+    plain = QtWidgets.QLabel(text)                 # squeezed to the window: cut at its edge
+    plain.setSizePolicy(QtWidgets.QSizePolicy.Ignored, QtWidgets.QSizePolicy.Fixed)
+    win2 = _host(qtbot, plain, size=(300, 120))
+    assert "label" in _kinds(win2)

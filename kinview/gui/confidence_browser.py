@@ -402,38 +402,15 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self.queue_tabs.setDocumentMode(True)
         self.side.addWidget(self.queue_tabs, 1)
 
-        page = QtWidgets.QWidget()
-        q = QtWidgets.QVBoxLayout(page)
-        q.setContentsMargins(0, 4, 0, 0)
-        self.next_title = QtWidgets.QLabel("")
-        self.next_title.setWordWrap(True)
-        q.addWidget(self.next_title)
-        self.uncertain = QueueTable(["plate-ifu", "field", "prediction", "confidence"])
-        self.uncertain.setMinimumHeight(80)
-        q.addWidget(self.uncertain, 1)
-        self.next_button = QtWidgets.QPushButton("Label next most uncertain")
-        self.next_button.setFocusPolicy(QtCore.Qt.NoFocus)
-        self.next_button.clicked.connect(self.goto_next_uncertain)
-        q.addWidget(self.next_button, 0, QtCore.Qt.AlignLeft)
-        self.queue_tabs.addTab(page, "Label next")
-
-        page = QtWidgets.QWidget()
-        q = QtWidgets.QVBoxLayout(page)
-        q.setContentsMargins(0, 4, 0, 0)
-        t2 = QtWidgets.QLabel("Held-out (out-of-fold) predictions that confidently disagree "
-                              "with an expert's label (blind mode: others' labels only of "
-                              "galaxies you have labelled)")
-        t2.setWordWrap(True)
-        q.addWidget(t2)
-        self.errors = QueueTable(["plate-ifu", "field", "expert", "label", "prediction", "confidence"])
-        self.errors.setMinimumHeight(80)
-        q.addWidget(self.errors, 1)
-        self.errors_button = QtWidgets.QPushButton("Go to selected")
-        self.errors_button.setFocusPolicy(QtCore.Qt.NoFocus)
-        self.errors_button.clicked.connect(
-            lambda: self._go(self.errors.selected_plateifu()))
-        q.addWidget(self.errors_button, 0, QtCore.Qt.AlignLeft)
-        self.queue_tabs.addTab(page, "Likely label errors")
+        self.next_title, self.uncertain, self.next_button = self._add_queue_tab(
+            "Label next", "", ["plate-ifu", "field", "prediction", "confidence"],
+            "Label next most uncertain", self.goto_next_uncertain)
+        _, self.errors, self.errors_button = self._add_queue_tab(
+            "Likely label errors",
+            "Held-out (out-of-fold) predictions that confidently disagree with an expert's "
+            "label (blind mode: others' labels only of galaxies you have labelled)",
+            ["plate-ifu", "field", "expert", "label", "prediction", "confidence"],
+            "Go to selected", lambda: self._go(self.errors.selected_plateifu()))
         right.setMinimumWidth(380)
         split.addWidget(right)
         split.setStretchFactor(0, 1)
@@ -442,6 +419,25 @@ class ConfidenceBrowser(QtWidgets.QWidget):
         self._set_queue_titles(None, None)
         self.uncertain.activated.connect(self._go)
         self.errors.activated.connect(self._go)
+
+    def _add_queue_tab(self, tab: str, title: str, headers: List[str], button: str, on_click):
+        """One queue's tab: a wrapped title, the table and a button under it (calls
+        ``on_click``).  Returns (title label, :class:`QueueTable`, button)."""
+        page = QtWidgets.QWidget()
+        q = QtWidgets.QVBoxLayout(page)
+        q.setContentsMargins(0, 4, 0, 0)
+        label = QtWidgets.QLabel(title)
+        label.setWordWrap(True)
+        q.addWidget(label)
+        table = QueueTable(headers)
+        table.setMinimumHeight(80)
+        q.addWidget(table, 1)
+        push = QtWidgets.QPushButton(button)
+        push.setFocusPolicy(QtCore.Qt.NoFocus)
+        push.clicked.connect(on_click)
+        q.addWidget(push, 0, QtCore.Qt.AlignLeft)
+        self.queue_tabs.addTab(page, tab)
+        return label, table, push
 
     def set_summary(self, widget: QtWidgets.QWidget) -> None:
         """Show ``widget`` (the held-out / out-of-fold figures) above the queues."""

@@ -51,4 +51,8 @@ class ElidedLabel(QtWidgets.QLabel):
         avail = max(self.width() - m.left() - m.right() - 2 * self.margin() - 8, 10)
         shown = QtGui.QFontMetrics(self.font()).elidedText(self._full, self._mode, avail)
         super().setText(shown)
-        self.setToolTip(self._full if shown != self._full else "")
+        cut = shown != self._full
+        self.setToolTip(self._full if cut else "")
+        # the clipping check (kinview.gui.screenshot.clipped_texts) measures text(), the whole
+        # text: this tells it the label elides it itself (the whole text in the tooltip)
+        self.setProperty("elided_from", self._full if cut else "")

@@ -577,8 +577,7 @@ class MainWindow(QtWidgets.QMainWindow):
         elif name == "row":
             self.galaxy_list.model.refresh_row(value)
             if value == s.current:
-                self.label_panel.set_galaxy(value, s.labels(value), value not in s.no_gas,
-                                            s.row(value), s.expert)
+                self._show_labels(value)
                 self._update_reveal_soon()
         elif name == "counts":
             self._show_counts(value)
@@ -603,7 +602,7 @@ class MainWindow(QtWidgets.QMainWindow):
         elif name == "predictions":
             cur = s.current
             if cur is not None:
-                self.label_panel.set_galaxy(cur, s.labels(cur), cur not in s.no_gas, s.row(cur), s.expert)
+                self._show_labels(cur)
         elif name == "message":
             self.statusBar().showMessage(*value)
         elif name == "adjudicating":
@@ -649,8 +648,7 @@ class MainWindow(QtWidgets.QMainWindow):
         row = self.row(pifu)
         labels = self.mine.get(pifu, {})
         data = self.prefetcher.get(pifu)
-        has_gas = pifu not in self.no_gas
-        self.label_panel.set_galaxy(pifu, labels, has_gas, row, self.state.expert)
+        self._show_labels(pifu, row)
         self._update_reveal_soon()
         self._save_settings_soon()
         if data is not None:
@@ -666,12 +664,18 @@ class MainWindow(QtWidgets.QMainWindow):
             if self.prefetcher.travelling:
                 self._prefetch_around_soon()
 
+    def _show_labels(self, plateifu: str, row: Optional[dict] = None) -> None:
+        """Show ``plateifu`` in the label panel: this expert's labels, whether it has gas, its
+        table row (``row``, when the caller has it already) and the expert."""
+        s = self.session
+        self.label_panel.set_galaxy(plateifu, s.labels(plateifu), plateifu not in s.no_gas,
+                                    s.row(plateifu) if row is None else row, s.expert)
+
     def _galaxy_loaded(self, plateifu: str, data) -> None:
         self.session.galaxy_data_loaded(plateifu, data)
         if plateifu == self.state.current and self.view.drawn_plateifu != plateifu:
             row = self.row(plateifu)
-            self.label_panel.set_galaxy(plateifu, self.mine.get(plateifu, {}),
-                                        plateifu not in self.no_gas, row, self.state.expert)
+            self._show_labels(plateifu, row)
             self.view.show_galaxy(data, row, self.mine.get(plateifu, {}))
         if plateifu == self.state.current or self.prefetcher.travelling:
             self._prefetch_around_soon()
@@ -975,8 +979,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.adjudication_dock.hide()
         cur = self.state.current
         if not on and cur is not None and self.table is not None:
-            self.label_panel.set_galaxy(cur, self.mine.get(cur, {}), cur not in self.no_gas,
-                                        self.row(cur), self.state.expert)
+            self._show_labels(cur)
         self._update_reveal_soon()
 
     def _adjudication_key(self, code) -> None:

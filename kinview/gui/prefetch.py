@@ -24,19 +24,14 @@ from kinview.session.loading import (  # noqa: F401 - re-exported: the loaders m
 # ---------------------------------------------------------------------------------------------
 # the prefetcher (GUI thread side)
 # ---------------------------------------------------------------------------------------------
-class _Ticket:
-    """A queued load; the GUI thread clears ``wanted`` when the expert has moved away before
-    it started, and the worker then returns at once instead of reading the files."""
+def _load_if_wanted(*args, state=None, **kwargs):
+    """:func:`load_galaxy` unless the load was dropped while queued (then None).
 
-    __slots__ = ("wanted",)
-
-    def __init__(self):
-        self.wanted = True
-
-
-def _load_if_wanted(ticket: _Ticket, *args, state=None, **kwargs):
-    """:func:`load_galaxy` unless the load was dropped while queued (then None)."""
-    if not ticket.wanted:
+    The prefetcher drops a load by cancelling its worker's ``state``
+    (:meth:`kinview.gui.worker.Worker.cancel`); :func:`load_galaxy` never checks ``state``,
+    so a load already running finishes and is kept.
+    """
+    if state is not None and state.cancelled:
         return None
     return load_galaxy(*args, state=state, **kwargs)
 
@@ -81,7 +76,6 @@ class Prefetcher(QtCore.QObject):
         self.capacity = capacity
         self.cache: "OrderedDict[str, GalaxyData]" = OrderedDict()
         self.pending: Dict[str, _worker.Worker] = {}
-        self._tickets: Dict[str, _Ticket] = {}
         self._now: Optional[str] = None         # the galaxy requested for the screen
         self._generation = 0
         self._last = None                       # (index, time) of the last around()
@@ -109,9 +103,8 @@ class Prefetcher(QtCore.QObject):
         if plateifu is None:
             self.cache.clear()
             self._generation += 1
-            for ticket in self._tickets.values():
-                ticket.wanted = False
-            self._tickets.clear()
+            for w in self.pending.values():
+                w.cancel()                      # those still queued return at once
             self.pending.clear()
         else:
             self.cache.pop(plateifu, None)
@@ -135,23 +128,20 @@ class Prefetcher(QtCore.QObject):
         if plateifu in self.cache or plateifu in self.pending:
             return
         row = self.row_of(plateifu)
-        ticket = _Ticket()
         paint = self.paint_of() if self.paint_of is not None else None
-        w = _worker.submit(_load_if_wanted, ticket, str(self.root), plateifu, row, True,
+        w = _worker.submit(_load_if_wanted, str(self.root), plateifu, row, True,
                            self.db_path, self.clean, pass_state=True, pool_name="prefetch",
                            priority=priority, paint=paint)
         self.pending[plateifu] = w
-        self._tickets[plateifu] = ticket
         gen = self._generation
-        w.finished.connect(lambda data, p=plateifu, g=gen, t=ticket: self._done(p, data, g, t))
-        w.failed.connect(lambda exc, tb, p=plateifu, g=gen, t=ticket: self._failed(p, exc, g, t))
+        w.finished.connect(lambda data, p=plateifu, g=gen: self._done(p, data, g))
+        w.failed.connect(lambda exc, tb, p=plateifu, g=gen: self._failed(p, exc, g))
 
     def _drop(self, plateifu: str) -> None:
         """Drop the queued load of ``plateifu`` (a load already running finishes and is kept)."""
-        ticket = self._tickets.pop(plateifu, None)
-        if ticket is not None and ticket.wanted:
-            ticket.wanted = False
-            self.pending.pop(plateifu, None)
+        w = self.pending.pop(plateifu, None)
+        if w is not None:
+            w.cancel()
             self.dropped += 1
 
     def window(self, order: List[str], index: int) -> List[str]:
@@ -193,7 +183,7 @@ class Prefetcher(QtCore.QObject):
         current = order[index] if 0 <= index < len(order) else None
         wanted = set(keep)
         wanted.add(current)
-        for pifu in list(self._tickets):
+        for pifu in list(self.pending):
             if pifu not in wanted:
                 self._drop(pifu)
         if current is not None and current not in self.cache:
@@ -204,11 +194,9 @@ class Prefetcher(QtCore.QObject):
     def busy(self) -> bool:
         return bool(self.pending)
 
-    def _done(self, plateifu: str, data: GalaxyData, generation: int = 0, ticket=None) -> None:
+    def _done(self, plateifu: str, data: GalaxyData, generation: int = 0) -> None:
         if sip.isdeleted(self) or generation != self._generation:
             return
-        if ticket is not None and self._tickets.get(plateifu) is ticket:
-            del self._tickets[plateifu]
         if data is None:                        # dropped while queued
             return
         self.pending.pop(plateifu, None)
@@ -223,11 +211,9 @@ class Prefetcher(QtCore.QObject):
                 self.fitted.emit(plateifu, kind, fv.pa, fv.pa_err, fv.vsyst)
         self.loaded.emit(plateifu, data)
 
-    def _failed(self, plateifu: str, exc, generation: int = 0, ticket=None) -> None:
+    def _failed(self, plateifu: str, exc, generation: int = 0) -> None:
         if sip.isdeleted(self) or generation != self._generation:
             return
-        if ticket is not None and self._tickets.get(plateifu) is ticket:
-            del self._tickets[plateifu]
         self.pending.pop(plateifu, None)
         if self._now == plateifu:
             self._now = None
